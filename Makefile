@@ -1,0 +1,161 @@
+# kuasar-c build. Non-recursive: one Makefile builds the musl-static guest agent
+# and the glibc host binaries from the same shared sources (proto/lib) and the
+# protobuf-c code generated from proto/ at build time.
+#
+#   make              build everything (installs missing build deps first)
+#   make test         install test deps, build, run every test tier
+#   make test-asan    unit + host-mode tests with ASan/UBSan builds
+#   make format-check / format
+#   make initramfs kernel install ... (see README)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+VERSION := 0.1.0
+KC_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kuasar-c
+export KC_CACHE
+BUILD ?= build
+O := $(BUILD)
+
+# Paths of the musl sysroot etc. are written by scripts/setup-deps.sh.
+-include $(KC_CACHE)/env.mk
+MUSL_SYSROOT ?= $(KC_CACHE)/musl-sysroot
+MUSL_KINC ?= $(KC_CACHE)/musl-kinc
+
+SAN ?=
+# V=1 shows full compiler command lines.
+Q := $(if $(V),,@)
+qecho = $(if $(V),,@echo '  $(1)	$(2)')
+HOST_CC ?= gcc
+GUEST_CC ?= musl-gcc
+PROTOC_C ?= protoc-c
+
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wno-unused-parameter -Wshadow=local
+BASE_CFLAGS := -std=gnu11 -g -D_GNU_SOURCE -DKC_VERSION='"$(VERSION)"' $(WARN) \
+	-fno-strict-aliasing -ffunction-sections -fdata-sections
+HOST_OPT ?= -O2
+GUEST_OPT ?= -Os
+HOST_CFLAGS := $(BASE_CFLAGS) $(HOST_OPT) -fstack-protector-strong -I$(O)/gen -Iproto/lib
+GUEST_CFLAGS := $(BASE_CFLAGS) $(GUEST_OPT) -fno-asynchronous-unwind-tables -fno-stack-protector \
+	-I$(O)/gen -Iproto/lib -I$(MUSL_SYSROOT)/include -I$(MUSL_KINC)
+GUEST_LDFLAGS := -static -Wl,--gc-sections -L$(MUSL_SYSROOT)/lib
+HOST_LDFLAGS := -Wl,--gc-sections
+# Criterion registers tests in a linker section that --gc-sections would drop.
+TEST_LDFLAGS :=
+ifneq ($(SAN),)
+HOST_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+HOST_LDFLAGS += -fsanitize=address,undefined
+TEST_LDFLAGS += -fsanitize=address,undefined
+O := $(BUILD)/san
+endif
+
+# ------------------------------------------------------------------ protos
+PROTOS := $(shell find proto -name '*.proto' | sort)
+PB_C := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+PB_H := $(PB_C:.c=.h)
+
+$(BUILD)/gen/.stamp: $(PROTOS) | deps
+	@mkdir -p $(BUILD)/gen
+	$(call qecho,PROTOC,proto/)
+	$(Q)$(PROTOC_C) -Iproto --c_out=$(BUILD)/gen $(PROTOS)
+	@touch $@
+$(PB_C) $(PB_H): $(BUILD)/gen/.stamp ;
+
+# ------------------------------------------------------------------ sources
+LIB_SRCS := $(wildcard proto/lib/*.c)
+GUEST_SRCS := $(wildcard guest-init/*.c)
+HOST_COMMON_SRCS := $(wildcard host/common/*.c)
+SANDBOXER_SRCS := $(wildcard host/sandboxer/*.c)
+SHIM_SRCS := $(wildcard host/shim/*.c)
+
+gobj = $(patsubst %.c,$(O)/guest/%.o,$(1))
+hobj = $(patsubst %.c,$(O)/host/%.o,$(1))
+# Generated code lives under $(BUILD)/gen; objects mirror that path.
+gen_gobj = $(patsubst $(BUILD)/gen/%.c,$(O)/guest/gen/%.o,$(1))
+gen_hobj = $(patsubst $(BUILD)/gen/%.c,$(O)/host/gen/%.o,$(1))
+
+PB_GOBJS := $(call gen_gobj,$(PB_C))
+PB_HOBJS := $(call gen_hobj,$(PB_C))
+LIB_GOBJS := $(call gobj,$(LIB_SRCS))
+LIB_HOBJS := $(call hobj,$(LIB_SRCS))
+
+$(O)/guest/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/.stamp
+	@mkdir -p $(@D)
+	$(call qecho,GUESTCC,$<)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+$(O)/host/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/.stamp
+	@mkdir -p $(@D)
+	$(call qecho,HOSTCC,$<)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -MMD -MP -c $< -o $@
+$(O)/guest/%.o: %.c $(BUILD)/gen/.stamp
+	@mkdir -p $(@D)
+	$(call qecho,GUESTCC,$<)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+$(O)/host/%.o: %.c $(BUILD)/gen/.stamp
+	@mkdir -p $(@D)
+	$(call qecho,HOSTCC,$<)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/guest/libkc.a: $(LIB_GOBJS) $(PB_GOBJS)
+	@mkdir -p $(@D); rm -f $@; ar rcs $@ $^
+$(O)/host/libkc.a: $(LIB_HOBJS) $(PB_HOBJS)
+	@mkdir -p $(@D); rm -f $@; ar rcs $@ $^
+
+# ------------------------------------------------------------------ binaries
+GUEST_LIBS := $(O)/guest/libkc.a -lblkid -ljansson -lprotobuf-c
+HOST_LIBS := $(O)/host/libkc.a -ljansson -lmnl -lprotobuf-c
+
+BINS := $(O)/bin/vmm-task
+$(O)/bin/vmm-task: $(call gobj,$(GUEST_SRCS)) $(O)/guest/libkc.a
+	@mkdir -p $(@D)
+	$(call qecho,LD,$@)
+	$(Q)$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^) $(GUEST_LIBS)
+
+# A glibc build of the agent for host-mode tests under sanitizers.
+$(O)/bin/vmm-task-host: $(call hobj,$(GUEST_SRCS)) $(O)/host/libkc.a
+	@mkdir -p $(@D)
+	$(call qecho,LD,$@)
+	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(HOST_LIBS) -lblkid
+
+ifneq ($(SANDBOXER_SRCS),)
+BINS += $(O)/bin/vmm-sandboxer
+$(O)/bin/vmm-sandboxer: $(call hobj,$(SANDBOXER_SRCS) $(HOST_COMMON_SRCS)) $(O)/host/libkc.a
+	@mkdir -p $(@D)
+	$(call qecho,LD,$@)
+	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(HOST_LIBS)
+endif
+ifneq ($(SHIM_SRCS),)
+BINS += $(O)/bin/containerd-shim-kuasar-vmm-v2
+$(O)/bin/containerd-shim-kuasar-vmm-v2: $(call hobj,$(SHIM_SRCS) $(HOST_COMMON_SRCS)) $(O)/host/libkc.a
+	@mkdir -p $(@D)
+	$(call qecho,LD,$@)
+	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(HOST_LIBS)
+endif
+
+.PHONY: all deps
+all: $(BINS)
+	@size_k=$$(($$(stat -c %s $(O)/bin/vmm-task) / 1024)); \
+	echo "built: $(BINS) (vmm-task $${size_k} KiB unstripped)"
+
+# Installing/building dependencies is idempotent and takes well under a
+# second when everything is already there.
+deps:
+	@bash scripts/setup-deps.sh build
+
+include mk/tests.mk
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ------------------------------------------------------------------ style
+FORMAT_SRCS = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
+.PHONY: format format-check clean
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	@bad=0; for f in $(FORMAT_SRCS); do \
+	  if ! clang-format --dry-run --Werror "$$f" >/dev/null 2>&1; then echo "needs formatting: $$f"; bad=1; fi; \
+	done; if [ $$bad = 1 ]; then echo "run 'make format'"; exit 1; fi; echo "format-check: ok"
+
+clean:
+	rm -rf $(BUILD)

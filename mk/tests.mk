@@ -1,0 +1,63 @@
+# Test tiers:
+#   unit         Criterion tests of single modules (tests/unit/test_*.c)
+#   integration  black-box tests driving the real binaries, sockets, namespaces
+#                (tests/integration/*), VMs under QEMU TCG and containerd.
+# Every test that needs something this machine lacks prints why it skipped.
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
+IT_SRCS := $(wildcard tests/integration/test_*.c)
+IT_BINS := $(patsubst tests/integration/%.c,$(O)/tests/%,$(IT_SRCS))
+TEST_HELPER_SRCS := $(wildcard tests/lib/*.c)
+
+# Modules of the agent and host daemons, linkable into tests (no main()).
+GUEST_MOD_HOBJS := $(call hobj,$(filter-out guest-init/main.c,$(GUEST_SRCS)))
+HOST_MOD_HOBJS := $(call hobj,$(HOST_COMMON_SRCS) \
+	$(filter-out host/sandboxer/main.c,$(SANDBOXER_SRCS)) \
+	$(filter-out host/shim/main.c,$(SHIM_SRCS)))
+
+$(O)/host/libguest-mods.a: $(GUEST_MOD_HOBJS)
+	@mkdir -p $(@D); rm -f $@; ar rcs $@ $^
+$(O)/host/libhost-mods.a: $(HOST_MOD_HOBJS)
+	@mkdir -p $(@D); rm -f $@; ar rcs $@ $^
+
+TEST_LIBS := $(O)/host/libguest-mods.a $(O)/host/libhost-mods.a $(O)/host/libkc.a \
+	-lcriterion -ljansson -lmnl -lblkid -lprotobuf-c -lpthread
+
+$(O)/tests/%: tests/unit/%.c $(call hobj,$(TEST_HELPER_SRCS)) $(O)/host/libguest-mods.a \
+		$(O)/host/libhost-mods.a $(O)/host/libkc.a
+	@mkdir -p $(@D)
+	$(call qecho,TEST,$@)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -Itests/lib -Iguest-init -Ihost/common -Ihost/sandboxer -Ihost/shim \
+		$(TEST_LDFLAGS) -o $@ $< $(call hobj,$(TEST_HELPER_SRCS)) $(TEST_LIBS)
+$(O)/tests/%: tests/integration/%.c $(call hobj,$(TEST_HELPER_SRCS)) $(O)/host/libkc.a
+	@mkdir -p $(@D)
+	$(call qecho,TEST,$@)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -Itests/lib $(TEST_LDFLAGS) -o $@ $< \
+		$(call hobj,$(TEST_HELPER_SRCS)) $(TEST_LIBS)
+
+.PHONY: test test-deps test-unit test-integration test-asan unit-bins
+test-deps:
+	@bash scripts/setup-deps.sh build test
+unit-bins: $(UNIT_BINS)
+
+test-unit: test-deps $(UNIT_BINS)
+	@bash tests/run-tests.sh unit $(UNIT_BINS)
+
+test-integration: test-deps all $(IT_BINS) $(O)/bin/vmm-task-host
+	@KC_BIN=$(abspath $(O)/bin) KC_BUILD=$(abspath $(BUILD)) \
+	  bash tests/run-tests.sh integration $(IT_BINS) $(wildcard tests/integration/*.sh)
+
+# The README's test command: every tier, each reporting what it skipped.
+test:
+	@$(MAKE) --no-print-directory test-deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(IT_BINS)
+	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-integration
+	@$(MAKE) --no-print-directory test-asan
+
+# Same unit tests (and host-mode agent tests) with ASan + UBSan builds.
+test-asan:
+	@$(MAKE) --no-print-directory SAN=1 unit-bins $(BUILD)/san/bin/vmm-task-host
+	@KC_SAN=1 bash tests/run-tests.sh unit $(patsubst $(O)/%,$(BUILD)/san/%,$(UNIT_BINS))

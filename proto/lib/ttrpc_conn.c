@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "ttrpc_conn.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+static void conn_io(kc_watch *w, int fd, uint32_t events, void *data);
+
+int ttrpc_conn_new(kc_loop *loop, int fd, ttrpc_conn_frame_fn on_frame,
+		   ttrpc_conn_close_fn on_close, void *ud, ttrpc_conn **ret, kc_err **err)
+{
+	ttrpc_conn *c = xcalloc(1, sizeof(*c));
+	int r;
+
+	c->loop = loop;
+	c->fd = fd;
+	c->outtail = &c->outq;
+	c->on_frame = on_frame;
+	c->on_close = on_close;
+	c->ud = ud;
+	c->refs = 1;
+	ttrpc_decoder_init(&c->dec, TTRPC_MAX_DATA);
+	kc_set_nonblock(fd, true);
+	r = kc_loop_watch(loop, fd, EPOLLIN | EPOLLRDHUP, conn_io, c, &c->watch, err);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+void ttrpc_conn_ref(ttrpc_conn *c)
+{
+	c->refs++;
+}
+
+static void free_outq(ttrpc_conn *c)
+{
+	while (c->outq) {
+		struct outbuf *b = c->outq;
+		c->outq = b->next;
+		free(b);
+	}
+	c->outtail = &c->outq;
+	c->queued = 0;
+}
+
+void ttrpc_conn_unref(ttrpc_conn *c)
+{
+	if (!c || --c->refs > 0)
+		return;
+	free_outq(c);
+	ttrpc_decoder_reset(&c->dec);
+	free(c);
+}
+
+void ttrpc_conn_close(ttrpc_conn *c)
+{
+	if (c->closed)
+		return;
+	c->closed = true;
+	kc_watch_free(c->watch);
+	c->watch = NULL;
+	close(c->fd);
+	c->fd = -1;
+	free_outq(c);
+	if (c->on_close) {
+		ttrpc_conn_ref(c);
+		c->on_close(c, c->ud);
+		ttrpc_conn_unref(c);
+	}
+}
+
+static void update_events(ttrpc_conn *c)
+{
+	uint32_t ev = EPOLLIN | EPOLLRDHUP;
+	if (c->outq)
+		ev |= EPOLLOUT;
+	if (c->watch)
+		kc_watch_set_events(c->watch, ev);
+}
+
+/* Write as much of the queue as the socket takes. Returns < 0 on fatal error. */
+static int flush(ttrpc_conn *c)
+{
+	while (c->outq) {
+		struct iovec iov[16];
+		int n = 0;
+		ssize_t w;
+
+		for (struct outbuf *b = c->outq; b && n < 16; b = b->next, n++) {
+			iov[n].iov_base = b->data + b->off;
+			iov[n].iov_len = b->len - b->off;
+		}
+		w = writev(c->fd, iov, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		c->queued -= (size_t)w;
+		while (w > 0) {
+			struct outbuf *b = c->outq;
+			size_t left = b->len - b->off;
+			if ((size_t)w < left) {
+				b->off += (size_t)w;
+				break;
+			}
+			w -= (ssize_t)left;
+			c->outq = b->next;
+			if (!c->outq)
+				c->outtail = &c->outq;
+			free(b);
+		}
+	}
+	update_events(c);
+	return 0;
+}
+
+int ttrpc_conn_send(ttrpc_conn *c, uint32_t stream_id, uint8_t type, uint8_t flags,
+		    const uint8_t *data, size_t len)
+{
+	struct ttrpc_hdr h = {
+	    .len = (uint32_t)len, .stream_id = stream_id, .type = type, .flags = flags};
+	struct outbuf *b;
+
+	if (c->closed)
+		return -EPIPE;
+	if (len > TTRPC_MAX_DATA)
+		return -EMSGSIZE;
+	if (c->queued + len + TTRPC_HDR_LEN > TTRPC_MAX_QUEUED) {
+		ttrpc_conn_close(c);
+		return -ENOBUFS;
+	}
+	b = xmalloc(sizeof(*b) + TTRPC_HDR_LEN + len);
+	b->next = NULL;
+	b->off = 0;
+	b->len = TTRPC_HDR_LEN + len;
+	ttrpc_hdr_encode(&h, b->data);
+	if (len)
+		memcpy(b->data + TTRPC_HDR_LEN, data, len);
+	*c->outtail = b;
+	c->outtail = &b->next;
+	c->queued += b->len;
+	if (flush(c) < 0) {
+		ttrpc_conn_close(c);
+		return -EPIPE;
+	}
+	return 0;
+}
+
+static void conn_read(ttrpc_conn *c)
+{
+	uint8_t buf[65536];
+	/* Bounded work per wakeup keeps one busy peer from starving the rest. */
+	for (int round = 0; round < 16 && !c->closed; round++) {
+		ssize_t n = read(c->fd, buf, sizeof(buf));
+		size_t off = 0;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				ttrpc_conn_close(c);
+			return;
+		}
+		if (n == 0) {
+			ttrpc_conn_close(c);
+			return;
+		}
+		while (off < (size_t)n && !c->closed) {
+			struct ttrpc_frame f;
+			bool got;
+			off += ttrpc_decoder_feed(&c->dec, buf + off, (size_t)n - off, &f, &got);
+			if (got)
+				c->on_frame(c, &f, c->ud);
+		}
+		if ((size_t)n < sizeof(buf))
+			return;
+	}
+}
+
+static void conn_io(kc_watch *w, int fd, uint32_t events, void *data)
+{
+	ttrpc_conn *c = data;
+	(void)w;
+	(void)fd;
+
+	ttrpc_conn_ref(c);
+	if (events & EPOLLOUT) {
+		if (flush(c) < 0)
+			ttrpc_conn_close(c);
+	}
+	if (!c->closed && (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
+		conn_read(c);
+	ttrpc_conn_unref(c);
+}
