@@ -144,7 +144,8 @@ all: $(BINS)
 deps:
 	@bash scripts/setup-deps.sh build
 
-include mk/tests.mk
+# Each concern keeps its rules in mk/*.mk (tests, interop, image, kernel, ...).
+include $(sort $(wildcard mk/*.mk))
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ------------------------------------------------------------------ style
