@@ -59,9 +59,13 @@ void ttrpc_conn_unref(ttrpc_conn *c)
 
 void ttrpc_conn_close(ttrpc_conn *c)
 {
+	kc_timer *timer = c->close_timer;
+
 	if (c->closed)
 		return;
 	c->closed = true;
+	c->close_timer = NULL;
+	kc_timer_cancel(timer); /* its reference is dropped last */
 	kc_watch_free(c->watch);
 	c->watch = NULL;
 	close(c->fd);
@@ -70,8 +74,10 @@ void ttrpc_conn_close(ttrpc_conn *c)
 	if (c->on_close) {
 		ttrpc_conn_ref(c);
 		c->on_close(c, c->ud);
-		ttrpc_conn_unref(c);
+		ttrpc_conn_unref(c); /* may free c */
 	}
+	if (timer)
+		ttrpc_conn_unref(c);
 }
 
 static void update_events(ttrpc_conn *c)
@@ -95,7 +101,17 @@ static int flush(ttrpc_conn *c)
 			iov[n].iov_base = b->data + b->off;
 			iov[n].iov_len = b->len - b->off;
 		}
-		w = writev(c->fd, iov, n);
+		if (!c->not_sock) {
+			/* MSG_NOSIGNAL: a peer that hung up must not kill us with SIGPIPE. */
+			struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+			w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+			if (w < 0 && errno == ENOTSOCK) {
+				c->not_sock = true;
+				continue;
+			}
+		} else {
+			w = writev(c->fd, iov, n);
+		}
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -122,6 +138,26 @@ static int flush(ttrpc_conn *c)
 	return 0;
 }
 
+static void close_later(kc_timer *t, void *data)
+{
+	ttrpc_conn *c = data;
+	(void)t;
+	c->close_timer = NULL;
+	ttrpc_conn_close(c);
+	ttrpc_conn_unref(c);
+}
+
+/* See ttrpc_conn_send: stop all I/O now, run the close callback later. */
+static void conn_break(ttrpc_conn *c)
+{
+	if (c->broken)
+		return;
+	c->broken = true;
+	free_outq(c);
+	ttrpc_conn_ref(c);
+	c->close_timer = kc_timer_after(c->loop, 0, close_later, c);
+}
+
 int ttrpc_conn_send(ttrpc_conn *c, uint32_t stream_id, uint8_t type, uint8_t flags,
 		    const uint8_t *data, size_t len)
 {
@@ -129,12 +165,12 @@ int ttrpc_conn_send(ttrpc_conn *c, uint32_t stream_id, uint8_t type, uint8_t fla
 	    .len = (uint32_t)len, .stream_id = stream_id, .type = type, .flags = flags};
 	struct outbuf *b;
 
-	if (c->closed)
+	if (c->closed || c->broken)
 		return -EPIPE;
 	if (len > TTRPC_MAX_DATA)
 		return -EMSGSIZE;
 	if (c->queued + len + TTRPC_HDR_LEN > TTRPC_MAX_QUEUED) {
-		ttrpc_conn_close(c);
+		conn_break(c);
 		return -ENOBUFS;
 	}
 	b = xmalloc(sizeof(*b) + TTRPC_HDR_LEN + len);
@@ -148,7 +184,7 @@ int ttrpc_conn_send(ttrpc_conn *c, uint32_t stream_id, uint8_t type, uint8_t fla
 	c->outtail = &b->next;
 	c->queued += b->len;
 	if (flush(c) < 0) {
-		ttrpc_conn_close(c);
+		conn_break(c);
 		return -EPIPE;
 	}
 	return 0;
@@ -192,6 +228,11 @@ static void conn_io(kc_watch *w, int fd, uint32_t events, void *data)
 	(void)fd;
 
 	ttrpc_conn_ref(c);
+	if (c->broken) {
+		ttrpc_conn_close(c);
+		ttrpc_conn_unref(c);
+		return;
+	}
 	if (events & EPOLLOUT) {
 		if (flush(c) < 0)
 			ttrpc_conn_close(c);

@@ -38,14 +38,20 @@ struct ttrpc_conn {
 	void *ud;
 	unsigned refs;
 	bool closed;
-	kc_list node; /* owner's list */
+	bool broken;           /* a send failed; close_timer closes it from the loop */
+	bool not_sock;         /* fd is not a socket (no MSG_NOSIGNAL): use writev */
+	kc_timer *close_timer; /* holds a reference while pending */
+	kc_list node;          /* owner's list */
 };
 
 int ttrpc_conn_new(kc_loop *loop, int fd, ttrpc_conn_frame_fn on_frame,
 		   ttrpc_conn_close_fn on_close, void *ud, ttrpc_conn **ret, kc_err **err);
 void ttrpc_conn_ref(ttrpc_conn *c);
 void ttrpc_conn_unref(ttrpc_conn *c);
-/* Queue a frame. Returns -EPIPE if closed, -ENOBUFS if the peer stopped reading. */
+/* Queue a frame. Returns -EPIPE if closed, -ENOBUFS if the peer stopped reading.
+ * A failed send never runs the close callback under its caller (who may be in
+ * the middle of answering a call the callback would free): the connection is
+ * marked broken and closed from the loop's next iteration. */
 int ttrpc_conn_send(ttrpc_conn *c, uint32_t stream_id, uint8_t type, uint8_t flags,
 		    const uint8_t *data, size_t len);
 void ttrpc_conn_close(ttrpc_conn *c);

@@ -35,9 +35,11 @@
 		_stolen_fd;                                                                        \
 	})
 
+/* Frees *p and clears it, so it also works as a "free and forget" helper. */
 static inline void kc_freep(void *p)
 {
 	free(*(void **)p);
+	*(void **)p = NULL;
 }
 void kc_closep(int *fd);
 void kc_strv_free(char **v);

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* PID 1 duties in the VM: the early filesystems, kernel modules, lo, the
+ * shared filesystem, the hostname, and power-off. A failed step is recorded
+ * (and reported by Check), never fatal. */
+#ifndef KC_BOOT_H
+#define KC_BOOT_H
+
+#include "cmdline.h"
+
+/* Returns the number of failed steps; *errors gets their text ("; "-joined). */
+int kc_boot_init(struct kc_cmdline *cmdline, char **errors);
+/* Kill everything, sync, power the VM off. Does not return. */
+void kc_boot_poweroff(void) __attribute__((noreturn));
+
+#define KC_SHARED_DIR "/run/kuasar/state"
+
+#endif

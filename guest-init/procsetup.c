@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "procsetup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int kc_proc_limits(const struct kc_process *p, kc_err **err)
+{
+	for (size_t i = 0; i < p->n_rlimits; i++) {
+		struct rlimit rl = {.rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard};
+		if (setrlimit(p->rlimits[i].resource, &rl) < 0)
+			return kc_err_sys(err, "setrlimit %d (soft %llu, hard %llu)",
+					  p->rlimits[i].resource, (unsigned long long)rl.rlim_cur,
+					  (unsigned long long)rl.rlim_max);
+	}
+	if (p->has_oom_score_adj) {
+		char buf[16];
+		int n = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
+		if (kc_write_file("/proc/self/oom_score_adj", buf, (size_t)n, O_WRONLY, 0, err) < 0)
+			return kc_err_ret(*err);
+	}
+	return 0;
+}
+
+static int capset_all(const struct kc_caps *c)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct d[2];
+	for (int i = 0; i < 2; i++) {
+		d[i].effective = (uint32_t)(c->effective >> (32 * i));
+		d[i].permitted = (uint32_t)(c->permitted >> (32 * i));
+		d[i].inheritable = (uint32_t)(c->inheritable >> (32 * i));
+	}
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+int kc_proc_identity(const struct kc_process *p, kc_err **err)
+{
+	const struct kc_caps *c = &p->caps;
+	int last = kc_cap_last();
+
+	/* The bounding set can only shrink while we hold CAP_SETPCAP, i.e.
+	 * before switching to the container user. */
+	if (c->set)
+		for (int cap = 0; cap <= last; cap++)
+			if (!(c->bounding & (1ULL << cap)) &&
+			    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+				return kc_err_sys(err, "drop capability %d from bounding set", cap);
+	if (c->set && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return kc_err_sys(err, "PR_SET_KEEPCAPS");
+	if (setgroups(p->user.n_gids, p->user.gids) < 0 && !(errno == EPERM && !p->user.n_gids))
+		return kc_err_sys(err, "setgroups (%zu additional gids)", p->user.n_gids);
+	if (setresgid(p->user.gid, p->user.gid, p->user.gid) < 0)
+		return kc_err_sys(err, "setgid %u", p->user.gid);
+	if (setresuid(p->user.uid, p->user.uid, p->user.uid) < 0)
+		return kc_err_sys(err, "setuid %u", p->user.uid);
+	if (!c->set)
+		return 0;
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		return kc_err_sys(err, "PR_SET_KEEPCAPS");
+	if (capset_all(c) < 0)
+		return kc_err_sys(err, "capset");
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return kc_err_sys(err, "clear ambient capabilities");
+	for (int cap = 0; cap <= last; cap++)
+		if ((c->ambient & (1ULL << cap)) &&
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+			return kc_err_sys(err, "raise ambient capability %d (must also be "
+					  "permitted and inheritable)",
+					  cap);
+	return 0;
+}
+
+static const char *env_get(char *const *env, const char *key)
+{
+	size_t n = strlen(key);
+	for (size_t i = 0; env && env[i]; i++)
+		if (!strncmp(env[i], key, n) && env[i][n] == '=')
+			return env[i] + n + 1;
+	return NULL;
+}
+
+char *kc_find_program(const char *name, char *const *env)
+{
+	const char *path = env_get(env, "PATH");
+	int saved = ENOENT;
+
+	if (strchr(name, '/'))
+		return xstrdup(name);
+	if (!path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (const char *p = path;;) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char *cand = xasprintf("%.*s%s%s", (int)len, p, len ? "/" : "", name);
+		struct stat st;
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(cand, X_OK) == 0)
+				return cand;
+			saved = EACCES;
+		}
+		free(cand);
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	errno = saved;
+	return NULL;
+}
+
+int kc_proc_exec(const struct kc_process *p, kc_err **err)
+{
+	_cleanup_free_ char *prog = NULL;
+
+	if (p->user.umask >= 0)
+		umask((mode_t)p->user.umask);
+	if (chdir(p->cwd) < 0)
+		return kc_err_sys(err, "chdir to cwd `%s`", p->cwd);
+	if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return kc_err_sys(err, "set no_new_privs");
+	prog = kc_find_program(p->args[0], p->env);
+	if (!prog)
+		return kc_err_sys(err, "exec `%s`: not found in $PATH", p->args[0]);
+	execve(prog, p->args, p->env ? p->env : (char *[]){NULL});
+	return kc_err_sys(err, "exec `%s`", prog);
+}

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "stdio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "endpoint.h"
+#include "util.h"
+
+#define RELAY_BUF (64 * 1024)
+
+enum kind { S_NONE, S_FD, S_LISTEN };
+
+struct stream {
+	kc_procio *io;
+	bool output;   /* process -> host */
+	enum kind kind;
+	int child_fd;  /* our copy of the child's end (until close_child_fds) */
+	int proc_fd;   /* our end: pipe or pty master */
+	int listen_fd;
+	int conn_fd;
+	char *unix_path; /* to unlink */
+	kc_watch *w_listen, *w_conn, *w_proc;
+	uint8_t *buf;
+	size_t len, off;
+	bool proc_eof; /* no more data from the source */
+	bool sink_dead;
+	bool done;
+};
+
+struct kc_procio {
+	kc_loop *loop;
+	struct stream s[3];
+	bool terminal;
+	int pty;
+	kc_procio_fn drained_fn;
+	void *drained_ud;
+	bool drained_reported;
+	bool abandoned;
+};
+
+static void stream_update(struct stream *s);
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void check_drained(kc_procio *io)
+{
+	if (io->drained_reported || !kc_procio_drained(io))
+		return;
+	io->drained_reported = true;
+	if (io->drained_fn)
+		io->drained_fn(io, io->drained_ud);
+}
+
+static void stream_finish(struct stream *s)
+{
+	kc_watch_free(s->w_listen);
+	kc_watch_free(s->w_conn);
+	kc_watch_free(s->w_proc);
+	s->w_listen = s->w_conn = s->w_proc = NULL;
+	close_fd(&s->listen_fd);
+	if (s->conn_fd >= 0 && s->output)
+		shutdown(s->conn_fd, SHUT_WR);
+	close_fd(&s->conn_fd);
+	close_fd(&s->proc_fd);
+	free(s->buf);
+	s->buf = NULL;
+	if (s->unix_path) {
+		unlink(s->unix_path);
+		kc_freep(&s->unix_path);
+	}
+	s->done = true;
+	check_drained(s->io);
+}
+
+/* The fd data is read from and the one it is written to. */
+static int src_fd(struct stream *s)
+{
+	return s->output ? s->proc_fd : s->conn_fd;
+}
+
+static int dst_fd(struct stream *s)
+{
+	return s->output ? s->conn_fd : s->proc_fd;
+}
+
+static void pump(struct stream *s)
+{
+	for (int round = 0; round < 64 && !s->done; round++) {
+		if (s->off < s->len) {
+			ssize_t w = s->sink_dead ? (ssize_t)(s->len - s->off)
+						 : write(dst_fd(s), s->buf + s->off, s->len - s->off);
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN)
+					break;
+				/* The reader went away: keep draining the source so the
+				 * process never blocks on a full pipe, drop the data. */
+				s->sink_dead = true;
+				continue;
+			}
+			s->off += (size_t)w;
+			if (s->off < s->len)
+				continue;
+			s->off = s->len = 0;
+		}
+		if (s->proc_eof)
+			break;
+		{
+			ssize_t r = read(src_fd(s), s->buf, RELAY_BUF);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN)
+					break;
+				/* EIO: the terminal's last slave closed; like EOF. */
+				s->proc_eof = true;
+				break;
+			}
+			if (r == 0) {
+				s->proc_eof = true;
+				break;
+			}
+			s->len = (size_t)r;
+			s->off = 0;
+		}
+	}
+	if (s->proc_eof && s->off >= s->len) {
+		/* Input: EOF from the host closes the process's stdin (not a
+		 * terminal's master, which also carries the output). */
+		if (!s->output && s->io->terminal) {
+			kc_watch_free(s->w_conn);
+			s->w_conn = NULL;
+			close_fd(&s->conn_fd);
+			s->proc_fd = -1; /* shared with the output stream's dup */
+			s->done = true;
+			check_drained(s->io);
+			return;
+		}
+		stream_finish(s);
+		return;
+	}
+	stream_update(s);
+}
+
+static void on_io(kc_watch *w, int fd, uint32_t events, void *ud)
+{
+	(void)w;
+	(void)fd;
+	(void)events;
+	pump(ud);
+}
+
+static void watch_set(struct stream *s, kc_watch **wp, int fd, uint32_t ev)
+{
+	if (fd < 0)
+		return;
+	if (!*wp) {
+		if (ev && kc_loop_watch(s->io->loop, fd, ev, on_io, s, wp, NULL) < 0)
+			*wp = NULL;
+		return;
+	}
+	kc_watch_set_events(*wp, ev);
+}
+
+/* Wait for whichever side can make progress. */
+static void stream_update(struct stream *s)
+{
+	bool have = s->off < s->len && !s->sink_dead;
+	uint32_t src_ev = (!have && !s->proc_eof) ? EPOLLIN : 0;
+	uint32_t dst_ev = have ? EPOLLOUT : 0;
+
+	if (s->conn_fd < 0)
+		return;
+	if (s->output) {
+		watch_set(s, &s->w_proc, s->proc_fd, src_ev);
+		watch_set(s, &s->w_conn, s->conn_fd, dst_ev);
+	} else {
+		watch_set(s, &s->w_conn, s->conn_fd, src_ev);
+		watch_set(s, &s->w_proc, s->proc_fd, dst_ev);
+	}
+}
+
+static void on_accept(kc_watch *w, int fd, uint32_t events, void *ud)
+{
+	struct stream *s = ud;
+	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	(void)w;
+	(void)events;
+
+	if (c < 0)
+		return;
+	/* One connection per stream: stop listening. */
+	kc_watch_free(s->w_listen);
+	s->w_listen = NULL;
+	close_fd(&s->listen_fd);
+	if (s->unix_path) {
+		unlink(s->unix_path);
+		kc_freep(&s->unix_path);
+	}
+	s->conn_fd = c;
+	if (s->proc_fd < 0 && !s->output && !s->io->terminal) {
+		/* stdin already closed by CloseIO */
+		stream_finish(s);
+		return;
+	}
+	s->buf = xmalloc(RELAY_BUF);
+	pump(s);
+}
+
+static int open_listener(const char *uri, bool host_side_unix, char **unix_path, kc_err **err)
+{
+	struct kc_endpoint ep;
+	int fd;
+
+	if (kc_endpoint_parse(uri, &ep, err) < 0)
+		return kc_err_ret(*err);
+	(void)host_side_unix;
+	if (ep.kind == KC_EP_HVSOCK) {
+		/* The UDS is the host's; inside the VM only the port matters. */
+		ep.kind = KC_EP_VSOCK;
+		ep.cid = KC_VSOCK_CID_ANY;
+	} else if (ep.kind == KC_EP_VSOCK) {
+		ep.cid = KC_VSOCK_CID_ANY;
+	}
+	fd = kc_listen(&ep, err);
+	if (fd < 0)
+		return fd;
+	if (ep.kind == KC_EP_UNIX)
+		*unix_path = xstrdup(ep.path);
+	return fd;
+}
+
+static int stream_init(kc_procio *io, struct stream *s, int idx, const char *uri, kc_err **err)
+{
+	s->io = io;
+	s->output = idx > 0;
+	s->child_fd = s->proc_fd = s->listen_fd = s->conn_fd = -1;
+	if (!uri || !*uri) {
+		s->kind = S_NONE;
+		s->done = true;
+		return 0;
+	}
+	if (strstr(uri, "streaming_id="))
+		return kc_err_set(err, EOPNOTSUPP,
+				  "`%s`: the Streaming API is not served for process IO yet; use "
+				  "vsock:// or hvsock:// ports",
+				  uri);
+	if (uri[0] == '/' || kc_has_prefix(uri, "file://")) {
+		const char *path = uri[0] == '/' ? uri : uri + strlen("file://");
+		struct stat st;
+		int flags = s->output ? (O_WRONLY | O_APPEND | O_CREAT) : O_RDONLY;
+		/* A fifo opened O_RDWR never blocks waiting for its other end. */
+		if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
+			flags = O_RDWR;
+		s->kind = S_FD;
+		s->child_fd = open(path, flags | O_CLOEXEC, 0640);
+		if (s->child_fd < 0)
+			return kc_err_sys(err, "open stdio `%s`", path);
+		s->done = true;
+		return 0;
+	}
+	s->kind = S_LISTEN;
+	s->listen_fd = open_listener(uri, false, &s->unix_path, err);
+	if (s->listen_fd < 0)
+		return kc_err_wrap(err, "stdio `%s`", uri);
+	if (kc_loop_watch(io->loop, s->listen_fd, EPOLLIN, on_accept, s, &s->w_listen, err) < 0)
+		return kc_err_ret(*err);
+	if (io->terminal && idx == 2) {
+		/* A terminal merges stderr into stdout; nothing will come here. */
+		s->done = true;
+		return 0;
+	}
+	if (!io->terminal) {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return kc_err_sys(err, "pipe");
+		s->proc_fd = s->output ? p[0] : p[1];
+		s->child_fd = s->output ? p[1] : p[0];
+		kc_set_nonblock(s->proc_fd, true);
+	}
+	return 0;
+}
+
+int kc_procio_new(kc_loop *loop, const char *in, const char *out, const char *err_uri,
+		  bool terminal, kc_procio **ret, kc_err **err)
+{
+	kc_procio *io = xcalloc(1, sizeof(*io));
+	const char *uris[3] = {in, out, err_uri};
+
+	io->loop = loop;
+	io->terminal = terminal;
+	io->pty = -1;
+	for (int i = 0; i < 3; i++)
+		io->s[i].child_fd = io->s[i].proc_fd = io->s[i].listen_fd = io->s[i].conn_fd = -1;
+	for (int i = 0; i < 3; i++)
+		if (stream_init(io, &io->s[i], i, uris[i], err) < 0) {
+			kc_procio_free(io);
+			return kc_err_ret(*err);
+		}
+	*ret = io;
+	return 0;
+}
+
+void kc_procio_child_fds(const kc_procio *io, int fds[3])
+{
+	for (int i = 0; i < 3; i++)
+		fds[i] = io->s[i].child_fd;
+}
+
+void kc_procio_close_child_fds(kc_procio *io)
+{
+	for (int i = 0; i < 3; i++)
+		close_fd(&io->s[i].child_fd);
+}
+
+int kc_procio_attach_pty(kc_procio *io, int master, kc_err **err)
+{
+	io->pty = master;
+	kc_set_nonblock(master, true);
+	/* Separate fds for the two directions: epoll watches fds, and each
+	 * stream owns (and closes) its own. */
+	if (io->s[1].kind == S_LISTEN) {
+		io->s[1].proc_fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
+		if (io->s[1].proc_fd < 0)
+			return kc_err_sys(err, "dup terminal");
+		if (io->s[1].conn_fd >= 0)
+			pump(&io->s[1]);
+	}
+	if (io->s[0].kind == S_LISTEN) {
+		io->s[0].proc_fd = master;
+		if (io->s[0].conn_fd >= 0)
+			pump(&io->s[0]);
+	}
+	return 0;
+}
+
+int kc_procio_pty(const kc_procio *io)
+{
+	return io->pty;
+}
+
+void kc_procio_close_stdin(kc_procio *io)
+{
+	struct stream *s = &io->s[0];
+	if (s->done)
+		return;
+	if (io->terminal) {
+		/* The master also carries output; only stop relaying input. */
+		kc_watch_free(s->w_conn);
+		kc_watch_free(s->w_listen);
+		s->w_conn = s->w_listen = NULL;
+		close_fd(&s->conn_fd);
+		close_fd(&s->listen_fd);
+		s->done = true;
+		return;
+	}
+	stream_finish(s);
+}
+
+void kc_procio_on_drained(kc_procio *io, kc_procio_fn fn, void *ud)
+{
+	io->drained_fn = fn;
+	io->drained_ud = ud;
+}
+
+bool kc_procio_drained(const kc_procio *io)
+{
+	return io->s[1].done && io->s[2].done;
+}
+
+void kc_procio_abandon(kc_procio *io)
+{
+	io->abandoned = true;
+	for (int i = 1; i < 3; i++) {
+		struct stream *s = &io->s[i];
+		if (s->done)
+			continue;
+		/* Relay what can be relayed without waiting, then stop: a
+		 * background process may hold the pipe open forever, and a host
+		 * that never connected will not see this output. */
+		if (s->conn_fd >= 0)
+			pump(s);
+		if (!s->done)
+			stream_finish(s);
+	}
+}
+
+void kc_procio_free(kc_procio *io)
+{
+	if (!io)
+		return;
+	io->drained_fn = NULL;
+	for (int i = 0; i < 3; i++) {
+		struct stream *s = &io->s[i];
+		if (i == 0 && io->terminal)
+			s->proc_fd = -1; /* io->pty, closed below */
+		kc_watch_free(s->w_listen);
+		kc_watch_free(s->w_conn);
+		kc_watch_free(s->w_proc);
+		close_fd(&s->listen_fd);
+		close_fd(&s->conn_fd);
+		close_fd(&s->proc_fd);
+		close_fd(&s->child_fd);
+		free(s->buf);
+		if (s->unix_path)
+			unlink(s->unix_path);
+		free(s->unix_path);
+	}
+	if (io->pty >= 0)
+		close(io->pty);
+	free(io);
+}
