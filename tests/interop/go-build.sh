@@ -6,8 +6,8 @@
 #
 # OUTDIR/kcinterop-PROG is rebuilt only when a Go source is newer than it.
 # Exits 77 after printing "skip: <reason>" when there is no Go toolchain.
-# The build cache goes to $KC_CACHE/go-build (else OUTDIR/../cache): never
-# into the source tree.
+# The build cache goes to $KC_CACHE/go-build (KC_CACHE defaulting as in the
+# Makefile), never into the source tree.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,8 +32,7 @@ for pkg in ttrpc containerd/runtime/v2/task; do
 done
 
 export GO111MODULE=off GOFLAGS= GOPATH=$here/go:/usr/share/gocode
-export GOCACHE=${KC_CACHE:+$KC_CACHE/go-build}
-: "${GOCACHE:=$out/../cache}"
+export GOCACHE=${KC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kuasar-c}/go-build
 newest_src=$(find "$here/go/src" -name '*.go' -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
 for prog in "$@"; do
 	bin=$out/kcinterop-$prog

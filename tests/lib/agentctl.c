@@ -134,6 +134,7 @@ const char *agentctl_busybox_rootfs(kc_err **err)
 		return NULL;
 	}
 	root = tu_tmpdir("rootfs");
+	chmod(root, 0755); /* mkdtemp makes it 0700: non-root users need / */
 	bin = xasprintf("%s/bin", root);
 	mkdir(bin, 0755);
 	for (const char *d = "proc\0sys\0dev\0etc\0tmp\0root\0"; *d; d += strlen(d) + 1) {
@@ -186,8 +187,12 @@ static void write_process(FILE *f, const struct bundle_opts *o)
 {
 	static const char *const def_env[] = {
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
-	fprintf(f, "{\"terminal\":%s,\"user\":{\"uid\":%u,\"gid\":%u},\"args\":",
-		o->terminal ? "true" : "false", o->uid, o->gid);
+	fprintf(f, "{\"terminal\":%s,\"user\":", o->terminal ? "true" : "false");
+	if (o->user_json)
+		fputs(o->user_json, f);
+	else
+		fprintf(f, "{\"uid\":%u,\"gid\":%u}", o->uid, o->gid);
+	fputs(",\"args\":", f);
 	append_strv_json(f, o->args);
 	fputs(",\"env\":", f);
 	append_strv_json(f, o->env ? o->env : def_env);

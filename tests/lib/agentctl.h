@@ -37,6 +37,7 @@ struct bundle_opts {
 	const char *const *env;   /* NULL-terminated, or NULL for a default PATH */
 	const char *cwd;
 	unsigned uid, gid;
+	const char *user_json;    /* replaces the whole "user" object */
 	const char *hostname;
 	bool terminal;
 	bool netns;               /* a private network namespace */
