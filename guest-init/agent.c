@@ -37,8 +37,7 @@ struct kc_ctr *kc_ctr_find(const char *id)
 {
 	if (!id)
 		return NULL;
-	kc_list_for_each(n, &kc_agent->ctrs)
-	{
+	kc_list_for_each (n, &kc_agent->ctrs) {
 		struct kc_ctr *c = kc_container_of(n, struct kc_ctr, node);
 		if (!strcmp(c->id, id))
 			return c;
@@ -50,8 +49,7 @@ struct kc_proc *kc_proc_find(struct kc_ctr *c, const char *exec_id)
 {
 	if (!exec_id || !*exec_id)
 		return c->init;
-	kc_list_for_each(n, &c->execs)
-	{
+	kc_list_for_each (n, &c->execs) {
 		struct kc_proc *p = kc_container_of(n, struct kc_proc, node);
 		if (!strcmp(p->exec_id, exec_id))
 			return p;
@@ -79,8 +77,8 @@ static bool valid_id(const char *id)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char ch = id[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '_' || ch == '-' || ch == '.'))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.'))
 			return false;
 	}
 	return true;
@@ -180,18 +178,16 @@ static void proc_exited(struct kc_proc *p, int status)
 		publish(p);
 	else
 		p->drain_timer =
-			kc_timer_after(kc_agent->loop, kc_agent->drain_timeout_ns, on_drain_timeout, p);
+		    kc_timer_after(kc_agent->loop, kc_agent->drain_timeout_ns, on_drain_timeout, p);
 }
 
 static struct kc_proc *find_by_pid(pid_t pid)
 {
-	kc_list_for_each(n, &kc_agent->ctrs)
-	{
+	kc_list_for_each (n, &kc_agent->ctrs) {
 		struct kc_ctr *c = kc_container_of(n, struct kc_ctr, node);
 		if (c->init && c->init->pid == pid && !c->init->exited)
 			return c->init;
-		kc_list_for_each(m, &c->execs)
-		{
+		kc_list_for_each (m, &c->execs) {
 			struct kc_proc *p = kc_container_of(m, struct kc_proc, node);
 			if (p->pid == pid && !p->exited)
 				return p;
@@ -278,8 +274,8 @@ static void ctr_release(struct kc_ctr *c)
 	if (c->cgroup) {
 		(void)kc_cgroup_kill(c->cgroup, NULL);
 		if (rmdir(c->cgroup->path) < 0 && errno == EBUSY) {
-			stale_cgroups = xrealloc(stale_cgroups,
-						 (n_stale_cgroups + 1) * sizeof(*stale_cgroups));
+			stale_cgroups =
+			    xrealloc(stale_cgroups, (n_stale_cgroups + 1) * sizeof(*stale_cgroups));
 			stale_cgroups[n_stale_cgroups++] = xstrdup(c->cgroup->path);
 		}
 		kc_cgroup_free(c->cgroup);
@@ -300,7 +296,8 @@ static void ctr_release(struct kc_ctr *c)
 
 static void reply_create(struct kc_proc *p)
 {
-	Containerd__Task__V2__CreateTaskResponse r = CONTAINERD__TASK__V2__CREATE_TASK_RESPONSE__INIT;
+	Containerd__Task__V2__CreateTaskResponse r =
+	    CONTAINERD__TASK__V2__CREATE_TASK_RESPONSE__INIT;
 	ttrpc_call *call = p->pending;
 
 	p->pending = NULL;
@@ -407,8 +404,8 @@ static void pending_cancelled(ttrpc_call *call, void *ud)
 		ctr_release(p->ctr);
 }
 
-static int mount_rootfs(struct kc_ctr *c, char **types, char **sources, char ***options,
-			size_t n, kc_err **err)
+static int mount_rootfs(struct kc_ctr *c, char **types, char **sources, char ***options, size_t n,
+			kc_err **err)
 {
 	c->rootfs = xasprintf("%s/rootfs", c->bundle);
 	if (kc_mkdir_p(c->rootfs, 0711, err) < 0)
@@ -468,9 +465,10 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle, char **
 		return;
 	}
 	if (!bundle || bundle[0] != '/' || stat(bundle, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		ttrpc_call_reply_error(call, TTRPC_INVALID_ARGUMENT,
-				       "create %s: bundle `%s` is not an existing absolute directory",
-				       id, bundle ? bundle : "");
+		ttrpc_call_reply_error(
+		    call, TTRPC_INVALID_ARGUMENT,
+		    "create %s: bundle `%s` is not an existing absolute directory", id,
+		    bundle ? bundle : "");
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
@@ -491,13 +489,13 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle, char **
 		/* containerd passes the same flag in both; trust the request. */
 		c->spec->process.terminal = terminal;
 	}
-	if (n_rootfs > 0 ? mount_rootfs(c, rootfs_types, rootfs_sources, rootfs_options,
-					 n_rootfs, &err) < 0
-			 : resolve_root(c, &err) < 0)
+	if (n_rootfs > 0
+		? mount_rootfs(c, rootfs_types, rootfs_sources, rootfs_options, n_rootfs, &err) < 0
+		: resolve_root(c, &err) < 0)
 		goto fail;
 	if (kc_agent->cgroup_root) {
 		_cleanup_free_ char *path =
-			kc_cgroup_path_for(kc_agent->cgroup_root, c->spec->cgroups_path, id);
+		    kc_cgroup_path_for(kc_agent->cgroup_root, c->spec->cgroups_path, id);
 		if (kc_cgroup_create(path, &c->spec->resources, &c->cgroup, &err) < 0)
 			goto fail;
 	}
@@ -537,7 +535,9 @@ void kc_proc_start(ttrpc_call *call, struct kc_proc *p)
 	if (p->started || p->exited || p->pending) {
 		ttrpc_call_reply_error(call, TTRPC_FAILED_PRECONDITION, "start %s: already %s",
 				       p->exec_id ? p->exec_id : c->id,
-				       p->exited ? "exited" : p->pending ? "starting" : "started");
+				       p->exited    ? "exited"
+				       : p->pending ? "starting"
+						    : "started");
 		return;
 	}
 	if (!p->exec_id) {

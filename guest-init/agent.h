@@ -13,7 +13,7 @@
 #include "loop.h"
 #include "spawn.h"
 #include "spec.h"
-#include "stdio.h"
+#include "procio.h"
 #include "ttrpc.h"
 #include "util.h"
 
@@ -30,8 +30,8 @@ struct kc_ctr;
 
 struct kc_proc {
 	struct kc_ctr *ctr;
-	kc_list node;  /* ctr->execs (exec processes only) */
-	char *exec_id; /* NULL for the container's init */
+	kc_list node;           /* ctr->execs (exec processes only) */
+	char *exec_id;          /* NULL for the container's init */
 	struct kc_process spec; /* exec processes: their own spec */
 	char *stdin_uri, *stdout_uri, *stderr_uri;
 	bool terminal;
@@ -46,7 +46,7 @@ struct kc_proc {
 	int exit_status;
 	uint64_t exited_at; /* CLOCK_REALTIME ns */
 	kc_timer *drain_timer;
-	ttrpc_call *pending; /* Create or Start waiting for the spawn */
+	ttrpc_call *pending;  /* Create or Start waiting for the spawn */
 	ttrpc_call **waiters; /* Wait calls */
 	size_t n_waiters;
 };
@@ -70,8 +70,8 @@ struct kc_agent {
 	ttrpc_server *server;
 	kc_list ctrs;
 	size_t n_ctrs;
-	bool host_mode; /* ordinary process on a host, not PID 1 of a VM */
-	char *root_dir; /* our state directory */
+	bool host_mode;    /* ordinary process on a host, not PID 1 of a VM */
+	char *root_dir;    /* our state directory */
 	char *cgroup_root; /* cgroup2 mount, NULL if none */
 	char *init_error;  /* first PID-1 init step that failed, for Check */
 	uint64_t drain_timeout_ns;

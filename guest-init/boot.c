@@ -153,8 +153,8 @@ static int leave_initramfs(kc_err **err)
 		return kc_err_sys(err, "open roots");
 	if (move_tree(src, dst, st.st_dev, err) < 0)
 		return kc_err_wrap(err, "copy initramfs to tmpfs");
-	if (chdir(NEWROOT) < 0 || mount(NEWROOT, "/", NULL, MS_MOVE, NULL) < 0 ||
-	    chroot(".") < 0 || chdir("/") < 0)
+	if (chdir(NEWROOT) < 0 || mount(NEWROOT, "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
+	    chdir("/") < 0)
 		return kc_err_sys(err, "switch to tmpfs root");
 	return 0;
 }
@@ -168,14 +168,13 @@ struct early_mount {
 };
 
 static const struct early_mount early_mounts[] = {
-	{"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
-	{"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
-	{"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755"},
-	{"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666"},
-	{"shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
-	{"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
-	{"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-	 "nsdelegate"},
+    {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+    {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+    {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755"},
+    {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666"},
+    {"shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
+    {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
+    {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate"},
 };
 
 static int mount_early(const struct early_mount *m, kc_err **err)
@@ -243,8 +242,8 @@ static int mount_sharefs(enum kc_sharefs type, kc_err **err)
 	if (type == KC_SHAREFS_VIRTIOFS) {
 		if (mount("kuasar", KC_SHARED_DIR, "virtiofs", MS_NODEV, NULL) < 0)
 			return kc_err_sys(err, "mount virtiofs tag `kuasar` on %s", KC_SHARED_DIR);
-	} else if (mount("kuasar", KC_SHARED_DIR, "9p", MS_NODEV,
-			 "trans=virtio,version=9p2000.L") < 0) {
+	} else if (mount("kuasar", KC_SHARED_DIR, "9p", MS_NODEV, "trans=virtio,version=9p2000.L") <
+		   0) {
 		return kc_err_sys(err, "mount 9p tag `kuasar` on %s", KC_SHARED_DIR);
 	}
 	return 0;

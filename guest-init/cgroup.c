@@ -115,11 +115,11 @@ static void needed_controllers(const struct kc_resources *r, const char **out, s
 		for (size_t k = 0; k < *n; k++)
 			dup |= !strcmp(out[k], ctl);
 		if (!dup)
-			out[(*n)++] = strcmp(ctl, "memory") == 0	? "memory"
-				      : strcmp(ctl, "cpu") == 0	? "cpu"
-				      : strcmp(ctl, "cpuset") == 0 ? "cpuset"
-				      : strcmp(ctl, "pids") == 0	? "pids"
-				      : strcmp(ctl, "io") == 0	? "io"
+			out[(*n)++] = strcmp(ctl, "memory") == 0    ? "memory"
+				      : strcmp(ctl, "cpu") == 0     ? "cpu"
+				      : strcmp(ctl, "cpuset") == 0  ? "cpuset"
+				      : strcmp(ctl, "pids") == 0    ? "pids"
+				      : strcmp(ctl, "io") == 0      ? "io"
 				      : strcmp(ctl, "hugetlb") == 0 ? "hugetlb"
 								    : "misc";
 	}

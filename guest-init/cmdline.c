@@ -57,16 +57,18 @@ int kc_cmdline_parse(const char *text, struct kc_cmdline *c, kc_err **err)
 			else if (val && !strcmp(val, "none"))
 				c->sharefs = KC_SHAREFS_NONE;
 			else
-				return kc_err_set(err, EINVAL,
-						  "task.sharefs_type=%s: expected virtiofs, 9p or none",
-						  val ? val : "");
+				return kc_err_set(
+				    err, EINVAL,
+				    "task.sharefs_type=%s: expected virtiofs, 9p or none",
+				    val ? val : "");
 		} else if (!strcmp(key, "task.log_level")) {
 			int l = val ? kc_log_parse_level(val) : -1;
 			if (l < 0)
-				return kc_err_set(err, EINVAL,
-						  "task.log_level=%s: expected error, warn, info or "
-						  "debug",
-						  val ? val : "");
+				return kc_err_set(
+				    err, EINVAL,
+				    "task.log_level=%s: expected error, warn, info or "
+				    "debug",
+				    val ? val : "");
 			c->log_level = l;
 		} else if (!strcmp(key, "task.debug")) {
 			/* Kuasar uses a bare flag; accept =true/=false too. */

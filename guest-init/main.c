@@ -62,13 +62,13 @@ static void on_signal(int sig, void *ud)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"listen", required_argument, NULL, 'l'},
-		{"root", required_argument, NULL, 'r'},
-		{"log-level", required_argument, NULL, 'L'},
-		{"drain-timeout", required_argument, NULL, 'd'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"root", required_argument, NULL, 'r'},
+	    {"log-level", required_argument, NULL, 'L'},
+	    {"drain-timeout", required_argument, NULL, 'd'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct kc_agent agent = {0};
 	struct kc_cmdline cmdline = {.log_level = -1};
@@ -89,14 +89,16 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			if (kc_log_parse_level(optarg) < 0) {
-				fprintf(stderr, "vmm-task: --log-level %s: unknown level\n", optarg);
+				fprintf(stderr, "vmm-task: --log-level %s: unknown level\n",
+					optarg);
 				return 2;
 			}
 			kc_log_set_level((enum kc_log_level)kc_log_parse_level(optarg));
 			break;
 		case 'd':
 			if (kc_parse_u64(optarg, &drain_ms) < 0) {
-				fprintf(stderr, "vmm-task: --drain-timeout %s: expected ms\n", optarg);
+				fprintf(stderr, "vmm-task: --drain-timeout %s: expected ms\n",
+					optarg);
 				return 2;
 			}
 			break;

@@ -21,40 +21,40 @@ static const struct {
 	const char *name;
 	unsigned long set, clear;
 } flag_opts[] = {
-	{"ro", MS_RDONLY, 0},
-	{"rw", 0, MS_RDONLY},
-	{"nosuid", MS_NOSUID, 0},
-	{"suid", 0, MS_NOSUID},
-	{"nodev", MS_NODEV, 0},
-	{"dev", 0, MS_NODEV},
-	{"noexec", MS_NOEXEC, 0},
-	{"exec", 0, MS_NOEXEC},
-	{"sync", MS_SYNCHRONOUS, 0},
-	{"async", 0, MS_SYNCHRONOUS},
-	{"dirsync", MS_DIRSYNC, 0},
-	{"remount", MS_REMOUNT, 0},
-	{"mand", MS_MANDLOCK, 0},
-	{"nomand", 0, MS_MANDLOCK},
-	{"atime", 0, MS_NOATIME},
-	{"noatime", MS_NOATIME, 0},
-	{"diratime", 0, MS_NODIRATIME},
-	{"nodiratime", MS_NODIRATIME, 0},
-	{"relatime", MS_RELATIME, 0},
-	{"norelatime", 0, MS_RELATIME},
-	{"strictatime", MS_STRICTATIME, 0},
-	{"nostrictatime", 0, MS_STRICTATIME},
-	{"nosymfollow", MS_NOSYMFOLLOW, 0},
-	{"defaults", 0, 0},
+    {"ro", MS_RDONLY, 0},
+    {"rw", 0, MS_RDONLY},
+    {"nosuid", MS_NOSUID, 0},
+    {"suid", 0, MS_NOSUID},
+    {"nodev", MS_NODEV, 0},
+    {"dev", 0, MS_NODEV},
+    {"noexec", MS_NOEXEC, 0},
+    {"exec", 0, MS_NOEXEC},
+    {"sync", MS_SYNCHRONOUS, 0},
+    {"async", 0, MS_SYNCHRONOUS},
+    {"dirsync", MS_DIRSYNC, 0},
+    {"remount", MS_REMOUNT, 0},
+    {"mand", MS_MANDLOCK, 0},
+    {"nomand", 0, MS_MANDLOCK},
+    {"atime", 0, MS_NOATIME},
+    {"noatime", MS_NOATIME, 0},
+    {"diratime", 0, MS_NODIRATIME},
+    {"nodiratime", MS_NODIRATIME, 0},
+    {"relatime", MS_RELATIME, 0},
+    {"norelatime", 0, MS_RELATIME},
+    {"strictatime", MS_STRICTATIME, 0},
+    {"nostrictatime", 0, MS_STRICTATIME},
+    {"nosymfollow", MS_NOSYMFOLLOW, 0},
+    {"defaults", 0, 0},
 };
 
 static const struct {
 	const char *name;
 	unsigned long flags;
 } prop_opts[] = {
-	{"private", MS_PRIVATE},	     {"rprivate", MS_PRIVATE | MS_REC},
-	{"shared", MS_SHARED},		     {"rshared", MS_SHARED | MS_REC},
-	{"slave", MS_SLAVE},		     {"rslave", MS_SLAVE | MS_REC},
-	{"unbindable", MS_UNBINDABLE},	     {"runbindable", MS_UNBINDABLE | MS_REC},
+    {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+    {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+    {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
+    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
 };
 
 int kc_mount_opts_parse(char *const *options, struct kc_mount_opts *o, kc_err **err)
@@ -75,8 +75,7 @@ int kc_mount_opts_parse(char *const *options, struct kc_mount_opts *o, kc_err **
 			continue;
 		}
 		/* crun/containerd extensions that have no kernel meaning here. */
-		if (!strcmp(opt, "tmpcopyup") || !strcmp(opt, "idmap") ||
-		    !strncmp(opt, "x-", 2))
+		if (!strcmp(opt, "tmpcopyup") || !strcmp(opt, "idmap") || !strncmp(opt, "x-", 2))
 			continue;
 		for (size_t k = 0; k < KC_ARRAY_SIZE(flag_opts) && !known; k++)
 			if (!strcmp(opt, flag_opts[k].name)) {
@@ -117,9 +116,9 @@ void kc_mount_opts_clear(struct kc_mount_opts *o)
 int kc_open_in_root(int rootfd, const char *path, int flags, mode_t mode, kc_err **err)
 {
 	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.mode = (flags & O_CREAT) ? mode : 0,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	    .flags = (uint64_t)(flags | O_CLOEXEC),
+	    .mode = (flags & O_CREAT) ? mode : 0,
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	const char *p = path;
 	int fd;

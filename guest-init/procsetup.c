@@ -76,7 +76,8 @@ int kc_proc_identity(const struct kc_process *p, kc_err **err)
 	for (int cap = 0; cap <= last; cap++)
 		if ((c->ambient & (1ULL << cap)) &&
 		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
-			return kc_err_sys(err, "raise ambient capability %d (must also be "
+			return kc_err_sys(err,
+					  "raise ambient capability %d (must also be "
 					  "permitted and inheritable)",
 					  cap);
 	return 0;

@@ -53,8 +53,7 @@ static void on_signal(kc_watch *w, int fd, uint32_t events, void *ud)
 	}
 }
 
-int kc_reaper_init(kc_loop *loop, kc_exit_fn on_exit, kc_signal_fn on_sig, void *ud,
-		   kc_err **err)
+int kc_reaper_init(kc_loop *loop, kc_exit_fn on_exit, kc_signal_fn on_sig, void *ud, kc_err **err)
 {
 	/* Signals the kernel sends because *we* faulted must stay deliverable. */
 	static const int keep[] = {SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGABRT, SIGTRAP, SIGSYS};

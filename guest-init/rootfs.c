@@ -19,16 +19,16 @@ static const struct {
 	const char *path;
 	unsigned major, minor;
 } default_devices[] = {
-	{"/dev/null", 1, 3},	{"/dev/zero", 1, 5},	{"/dev/full", 1, 7},
-	{"/dev/random", 1, 8},	{"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
+    {"/dev/null", 1, 3},   {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
+    {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
 };
 
 static const struct {
 	const char *target, *link;
 } default_links[] = {
-	{"/proc/self/fd", "/dev/fd"},	  {"/proc/self/fd/0", "/dev/stdin"},
-	{"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
-	{"pts/ptmx", "/dev/ptmx"},
+    {"/proc/self/fd", "/dev/fd"},       {"/proc/self/fd/0", "/dev/stdin"},
+    {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
+    {"pts/ptmx", "/dev/ptmx"},
 };
 
 /* Flags a bind mount inherits and must keep on remount (locked in userns). */
@@ -64,8 +64,8 @@ static int mount_bind(int rootfd, const struct kc_mount *m, const struct kc_moun
 	if (tfd < 0)
 		return kc_err_ret(*err);
 	kc_fd_path(tfd, p);
-	if (kc_do_mount(m->source, p, m->destination, NULL, MS_BIND | (o->rbind ? MS_REC : 0),
-			NULL, err) < 0)
+	if (kc_do_mount(m->source, p, m->destination, NULL, MS_BIND | (o->rbind ? MS_REC : 0), NULL,
+			err) < 0)
 		return kc_err_ret(*err);
 	if (o->flags & ~(MS_REMOUNT | MS_REC)) {
 		/* Remount the new mount (re-resolve: tfd is the covered inode). */
@@ -183,7 +183,7 @@ static int make_device(int rootfd, const char *path, char type, unsigned major, 
 	/* In a user namespace mknod is refused: bind the parent's node. */
 	{
 		_cleanup_close_ int f =
-			openat(dfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		    openat(dfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		char p[32];
 		if (f < 0)
 			return kc_err_sys(err, "create `%s`", path);
@@ -202,8 +202,8 @@ static int setup_dev(int rootfd, const struct kc_spec *spec, bool userns, kc_err
 
 	for (size_t i = 0; i < spec->n_mounts; i++)
 		if (!strcmp(spec->mounts[i].destination, "/dev"))
-			dev_is_tmpfs = spec->mounts[i].type &&
-				       strcmp(spec->mounts[i].type, "bind") != 0;
+			dev_is_tmpfs =
+			    spec->mounts[i].type && strcmp(spec->mounts[i].type, "bind") != 0;
 	if (dev_is_tmpfs) {
 		for (size_t i = 0; i < KC_ARRAY_SIZE(default_devices); i++)
 			if (make_device(rootfd, default_devices[i].path, 'c',
@@ -211,7 +211,8 @@ static int setup_dev(int rootfd, const struct kc_spec *spec, bool userns, kc_err
 					0, userns, err) < 0)
 				return kc_err_ret(*err);
 		for (size_t i = 0; i < KC_ARRAY_SIZE(default_links); i++) {
-			_cleanup_close_ int d = kc_open_in_root(rootfd, "/dev", O_DIRECTORY, 0, err);
+			_cleanup_close_ int d =
+			    kc_open_in_root(rootfd, "/dev", O_DIRECTORY, 0, err);
 			if (d < 0)
 				return kc_err_ret(*err);
 			if (symlinkat(default_links[i].target, d, default_links[i].link + 5) < 0 &&
@@ -264,8 +265,7 @@ int kc_rootfs_setup(const struct kc_spec *spec, const char *rootfs, bool userns,
 		return kc_err_sys(err, "detach old root");
 	if (chdir("/") < 0)
 		return kc_err_sys(err, "chdir /");
-	if (spec->rootfs_propagation &&
-	    mount(NULL, "/", NULL, spec->rootfs_propagation, NULL) < 0)
+	if (spec->rootfs_propagation && mount(NULL, "/", NULL, spec->rootfs_propagation, NULL) < 0)
 		return kc_err_sys(err, "set rootfs propagation");
 	return 0;
 }

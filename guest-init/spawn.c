@@ -273,8 +273,8 @@ static _noreturn_ void child_init(int sync, const struct kc_spawn_opts *o)
 			child_fail(sync, err);
 		}
 	}
-	if (kc_rootfs_setup(spec, o->rootfs, kc_spec_namespace(spec, CLONE_NEWUSER) != NULL,
-			    &err) < 0 ||
+	if (kc_rootfs_setup(spec, o->rootfs, kc_spec_namespace(spec, CLONE_NEWUSER) != NULL, &err) <
+		0 ||
 	    kc_apply_sysctl(spec, &err) < 0 || kc_rootfs_finish(spec, &err) < 0)
 		child_fail(sync, err);
 	child_common_tail(sync, o, o->wait_start);
@@ -282,7 +282,7 @@ static _noreturn_ void child_init(int sync, const struct kc_spawn_opts *o)
 }
 
 static _noreturn_ void child_exec_helper(int sync, const struct kc_spawn_opts *o,
-					  unsigned long ns_flags)
+					 unsigned long ns_flags)
 {
 	kc_err *err = NULL;
 	pid_t pid;
@@ -379,8 +379,8 @@ static unsigned long ns_flags_to_join(pid_t target)
 	static const struct {
 		const char *name;
 		unsigned long flag;
-	} ns[] = {{"mnt", CLONE_NEWNS},	  {"pid", CLONE_NEWPID},	 {"uts", CLONE_NEWUTS},
-		  {"ipc", CLONE_NEWIPC},	  {"net", CLONE_NEWNET},	 {"cgroup", CLONE_NEWCGROUP},
+	} ns[] = {{"mnt", CLONE_NEWNS},   {"pid", CLONE_NEWPID}, {"uts", CLONE_NEWUTS},
+		  {"ipc", CLONE_NEWIPC},  {"net", CLONE_NEWNET}, {"cgroup", CLONE_NEWCGROUP},
 		  {"user", CLONE_NEWUSER}};
 	unsigned long flags = 0;
 
@@ -473,11 +473,10 @@ int kc_spawn_start(kc_loop *loop, const struct kc_spawn_opts *o, kc_spawn_fn fn,
 		s->pid = pid;
 		if (o->cgroup && kc_cgroup_add_pid(o->cgroup, pid, err) < 0)
 			goto fail;
-		if (o->spec->n_uid_mappings &&
-		    (write_idmap(pid, "uid_map", o->spec->uid_mappings, o->spec->n_uid_mappings,
-				 err) < 0 ||
-		     write_idmap(pid, "gid_map", o->spec->gid_mappings, o->spec->n_gid_mappings,
-				 err) < 0))
+		if (o->spec->n_uid_mappings && (write_idmap(pid, "uid_map", o->spec->uid_mappings,
+							    o->spec->n_uid_mappings, err) < 0 ||
+						write_idmap(pid, "gid_map", o->spec->gid_mappings,
+							    o->spec->n_gid_mappings, err) < 0))
 			goto fail;
 		if (sync_send(s->sync_fd, SYNC_GO, 0, 0, NULL, -1) < 0) {
 			kc_err_sys(err, "start container init");

@@ -119,17 +119,47 @@ static int get_strv(json_t *o, const char *key, const char *path, char ***ret, k
 }
 
 static const char *const cap_names[] = {
-	"CAP_CHOWN",		"CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-	"CAP_FSETID",		"CAP_KILL",	      "CAP_SETGID",	     "CAP_SETUID",
-	"CAP_SETPCAP",		"CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-	"CAP_NET_ADMIN",	"CAP_NET_RAW",	      "CAP_IPC_LOCK",	     "CAP_IPC_OWNER",
-	"CAP_SYS_MODULE",	"CAP_SYS_RAWIO",      "CAP_SYS_CHROOT",	     "CAP_SYS_PTRACE",
-	"CAP_SYS_PACCT",	"CAP_SYS_ADMIN",      "CAP_SYS_BOOT",	     "CAP_SYS_NICE",
-	"CAP_SYS_RESOURCE",	"CAP_SYS_TIME",	      "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
-	"CAP_LEASE",		"CAP_AUDIT_WRITE",    "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
-	"CAP_MAC_OVERRIDE",	"CAP_MAC_ADMIN",      "CAP_SYSLOG",	     "CAP_WAKE_ALARM",
-	"CAP_BLOCK_SUSPEND",	"CAP_AUDIT_READ",     "CAP_PERFMON",	     "CAP_BPF",
-	"CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 };
 
 int kc_cap_from_name(const char *name)
@@ -162,14 +192,22 @@ static const struct {
 	const char *name;
 	int res;
 } rlimit_names[] = {
-	{"RLIMIT_AS", RLIMIT_AS},	  {"RLIMIT_CORE", RLIMIT_CORE},
-	{"RLIMIT_CPU", RLIMIT_CPU},	  {"RLIMIT_DATA", RLIMIT_DATA},
-	{"RLIMIT_FSIZE", RLIMIT_FSIZE},	  {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-	{"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
-	{"RLIMIT_NICE", RLIMIT_NICE},	  {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-	{"RLIMIT_NPROC", RLIMIT_NPROC},	  {"RLIMIT_RSS", RLIMIT_RSS},
-	{"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},
-	{"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},
+    {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
 };
 
 int kc_rlimit_from_name(const char *name)
@@ -258,10 +296,9 @@ static int parse_process(json_t *p, struct kc_process *proc, kc_err **err)
 		return -EINVAL;
 	if (get_obj(p, "consoleSize", "process.consoleSize", &o, err) < 0)
 		return -EINVAL;
-	if (o && (get_u32(o, "width", "process.consoleSize.width", &proc->console_width, err) <
-			  0 ||
-		  get_u32(o, "height", "process.consoleSize.height", &proc->console_height, err) <
-			  0))
+	if (o &&
+	    (get_u32(o, "width", "process.consoleSize.width", &proc->console_width, err) < 0 ||
+	     get_u32(o, "height", "process.consoleSize.height", &proc->console_height, err) < 0))
 		return -EINVAL;
 	if (get_obj(p, "user", "process.user", &o, err) < 0)
 		return -EINVAL;
@@ -301,7 +338,8 @@ static int parse_process(json_t *p, struct kc_process *proc, kc_err **err)
 			int res;
 
 			if (!json_is_object(v))
-				return kc_err_set(err, EINVAL, "process.rlimits[%zu]: expected an object", i);
+				return kc_err_set(err, EINVAL,
+						  "process.rlimits[%zu]: expected an object", i);
 			if (get_str(v, "type", "process.rlimits[].type", &type, err) < 0)
 				return -EINVAL;
 			res = type ? kc_rlimit_from_name(type) : -1;
@@ -325,8 +363,7 @@ static int parse_process(json_t *p, struct kc_process *proc, kc_err **err)
 		}
 		proc->n_rlimits = json_array_size(a);
 	}
-	if (get_bool(p, "noNewPrivileges", "process.noNewPrivileges", &proc->no_new_privs, err) <
-	    0)
+	if (get_bool(p, "noNewPrivileges", "process.noNewPrivileges", &proc->no_new_privs, err) < 0)
 		return -EINVAL;
 	if (get_int(p, "oomScoreAdj", "process.oomScoreAdj", -1000, 1000, &n, err) < 0)
 		return -EINVAL;
@@ -365,8 +402,8 @@ static int parse_resources(json_t *r, struct kc_resources *res, kc_err **err)
 	if (get_obj(r, "cpu", "linux.resources.cpu", &o, err) < 0)
 		return -EINVAL;
 	if (o) {
-		if ((got = get_int(o, "shares", "linux.resources.cpu.shares", 0, 262144, &v,
-				   err)) < 0)
+		if ((got = get_int(o, "shares", "linux.resources.cpu.shares", 0, 262144, &v, err)) <
+		    0)
 			return -EINVAL;
 		if (got && v > 0)
 			res->has_cpu_shares = true, res->cpu_shares = (uint64_t)v;
@@ -410,10 +447,12 @@ static int parse_resources(json_t *r, struct kc_resources *res, kc_err **err)
 		{
 			if (!json_is_string(val))
 				return kc_err_set(err, EINVAL,
-						  "linux.resources.unified.%s: expected a string", k);
+						  "linux.resources.unified.%s: expected a string",
+						  k);
 			if (strchr(k, '/') || k[0] == '.' || !strchr(k, '.'))
 				return kc_err_set(err, EINVAL,
-						  "linux.resources.unified: invalid file name `%s`", k);
+						  "linux.resources.unified: invalid file name `%s`",
+						  k);
 			res->unified_keys[i] = xstrdup(k);
 			res->unified_vals[i] = xstrdup(json_string_value(val));
 			i++;
@@ -442,13 +481,12 @@ static const struct {
 	const char *name;
 	int flag;
 } ns_names[] = {
-	{"pid", CLONE_NEWPID},	     {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
-	{"ipc", CLONE_NEWIPC},	     {"uts", CLONE_NEWUTS},	{"user", CLONE_NEWUSER},
-	{"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
+    {"pid", CLONE_NEWPID},       {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
+    {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},     {"user", CLONE_NEWUSER},
+    {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
 };
 
-static int parse_idmaps(json_t *l, const char *key, struct kc_idmap **ret, size_t *n,
-			kc_err **err)
+static int parse_idmaps(json_t *l, const char *key, struct kc_idmap **ret, size_t *n, kc_err **err)
 {
 	json_t *a, *v;
 	size_t i;
@@ -488,7 +526,8 @@ static int parse_linux(json_t *l, struct kc_spec *s, kc_err **err)
 			int flag = 0;
 			if (!json_is_object(v) ||
 			    get_str(v, "type", "linux.namespaces[].type", &type, err) < 0)
-				return kc_err_set(err, EINVAL, "linux.namespaces[%zu]: bad entry", i);
+				return kc_err_set(err, EINVAL, "linux.namespaces[%zu]: bad entry",
+						  i);
 			for (size_t k = 0; type && k < KC_ARRAY_SIZE(ns_names); k++)
 				if (!strcmp(type, ns_names[k].name))
 					flag = ns_names[k].flag;
@@ -502,7 +541,8 @@ static int parse_linux(json_t *l, struct kc_spec *s, kc_err **err)
 			for (size_t k = 0; k < s->n_namespaces; k++)
 				if (s->namespaces[k].type == flag)
 					return kc_err_set(err, EINVAL,
-							  "linux.namespaces[%zu]: duplicate type", i);
+							  "linux.namespaces[%zu]: duplicate type",
+							  i);
 			s->namespaces[s->n_namespaces].type = flag;
 			if (get_str(v, "path", "linux.namespaces[].path",
 				    &s->namespaces[s->n_namespaces].path, err) < 0)
@@ -546,8 +586,8 @@ static int parse_linux(json_t *l, struct kc_spec *s, kc_err **err)
 			}
 			d->type = type[0];
 			free(type);
-			d->has_mode = get_u32(v, "fileMode", "linux.devices[].fileMode", &d->mode,
-					      err) > 0;
+			d->has_mode =
+			    get_u32(v, "fileMode", "linux.devices[].fileMode", &d->mode, err) > 0;
 			d->has_uid = get_u32(v, "uid", "linux.devices[].uid", &d->uid, err) > 0;
 			d->has_gid = get_u32(v, "gid", "linux.devices[].gid", &d->gid, err) > 0;
 		}
@@ -586,15 +626,20 @@ static int parse_linux(json_t *l, struct kc_spec *s, kc_err **err)
 		static const struct {
 			const char *n;
 			unsigned long f;
-		} props[] = {{"shared", MS_SHARED}, {"slave", MS_SLAVE}, {"private", MS_PRIVATE},
-			     {"unbindable", MS_UNBINDABLE}, {"rshared", MS_SHARED | MS_REC},
-			     {"rslave", MS_SLAVE | MS_REC}, {"rprivate", MS_PRIVATE | MS_REC},
+		} props[] = {{"shared", MS_SHARED},
+			     {"slave", MS_SLAVE},
+			     {"private", MS_PRIVATE},
+			     {"unbindable", MS_UNBINDABLE},
+			     {"rshared", MS_SHARED | MS_REC},
+			     {"rslave", MS_SLAVE | MS_REC},
+			     {"rprivate", MS_PRIVATE | MS_REC},
 			     {"runbindable", MS_UNBINDABLE | MS_REC}};
 		for (i = 0; i < KC_ARRAY_SIZE(props); i++)
 			if (!strcmp(prop, props[i].n))
 				s->rootfs_propagation = props[i].f;
 		if (!s->rootfs_propagation && *prop) {
-			kc_err_set(err, EINVAL, "linux.rootfsPropagation: unknown value `%s`", prop);
+			kc_err_set(err, EINVAL, "linux.rootfsPropagation: unknown value `%s`",
+				   prop);
 			free(prop);
 			return -EINVAL;
 		}

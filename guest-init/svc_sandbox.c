@@ -32,7 +32,7 @@ static int64_t realtime_ns(void)
 static void h_sync_clock(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	Grpc__SyncClockPacket *r =
-		SVC_UNPACK(Grpc__SyncClockPacket, grpc__sync_clock_packet, call, data, len);
+	    SVC_UNPACK(Grpc__SyncClockPacket, grpc__sync_clock_packet, call, data, len);
 	(void)ud;
 	if (!r)
 		return;
@@ -63,17 +63,13 @@ static void h_later(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 }
 
 static const struct ttrpc_method sandbox_methods[] = {
-	{"Check", h_check, 0},
-	{"SyncClock", h_sync_clock, 0},
-	{"UpdateInterfaces", h_later, 0},
-	{"UpdateRoutes", h_later, 0},
-	{"ExecVMProcess", h_later, 0},
-	{"GetEvents", h_later, 0},
-	{"SetupSandbox", h_later, 0},
+    {"Check", h_check, 0},        {"SyncClock", h_sync_clock, 0}, {"UpdateInterfaces", h_later, 0},
+    {"UpdateRoutes", h_later, 0}, {"ExecVMProcess", h_later, 0},  {"GetEvents", h_later, 0},
+    {"SetupSandbox", h_later, 0},
 };
 
 const struct ttrpc_service kc_sandbox_service = {
-	.name = "grpc.SandboxService",
-	.methods = sandbox_methods,
-	.n_methods = KC_ARRAY_SIZE(sandbox_methods),
+    .name = "grpc.SandboxService",
+    .methods = sandbox_methods,
+    .n_methods = KC_ARRAY_SIZE(sandbox_methods),
 };

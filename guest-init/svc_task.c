@@ -12,7 +12,6 @@
 #include "log.h"
 #include "svc.h"
 
-
 struct kc_proc *svc_lookup(ttrpc_call *call, const char *id, const char *exec_id, const char *op)
 {
 	struct kc_ctr *c = kc_ctr_find(id);
@@ -38,9 +37,9 @@ void svc_reply_empty(ttrpc_call *call)
 
 static void h_create(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
-	Containerd__Task__V2__CreateTaskRequest *r = SVC_UNPACK(
-		Containerd__Task__V2__CreateTaskRequest, containerd__task__v2__create_task_request,
-		call, data, len);
+	Containerd__Task__V2__CreateTaskRequest *r =
+	    SVC_UNPACK(Containerd__Task__V2__CreateTaskRequest,
+		       containerd__task__v2__create_task_request, call, data, len);
 	(void)ud;
 	if (!r)
 		return;
@@ -76,8 +75,9 @@ static void h_create(ttrpc_call *call, const uint8_t *data, size_t len, void *ud
 
 static void h_start(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
-	Containerd__Task__V2__StartRequest *r = SVC_UNPACK(
-		Containerd__Task__V2__StartRequest, containerd__task__v2__start_request, call, data, len);
+	Containerd__Task__V2__StartRequest *r =
+	    SVC_UNPACK(Containerd__Task__V2__StartRequest, containerd__task__v2__start_request,
+		       call, data, len);
 	struct kc_proc *p;
 	(void)ud;
 	if (!r)
@@ -97,8 +97,8 @@ static void fill_timestamp(Google__Protobuf__Timestamp *ts, uint64_t ns)
 static void h_delete(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	Containerd__Task__V2__DeleteRequest *r =
-		SVC_UNPACK(Containerd__Task__V2__DeleteRequest, containerd__task__v2__delete_request, call,
-		       data, len);
+	    SVC_UNPACK(Containerd__Task__V2__DeleteRequest, containerd__task__v2__delete_request,
+		       call, data, len);
 	Containerd__Task__V2__DeleteResponse resp = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	struct kc_proc *p;
@@ -117,8 +117,7 @@ static void h_delete(ttrpc_call *call, const uint8_t *data, size_t len, void *ud
 	}
 	if (!p->exec_id && !kc_list_empty(&p->ctr->execs)) {
 		/* Execs die with the init; drop their records with it. */
-		kc_list_for_each_safe(n, &p->ctr->execs)
-		{
+		kc_list_for_each_safe (n, &p->ctr->execs) {
 			struct kc_proc *e = kc_container_of(n, struct kc_proc, node);
 			if (e->started && !e->published) {
 				ttrpc_call_reply_error(call, TTRPC_FAILED_PRECONDITION,
@@ -149,8 +148,9 @@ out:
 
 static void h_state(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
-	Containerd__Task__V2__StateRequest *r = SVC_UNPACK(
-		Containerd__Task__V2__StateRequest, containerd__task__v2__state_request, call, data, len);
+	Containerd__Task__V2__StateRequest *r =
+	    SVC_UNPACK(Containerd__Task__V2__StateRequest, containerd__task__v2__state_request,
+		       call, data, len);
 	Containerd__Task__V2__StateResponse resp = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	struct kc_proc *p;
@@ -182,7 +182,7 @@ static void h_state(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 static void h_wait(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	Containerd__Task__V2__WaitRequest *r = SVC_UNPACK(
-		Containerd__Task__V2__WaitRequest, containerd__task__v2__wait_request, call, data, len);
+	    Containerd__Task__V2__WaitRequest, containerd__task__v2__wait_request, call, data, len);
 	struct kc_proc *p;
 	(void)ud;
 
@@ -201,7 +201,7 @@ static void h_wait(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 static void h_connect(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	Containerd__Task__V2__ConnectRequest *r =
-		SVC_UNPACK(Containerd__Task__V2__ConnectRequest, containerd__task__v2__connect_request,
+	    SVC_UNPACK(Containerd__Task__V2__ConnectRequest, containerd__task__v2__connect_request,
 		       call, data, len);
 	Containerd__Task__V2__ConnectResponse resp = CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
 	struct kc_ctr *c;
@@ -228,15 +228,14 @@ static void do_shutdown(kc_timer *t, void *ud)
 static void h_shutdown(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	Containerd__Task__V2__ShutdownRequest *r =
-		SVC_UNPACK(Containerd__Task__V2__ShutdownRequest, containerd__task__v2__shutdown_request,
-		       call, data, len);
+	    SVC_UNPACK(Containerd__Task__V2__ShutdownRequest,
+		       containerd__task__v2__shutdown_request, call, data, len);
 	bool live = false;
 	(void)ud;
 
 	if (!r)
 		return;
-	kc_list_for_each(n, &kc_agent->ctrs)
-	{
+	kc_list_for_each (n, &kc_agent->ctrs) {
 		struct kc_ctr *c = kc_container_of(n, struct kc_ctr, node);
 		live |= !c->init->published;
 	}
@@ -263,27 +262,27 @@ static void h_checkpoint(ttrpc_call *call, const uint8_t *data, size_t len, void
 }
 
 static const struct ttrpc_method task_methods[] = {
-	{"State", h_state, 0},
-	{"Create", h_create, 0},
-	{"Start", h_start, 0},
-	{"Delete", h_delete, 0},
-	{"Pids", svc_task_pids, 0},
-	{"Pause", svc_task_pause, 0},
-	{"Resume", svc_task_resume, 0},
-	{"Checkpoint", h_checkpoint, 0},
-	{"Kill", svc_task_kill, 0},
-	{"Exec", svc_task_exec, 0},
-	{"ResizePty", svc_task_resize_pty, 0},
-	{"CloseIO", svc_task_close_io, 0},
-	{"Update", svc_task_update, 0},
-	{"Wait", h_wait, 0},
-	{"Stats", svc_task_stats, 0},
-	{"Connect", h_connect, 0},
-	{"Shutdown", h_shutdown, 0},
+    {"State", h_state, 0},
+    {"Create", h_create, 0},
+    {"Start", h_start, 0},
+    {"Delete", h_delete, 0},
+    {"Pids", svc_task_pids, 0},
+    {"Pause", svc_task_pause, 0},
+    {"Resume", svc_task_resume, 0},
+    {"Checkpoint", h_checkpoint, 0},
+    {"Kill", svc_task_kill, 0},
+    {"Exec", svc_task_exec, 0},
+    {"ResizePty", svc_task_resize_pty, 0},
+    {"CloseIO", svc_task_close_io, 0},
+    {"Update", svc_task_update, 0},
+    {"Wait", h_wait, 0},
+    {"Stats", svc_task_stats, 0},
+    {"Connect", h_connect, 0},
+    {"Shutdown", h_shutdown, 0},
 };
 
 const struct ttrpc_service kc_task_service = {
-	.name = "containerd.task.v2.Task",
-	.methods = task_methods,
-	.n_methods = KC_ARRAY_SIZE(task_methods),
+    .name = "containerd.task.v2.Task",
+    .methods = task_methods,
+    .n_methods = KC_ARRAY_SIZE(task_methods),
 };

@@ -12,7 +12,7 @@
 void svc_task_kill(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	Containerd__Task__V2__KillRequest *r = SVC_UNPACK(
-		Containerd__Task__V2__KillRequest, containerd__task__v2__kill_request, call, data, len);
+	    Containerd__Task__V2__KillRequest, containerd__task__v2__kill_request, call, data, len);
 	struct kc_proc *p;
 	kc_err *err = NULL;
 	(void)ud;
@@ -33,8 +33,8 @@ void svc_task_kill(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 void svc_task_exec(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	Containerd__Task__V2__ExecProcessRequest *r =
-		SVC_UNPACK(Containerd__Task__V2__ExecProcessRequest,
-			   containerd__task__v2__exec_process_request, call, data, len);
+	    SVC_UNPACK(Containerd__Task__V2__ExecProcessRequest,
+		       containerd__task__v2__exec_process_request, call, data, len);
 	struct kc_proc *p;
 	kc_err *err = NULL;
 	(void)ud;
@@ -45,8 +45,8 @@ void svc_task_exec(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 	if (!p)
 		goto out;
 	if (!r->spec || !r->spec->value.len) {
-		ttrpc_call_reply_error(call, TTRPC_INVALID_ARGUMENT, "exec %s: missing process spec",
-				       r->exec_id);
+		ttrpc_call_reply_error(call, TTRPC_INVALID_ARGUMENT,
+				       "exec %s: missing process spec", r->exec_id);
 		goto out;
 	}
 	if (kc_exec_add(p->ctr, r->exec_id, r->terminal, r->stdin, r->stdout, r->stderr,
@@ -62,7 +62,7 @@ out:
 void svc_task_pids(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	Containerd__Task__V2__PidsRequest *r = SVC_UNPACK(
-		Containerd__Task__V2__PidsRequest, containerd__task__v2__pids_request, call, data, len);
+	    Containerd__Task__V2__PidsRequest, containerd__task__v2__pids_request, call, data, len);
 	Containerd__Task__V2__PidsResponse resp = CONTAINERD__TASK__V2__PIDS_RESPONSE__INIT;
 	struct kc_proc *p;
 	pid_t *pids = NULL;
@@ -135,8 +135,8 @@ static void pause_resume(ttrpc_call *call, const char *id, bool pause)
 void svc_task_pause(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	Containerd__Task__V2__PauseRequest *r =
-		SVC_UNPACK(Containerd__Task__V2__PauseRequest, containerd__task__v2__pause_request,
-			   call, data, len);
+	    SVC_UNPACK(Containerd__Task__V2__PauseRequest, containerd__task__v2__pause_request,
+		       call, data, len);
 	(void)ud;
 	if (!r)
 		return;
@@ -147,8 +147,8 @@ void svc_task_pause(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 void svc_task_resume(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	Containerd__Task__V2__ResumeRequest *r =
-		SVC_UNPACK(Containerd__Task__V2__ResumeRequest, containerd__task__v2__resume_request,
-			   call, data, len);
+	    SVC_UNPACK(Containerd__Task__V2__ResumeRequest, containerd__task__v2__resume_request,
+		       call, data, len);
 	(void)ud;
 	if (!r)
 		return;
@@ -159,8 +159,8 @@ void svc_task_resume(ttrpc_call *call, const uint8_t *data, size_t len, void *ud
 void svc_task_resize_pty(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	Containerd__Task__V2__ResizePtyRequest *r =
-		SVC_UNPACK(Containerd__Task__V2__ResizePtyRequest,
-			   containerd__task__v2__resize_pty_request, call, data, len);
+	    SVC_UNPACK(Containerd__Task__V2__ResizePtyRequest,
+		       containerd__task__v2__resize_pty_request, call, data, len);
 	struct kc_proc *p;
 	kc_err *err = NULL;
 	(void)ud;
@@ -185,8 +185,8 @@ void svc_task_resize_pty(ttrpc_call *call, const uint8_t *data, size_t len, void
 void svc_task_close_io(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	Containerd__Task__V2__CloseIORequest *r =
-		SVC_UNPACK(Containerd__Task__V2__CloseIORequest, containerd__task__v2__close_iorequest,
-			   call, data, len);
+	    SVC_UNPACK(Containerd__Task__V2__CloseIORequest, containerd__task__v2__close_iorequest,
+		       call, data, len);
 	struct kc_proc *p;
 	(void)ud;
 
@@ -204,8 +204,8 @@ void svc_task_close_io(ttrpc_call *call, const uint8_t *data, size_t len, void *
 void svc_task_update(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	Containerd__Task__V2__UpdateTaskRequest *r =
-		SVC_UNPACK(Containerd__Task__V2__UpdateTaskRequest,
-			   containerd__task__v2__update_task_request, call, data, len);
+	    SVC_UNPACK(Containerd__Task__V2__UpdateTaskRequest,
+		       containerd__task__v2__update_task_request, call, data, len);
 	struct kc_proc *p;
 	struct kc_resources res;
 	kc_err *err = NULL;
@@ -241,8 +241,9 @@ out:
 
 void svc_task_stats(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
-	Containerd__Task__V2__StatsRequest *r = SVC_UNPACK(
-		Containerd__Task__V2__StatsRequest, containerd__task__v2__stats_request, call, data, len);
+	Containerd__Task__V2__StatsRequest *r =
+	    SVC_UNPACK(Containerd__Task__V2__StatsRequest, containerd__task__v2__stats_request,
+		       call, data, len);
 	Containerd__Task__V2__StatsResponse resp = CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
 	Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
 	Io__Containerd__Cgroups__V2__Metrics *m = NULL;

@@ -57,7 +57,10 @@ test:
 	@$(MAKE) --no-print-directory test-integration
 	@$(MAKE) --no-print-directory test-asan
 
-# Same unit tests (and host-mode agent tests) with ASan + UBSan builds.
+# Same unit tests with ASan + UBSan builds, and the host-mode agent tests
+# against an ASan + UBSan build of vmm-task (glibc; musl has no sanitizers).
 test-asan:
 	@$(MAKE) --no-print-directory SAN=1 unit-bins $(BUILD)/san/bin/vmm-task-host
 	@KC_SAN=1 bash tests/run-tests.sh unit $(patsubst $(O)/%,$(BUILD)/san/%,$(UNIT_BINS))
+	@KC_AGENT=$(abspath $(BUILD)/san/bin/vmm-task-host) ASAN_OPTIONS=detect_leaks=1 \
+	  bash tests/run-tests.sh asan-integration $(O)/tests/test_agent_host

@@ -59,7 +59,7 @@ while [ $# -gt 0 ]; do
 	--ch) need "$@"; ch=$2; shift 2 ;;
 	--virtiofsd) need "$@"; virtiofsd=$2; shift 2 ;;
 	--dry-run | --dry-run=argv) dry=argv; shift ;;
-	--dry-run=sh) dry=sh; shift ;;
+	--dry-run=sh) dry="sh"; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac

@@ -87,7 +87,7 @@ while [ $# -gt 0 ]; do
 	--background) background=1; shift ;;
 	--_supervise) supervise=1; shift ;; # internal: the detached half of --background
 	--dry-run | --dry-run=argv) dry=argv; shift ;;
-	--dry-run=sh) dry=sh; shift ;;
+	--dry-run=sh) dry="sh"; shift ;;
 	--stop) need "$@"; stop=$2; shift 2 ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
@@ -189,9 +189,9 @@ build_cmds() {
 	fi
 	# Guest RAM in a shared memfd: vhost-user daemons map it.
 	if [ "$machine" = microvm ]; then
-		qemu_cmd+=(-M microvm,memory-backend=mem -global virtio-mmio.force-legacy=false)
+		qemu_cmd+=(-M "microvm,memory-backend=mem" -global virtio-mmio.force-legacy=false)
 	else
-		qemu_cmd+=(-M pc,memory-backend=mem)
+		qemu_cmd+=(-M "pc,memory-backend=mem")
 	fi
 	qemu_cmd+=(-m "${mem}M" -smp "$cpus"
 		-object "memory-backend-memfd,id=mem,size=${mem}M,share=on"
@@ -262,15 +262,16 @@ if [ $background = 1 ] && [ $supervise = 0 ]; then
 	# daemons and cleans them up when QEMU exits.
 	setsid "$0" "${orig_args[@]}" --dir "$dir" --_supervise </dev/null >"$dir/supervisor.log" 2>&1 &
 	sup=$!
+	# Up = pid file written and QMP socket created (QEMU writes the former first).
 	for _ in $(seq 1000); do
-		[ -s "$dir/qemu.pid" ] && break
+		[ -s "$dir/qemu.pid" ] && [ -S "$dir/qmp.sock" ] && break
 		if [ -e "$dir/failed" ] || ! pid_alive "$sup"; then
 			sed 's/^/  | /' "$dir/supervisor.log" >&2
 			die "the VM did not start (log: $dir/supervisor.log)"
 		fi
 		sleep 0.01
 	done
-	[ -s "$dir/qemu.pid" ] || die "QEMU did not start within 10 s (log: $dir/supervisor.log)"
+	[ -S "$dir/qmp.sock" ] || die "QEMU did not start within 10 s (log: $dir/supervisor.log)"
 	printf '%s\n' "$dir"
 	exit 0
 fi

@@ -132,7 +132,7 @@ static void on_io(kc_watch *w, int fd, uint32_t events, void *ud)
 			char buf[32];
 			int n = snprintf(buf, sizeof(buf), "CONNECT %u\n", d->ep.port);
 			/* A fresh unix socket always has room for 16 bytes. */
-			if (write(fd, buf, (size_t)n) != n)
+			if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
 				return failed(d, errno ? errno : EPIPE, "send CONNECT");
 		}
 		kc_watch_set_events(d->watch, EPOLLIN | EPOLLRDHUP);

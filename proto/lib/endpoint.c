@@ -190,9 +190,12 @@ static int hvsock_handshake(int fd, const struct kc_endpoint *ep, uint64_t deadl
 	int len, r;
 
 	len = snprintf(line, sizeof(line), "CONNECT %u\n", ep->port);
-	r = kc_write_all(fd, line, (size_t)len);
-	if (r < 0) {
-		errno = -r;
+	/* MSG_NOSIGNAL: a VMM that resets the socket must not SIGPIPE us. */
+	while (send(fd, line, (size_t)len, MSG_NOSIGNAL) != len) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EPIPE)
+			errno = ECONNRESET; /* retryable: nobody listens yet */
 		return kc_err_sys(err, "hvsock `%s`: send CONNECT %u", ep->path, ep->port);
 	}
 	for (;;) {

@@ -130,8 +130,7 @@ Test(agent, sigkill_gives_137_and_kill_all)
 	cr_assert_eq(s, 3 /* STOPPED */);
 	/* Killing a finished process is NotFound, like containerd's shims. */
 	cr_assert_lt(task_kill(&A, "c137", NULL, SIGTERM, false, &e), 0);
-	cr_assert(strstr(e->msg, "NotFound") && strstr(e->msg, "already finished"), "%s",
-		  e->msg);
+	cr_assert(strstr(e->msg, "NotFound") && strstr(e->msg, "already finished"), "%s", e->msg);
 	kc_err_freep(&e);
 	cr_assert_eq(task_delete(&A, "c137", NULL, &st, &e), 0, "%s", kc_err_msg(e));
 	cr_assert_eq(st, 137);
@@ -186,12 +185,13 @@ Test(agent, env_cwd_user_hostname_mounts)
 	_cleanup_free_ char *hostdir = xasprintf("%s/shared", A.dir);
 	_cleanup_free_ char *hostfile = xasprintf("%s/shared/hello.txt", A.dir);
 	_cleanup_free_ char *mounts = NULL;
-	const char *args[] = {"/bin/sh", "-c",
-			      "echo \"$FOO|$(pwd)|$(id -u):$(id -g)|$(hostname)|$(cat /data/hello.txt)"
-			      "|$(cat /proc/self/status | grep ^CapEff)\";"
-			      " touch /data/ro 2>/dev/null && echo writable || echo readonly;"
-			      " test -c /dev/null && echo devnull",
-			      NULL};
+	const char *args[] = {
+	    "/bin/sh", "-c",
+	    "echo \"$FOO|$(pwd)|$(id -u):$(id -g)|$(hostname)|$(cat /data/hello.txt)"
+	    "|$(cat /proc/self/status | grep ^CapEff)\";"
+	    " touch /data/ro 2>/dev/null && echo writable || echo readonly;"
+	    " test -c /dev/null && echo devnull",
+	    NULL};
 	const char *env[] = {"PATH=/bin", "FOO=bar baz", NULL};
 	struct bundle_opts o = {.args = args,
 				.env = env,
@@ -211,15 +211,17 @@ Test(agent, env_cwd_user_hostname_mounts)
 	uint32_t st = run("cenv", &o, &out, &err);
 	cr_assert_eq(st, 0, "exit %u: %s %s", st, out, err);
 	/* Non-root: no effective capabilities after execve. */
-	cr_assert_str_eq(out, "bar baz|/tmp|1000:1000|spec-host|from-host|CapEff:\t0000000000000000\n"
-			      "readonly\ndevnull\n");
+	cr_assert_str_eq(out,
+			 "bar baz|/tmp|1000:1000|spec-host|from-host|CapEff:\t0000000000000000\n"
+			 "readonly\ndevnull\n");
 }
 
 Test(agent, tty_with_resize)
 {
 	const char *args[] = {"/bin/sh", "-c",
 			      "tty; stty size; read line; echo got:$line; stty size", NULL};
-	struct bundle_opts o = {.args = args, .terminal = true,
+	struct bundle_opts o = {.args = args,
+				.terminal = true,
 				.extra_process = "\"consoleSize\":{\"height\":24,\"width\":80}"};
 	_cleanup_free_ char *bundle = agentctl_bundle(&A, "ctty", &o);
 	_cleanup_free_ char *sin = xasprintf("unix://%s/tty.in", A.dir);
@@ -293,7 +295,8 @@ Test(agent, output_of_instant_exit_is_not_lost)
 {
 	/* 200 KiB written by a process that exits at once: Wait returns only
 	 * once every byte reached the reader, even though we connect late. */
-	const char *args[] = {"/bin/sh", "-c", "dd if=/dev/zero bs=1024 count=200 2>/dev/null", NULL};
+	const char *args[] = {"/bin/sh", "-c", "dd if=/dev/zero bs=1024 count=200 2>/dev/null",
+			      NULL};
 	struct bundle_opts o = {.args = args};
 	_cleanup_free_ char *bundle = agentctl_bundle(&A, "cbig", &o);
 	_cleanup_free_ char *sout = xasprintf("unix://%s/big.out", A.dir);
@@ -338,17 +341,18 @@ Test(agent, bad_specs_fail_clearly_and_agent_survives)
 	const char *nope[] = {"/bin/does-not-exist", NULL};
 	struct bundle_opts missing_root = {.args = args, .rootfs = "/nonexistent/rootfs"};
 	struct bundle_opts bad_mount = {
-		.args = args,
-		.extra_mounts = "{\"destination\":\"/x\",\"type\":\"bind\",\"source\":\"/no/such/dir\","
-				"\"options\":[\"rbind\"]}"};
+	    .args = args,
+	    .extra_mounts = "{\"destination\":\"/x\",\"type\":\"bind\",\"source\":\"/no/such/dir\","
+			    "\"options\":[\"rbind\"]}"};
 	struct bundle_opts bad_fs = {.args = args,
-				     .extra_mounts = "{\"destination\":\"/x\",\"type\":\"nosuchfs\","
-						     "\"source\":\"x\"}"};
-	struct bundle_opts bad_user = {.args = args,
-				       .user_json = "{\"username\":\"alice\"}"};
+				     .extra_mounts =
+					 "{\"destination\":\"/x\",\"type\":\"nosuchfs\","
+					 "\"source\":\"x\"}"};
+	struct bundle_opts bad_user = {.args = args, .user_json = "{\"username\":\"alice\"}"};
 	struct bundle_opts bad_cap = {.args = args,
 				      .extra_linux = "\"sysctl\":{\"net.nosuch.key\":\"1\"}"};
-	struct bundle_opts seccomp = {.args = args, .extra_linux = "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"}"};
+	struct bundle_opts seccomp = {
+	    .args = args, .extra_linux = "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"}"};
 
 	expect_create_error("bad-root", &missing_root, "rootfs `/nonexistent/rootfs`");
 	expect_create_error("bad-mount", &bad_mount, "/no/such/dir");

@@ -17,7 +17,7 @@
 #include "testutil.h"
 #include "util.h"
 
-#define TASK "containerd.task.v2.Task"
+#define TASK         "containerd.task.v2.Task"
 #define CALL_TIMEOUT (30 * KC_NSEC_PER_SEC)
 
 static int connect_client(struct agentctl *a, kc_err **err)
@@ -114,9 +114,9 @@ char *agentctl_log(struct agentctl *a)
 }
 
 static const char *const busybox_applets[] = {
-	"sh",	 "echo", "cat",	 "sleep", "id",	    "hostname", "pwd",	 "env",	 "ls",
-	"true",	 "false", "grep", "printenv", "stty", "wc",	"head", "ps",	 "kill",
-	"mount", "ls",	 "test", "tty",	 "touch", "readlink", "dd",	"seq", "ulimit",
+    "sh",    "echo",  "cat",  "sleep",    "id",    "hostname", "pwd",  "env", "ls",
+    "true",  "false", "grep", "printenv", "stty",  "wc",       "head", "ps",  "kill",
+    "mount", "ls",    "test", "tty",      "touch", "readlink", "dd",   "seq", "ulimit",
 };
 
 const char *agentctl_busybox_rootfs(kc_err **err)
@@ -153,7 +153,8 @@ const char *agentctl_busybox_rootfs(kc_err **err)
 	}
 	{
 		_cleanup_free_ char *p = xasprintf("%s/etc/passwd", root);
-		const char *pw = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n";
+		const char *pw =
+		    "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n";
 		kc_write_file(p, pw, strlen(pw), 0, 0644, NULL);
 	}
 	return root;
@@ -179,14 +180,14 @@ static void append_strv_json(FILE *f, const char *const *v)
 }
 
 static const char *default_caps =
-	"[\"CAP_CHOWN\",\"CAP_DAC_OVERRIDE\",\"CAP_FSETID\",\"CAP_FOWNER\",\"CAP_MKNOD\","
-	"\"CAP_NET_RAW\",\"CAP_SETGID\",\"CAP_SETUID\",\"CAP_SETFCAP\",\"CAP_SETPCAP\","
-	"\"CAP_NET_BIND_SERVICE\",\"CAP_SYS_CHROOT\",\"CAP_KILL\",\"CAP_AUDIT_WRITE\"]";
+    "[\"CAP_CHOWN\",\"CAP_DAC_OVERRIDE\",\"CAP_FSETID\",\"CAP_FOWNER\",\"CAP_MKNOD\","
+    "\"CAP_NET_RAW\",\"CAP_SETGID\",\"CAP_SETUID\",\"CAP_SETFCAP\",\"CAP_SETPCAP\","
+    "\"CAP_NET_BIND_SERVICE\",\"CAP_SYS_CHROOT\",\"CAP_KILL\",\"CAP_AUDIT_WRITE\"]";
 
 static void write_process(FILE *f, const struct bundle_opts *o)
 {
 	static const char *const def_env[] = {
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
 	fprintf(f, "{\"terminal\":%s,\"user\":", o->terminal ? "true" : "false");
 	if (o->user_json)
 		fputs(o->user_json, f);
@@ -292,8 +293,7 @@ int task_create(struct agentctl *a, const char *id, const char *bundle, bool ter
 	return 0;
 }
 
-int task_start(struct agentctl *a, const char *id, const char *exec_id, uint32_t *pid,
-	       kc_err **err)
+int task_start(struct agentctl *a, const char *id, const char *exec_id, uint32_t *pid, kc_err **err)
 {
 	Containerd__Task__V2__StartRequest r = CONTAINERD__TASK__V2__START_REQUEST__INIT;
 	ProtobufCMessage *m = NULL;
@@ -355,7 +355,7 @@ int task_exec(struct agentctl *a, const char *id, const char *exec_id, bool term
 	      kc_err **err)
 {
 	Containerd__Task__V2__ExecProcessRequest r =
-		CONTAINERD__TASK__V2__EXEC_PROCESS_REQUEST__INIT;
+	    CONTAINERD__TASK__V2__EXEC_PROCESS_REQUEST__INIT;
 	Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
 	r.id = (char *)id;
 	r.exec_id = (char *)exec_id;
@@ -370,8 +370,8 @@ int task_exec(struct agentctl *a, const char *id, const char *exec_id, bool term
 	return call(a, "Exec", &r.base, NULL, NULL, err);
 }
 
-int task_state(struct agentctl *a, const char *id, const char *exec_id, int *status,
-	       uint32_t *pid, kc_err **err)
+int task_state(struct agentctl *a, const char *id, const char *exec_id, int *status, uint32_t *pid,
+	       kc_err **err)
 {
 	Containerd__Task__V2__StateRequest r = CONTAINERD__TASK__V2__STATE_REQUEST__INIT;
 	ProtobufCMessage *m = NULL;

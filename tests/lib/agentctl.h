@@ -33,19 +33,19 @@ char *agentctl_log(struct agentctl *a);
 const char *agentctl_busybox_rootfs(kc_err **err);
 
 struct bundle_opts {
-	const char *const *args;  /* NULL-terminated */
-	const char *const *env;   /* NULL-terminated, or NULL for a default PATH */
+	const char *const *args; /* NULL-terminated */
+	const char *const *env;  /* NULL-terminated, or NULL for a default PATH */
 	const char *cwd;
 	unsigned uid, gid;
-	const char *user_json;    /* replaces the whole "user" object */
+	const char *user_json; /* replaces the whole "user" object */
 	const char *hostname;
 	bool terminal;
-	bool netns;               /* a private network namespace */
+	bool netns; /* a private network namespace */
 	bool no_pidns;
-	const char *extra_mounts; /* raw JSON objects, comma separated */
-	const char *extra_linux;  /* raw JSON members for "linux", comma separated */
-	const char *extra_process;/* raw JSON members for "process" */
-	const char *rootfs;       /* root.path; default: the busybox rootfs */
+	const char *extra_mounts;  /* raw JSON objects, comma separated */
+	const char *extra_linux;   /* raw JSON members for "linux", comma separated */
+	const char *extra_process; /* raw JSON members for "process" */
+	const char *rootfs;        /* root.path; default: the busybox rootfs */
 };
 /* <dir>/<id>/config.json; returns the bundle path. */
 char *agentctl_bundle(struct agentctl *a, const char *id, const struct bundle_opts *o);
@@ -65,8 +65,8 @@ int task_kill(struct agentctl *a, const char *id, const char *exec_id, int sig, 
 int task_exec(struct agentctl *a, const char *id, const char *exec_id, bool terminal,
 	      const char *in, const char *out, const char *errp, const char *process_json,
 	      kc_err **err);
-int task_state(struct agentctl *a, const char *id, const char *exec_id, int *status,
-	       uint32_t *pid, kc_err **err);
+int task_state(struct agentctl *a, const char *id, const char *exec_id, int *status, uint32_t *pid,
+	       kc_err **err);
 int task_resize(struct agentctl *a, const char *id, const char *exec_id, unsigned w, unsigned h,
 		kc_err **err);
 int task_close_stdin(struct agentctl *a, const char *id, const char *exec_id, kc_err **err);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "stdio.h"
+#include "procio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,10 +17,10 @@ enum kind { S_NONE, S_FD, S_LISTEN };
 
 struct stream {
 	kc_procio *io;
-	bool output;   /* process -> host */
+	bool output; /* process -> host */
 	enum kind kind;
-	int child_fd;  /* our copy of the child's end (until close_child_fds) */
-	int proc_fd;   /* our end: pipe or pty master */
+	int child_fd; /* our copy of the child's end (until close_child_fds) */
+	int proc_fd;  /* our end: pipe or pty master */
 	int listen_fd;
 	int conn_fd;
 	char *unix_path; /* to unlink */
@@ -97,8 +97,9 @@ static void pump(struct stream *s)
 {
 	for (int round = 0; round < 64 && !s->done; round++) {
 		if (s->off < s->len) {
-			ssize_t w = s->sink_dead ? (ssize_t)(s->len - s->off)
-						 : write(dst_fd(s), s->buf + s->off, s->len - s->off);
+			ssize_t w = s->sink_dead
+					? (ssize_t)(s->len - s->off)
+					: write(dst_fd(s), s->buf + s->off, s->len - s->off);
 			if (w < 0) {
 				if (errno == EINTR)
 					continue;

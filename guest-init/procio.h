@@ -11,8 +11,8 @@
  * (or the terminal master). Output is relayed to the end: the streams report
  * "drained" only after the process side hit EOF and every byte was written.
  */
-#ifndef KC_STDIO_H
-#define KC_STDIO_H
+#ifndef KC_PROCIO_H
+#define KC_PROCIO_H
 
 #include <stdbool.h>
 
