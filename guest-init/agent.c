@@ -14,6 +14,7 @@
 #include "containerd/task/v2/shim.pb-c.h"
 #include "log.h"
 #include "mount.h"
+#include "oom.h"
 
 struct kc_agent *kc_agent;
 
@@ -167,6 +168,8 @@ static void proc_exited(struct kc_proc *p, int status)
 	p->exited = true;
 	p->exit_status = status;
 	p->exited_at = kc_realtime_ns();
+	if (!p->exec_id)
+		kc_oom_unwatch(p->ctr);
 	if (!p->exec_id && p->ctr->cgroup) {
 		/* The init is gone: nothing else in the container may outlive it
 		 * (without a private PID namespace the kernel would not do it). */
@@ -271,6 +274,7 @@ static void ctr_release(struct kc_ctr *c)
 		proc_free(p);
 	}
 	proc_free(c->init);
+	kc_oom_unwatch(c);
 	if (c->cgroup) {
 		(void)kc_cgroup_kill(c->cgroup, NULL);
 		if (rmdir(c->cgroup->path) < 0 && errno == EBUSY) {
@@ -474,6 +478,7 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle, char **
 	c = xcalloc(1, sizeof(*c));
 	c->id = xstrdup(id);
 	c->bundle = xstrdup(bundle);
+	c->oom_wd = -1;
 	kc_list_init(&c->execs);
 	kc_list_add_tail(&kc_agent->ctrs, &c->node);
 	kc_agent->n_ctrs++;
@@ -498,6 +503,7 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle, char **
 		    kc_cgroup_path_for(kc_agent->cgroup_root, c->spec->cgroups_path, id);
 		if (kc_cgroup_create(path, &c->spec->resources, &c->cgroup, &err) < 0)
 			goto fail;
+		kc_oom_watch(c);
 	}
 	if (kc_procio_new(kc_agent->loop, in, out, err_uri, terminal, &p->io, &err) < 0)
 		goto fail;

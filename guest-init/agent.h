@@ -63,6 +63,7 @@ struct kc_ctr {
 	kc_list execs;
 	bool paused;
 	uint64_t oom_kills; /* memory.events oom_kill seen so far */
+	int oom_wd;         /* inotify watch of memory.events, -1 if none */
 };
 
 struct kc_agent {

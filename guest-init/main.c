@@ -16,8 +16,10 @@
 #include "agent.h"
 #include "boot.h"
 #include "cmdline.h"
+#include "debug.h"
 #include "endpoint.h"
 #include "log.h"
+#include "oom.h"
 #include "reaper.h"
 #include "svc.h"
 
@@ -150,10 +152,19 @@ int main(int argc, char **argv)
 			 kc_err_msg(err));
 		kc_err_freep(&err);
 	}
+	if (kc_oom_init(agent.loop, &err) < 0) {
+		log_warn("OOM events disabled: %s", kc_err_msg(err));
+		kc_err_freep(&err);
+	}
 	if (ttrpc_server_new(agent.loop, &agent.server, &err) < 0)
 		goto fatal;
 	ttrpc_server_register(agent.server, &kc_task_service, NULL);
 	ttrpc_server_register(agent.server, &kc_sandbox_service, NULL);
+	if (pid1 && cmdline.debug &&
+	    kc_debug_console_start(agent.loop, cmdline.debug_shell, &err) < 0) {
+		log_warn("debug console: %s", kc_err_msg(err));
+		kc_err_freep(&err);
+	}
 	lfd = kc_listen_addr(listen_addr, &err);
 	if (lfd < 0 || ttrpc_server_listen(agent.server, lfd, &err) < 0)
 		goto fatal;

@@ -7,6 +7,7 @@
 
 #include "agent.h"
 #include "kuasar/sandbox.pb-c.h"
+#include "oom.h"
 #include "svc.h"
 
 static void h_check(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
@@ -52,6 +53,14 @@ static void h_sync_clock(ttrpc_call *call, const uint8_t *data, size_t len, void
 	grpc__sync_clock_packet__free_unpacked(r, NULL);
 }
 
+static void h_get_events(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
+{
+	(void)data;
+	(void)len;
+	(void)ud;
+	kc_oom_get_event(call);
+}
+
 static void h_later(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	(void)data;
@@ -64,7 +73,7 @@ static void h_later(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 
 static const struct ttrpc_method sandbox_methods[] = {
     {"Check", h_check, 0},        {"SyncClock", h_sync_clock, 0}, {"UpdateInterfaces", h_later, 0},
-    {"UpdateRoutes", h_later, 0}, {"ExecVMProcess", h_later, 0},  {"GetEvents", h_later, 0},
+    {"UpdateRoutes", h_later, 0}, {"ExecVMProcess", h_later, 0},  {"GetEvents", h_get_events, 0},
     {"SetupSandbox", h_later, 0},
 };
 

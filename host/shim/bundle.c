@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Host paths mapped into the VM. The pod's VM sees <sandbox dir>/shared as
+ * /run/kuasar/state (virtio-fs). For each container we build
+ * <shared>/<id>/ on the host:
+ *   rootfs/       the rootfs mounts of CreateTaskRequest (overlay...), mounted
+ *                 here on the host, or a bind of the spec's root.path
+ *   mounts/<n>    a bind of each host path the spec bind-mounts (volumes,
+ *                 /etc/hosts, /etc/resolv.conf ...)
+ *   config.json   containerd's spec rewritten for the guest: root.path =
+ *                 rootfs, bind sources = their mounts/<n> as the guest sees
+ *                 them, namespaces that name host paths dropped (the VM is
+ *                 the pod), no network namespace (containers share the VM's)
+ * This is the same translation Kuasar's sandboxer does for its shared dir,
+ * done in the shim.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mountopt.h"
+#include "shim.h"
+
+#define SANDBOX_ID_ANNOTATION "io.kubernetes.cri.sandbox-id"
+
+char *bundle_group_id(const char *bundle, const char *id)
+{
+	_cleanup_free_ char *path = xasprintf("%s/config.json", bundle);
+	json_t *doc = json_load_file(path, 0, NULL);
+	json_t *v =
+	    doc ? json_object_get(json_object_get(doc, "annotations"), SANDBOX_ID_ANNOTATION)
+		: NULL;
+	char *r = xstrdup(json_is_string(v) && *json_string_value(v) ? json_string_value(v) : id);
+	json_decref(doc);
+	return r;
+}
+
+static void record_mount(struct task *t, const char *path)
+{
+	t->mounts = xrealloc(t->mounts, (t->n_mounts + 1) * sizeof(char *));
+	t->mounts[t->n_mounts++] = xstrdup(path);
+}
+
+static bool is_bind(json_t *m)
+{
+	json_t *o = json_object_get(m, "options"), *v;
+	size_t i;
+	const char *type = json_string_value(json_object_get(m, "type"));
+
+	if (type && !strcmp(type, "bind"))
+		return true;
+	json_array_foreach(o, i, v)
+	{
+		const char *s = json_string_value(v);
+		if (s && (!strcmp(s, "bind") || !strcmp(s, "rbind")))
+			return true;
+	}
+	return false;
+}
+
+static bool has_opt(json_t *m, const char *opt)
+{
+	json_t *o = json_object_get(m, "options"), *v;
+	size_t i;
+	json_array_foreach(o, i, v)
+	{
+		if (json_is_string(v) && !strcmp(json_string_value(v), opt))
+			return true;
+	}
+	return false;
+}
+
+/* Bind a host path into <host_dir>/mounts/<n>, return the guest's path. */
+static char *share_bind(struct task *t, const char *src, size_t n, bool ro, kc_err **err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/mounts", t->host_dir);
+	_cleanup_free_ char *target = xasprintf("%s/%zu", dir, n);
+	struct stat st;
+
+	if (stat(src, &st) < 0) {
+		kc_err_sys(err, "bind source `%s`", src);
+		return NULL;
+	}
+	if (kc_mkdir_p(dir, 0755, err) < 0)
+		return NULL;
+	if (S_ISDIR(st.st_mode)) {
+		if (mkdir(target, 0755) < 0 && errno != EEXIST) {
+			kc_err_sys(err, "mkdir `%s`", target);
+			return NULL;
+		}
+	} else if (kc_write_file(target, "", 0, O_WRONLY | O_CREAT, 0644, err) < 0) {
+		return NULL;
+	}
+	if (kc_do_mount(src, target, target, NULL, MS_BIND | MS_REC, NULL, err) < 0)
+		return NULL;
+	record_mount(t, target);
+	if (ro && kc_do_mount(NULL, target, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL,
+			      err) < 0)
+		return NULL;
+	return xasprintf("%s/%s/mounts/%zu", SHIM_GUEST_SHARED, t->id, n);
+}
+
+static int rewrite_mounts(struct task *t, json_t *doc, kc_err **err)
+{
+	json_t *mounts = json_object_get(doc, "mounts"), *m;
+	size_t i, n = 0;
+
+	json_array_foreach(mounts, i, m)
+	{
+		const char *dst = json_string_value(json_object_get(m, "destination"));
+		const char *src = json_string_value(json_object_get(m, "source"));
+		_cleanup_free_ char *guest = NULL;
+
+		if (!is_bind(m) || !src || src[0] != '/')
+			continue;
+		if (dst && !strcmp(dst, "/dev/shm")) {
+			/* The pod's shm is the VM's business: a private tmpfs. */
+			json_object_set_new(m, "type", json_string("tmpfs"));
+			json_object_set_new(m, "source", json_string("shm"));
+			json_object_set_new(
+			    m, "options",
+			    json_pack("[s,s,s,s]", "nosuid", "noexec", "nodev", "mode=1777"));
+			continue;
+		}
+		guest = share_bind(t, src, n++, has_opt(m, "ro"), err);
+		if (!guest)
+			return kc_err_wrap(err, "mount %s", dst ? dst : "?");
+		json_object_set_new(m, "source", json_string(guest));
+	}
+	return 0;
+}
+
+static void rewrite_namespaces(json_t *doc)
+{
+	json_t *l = json_object_get(doc, "linux");
+	json_t *ns = json_object_get(l, "namespaces"), *keep = json_array(), *v;
+	size_t i;
+
+	json_array_foreach(ns, i, v)
+	{
+		const char *type = json_string_value(json_object_get(v, "type"));
+		json_t *path = json_object_get(v, "path");
+		/* A path names a host namespace: inside the VM the pod shares
+		 * the VM's. Network: the VM is the pod's network namespace. */
+		if (json_is_string(path) && *json_string_value(path))
+			continue;
+		if (type && !strcmp(type, "network"))
+			continue;
+		json_array_append(keep, v);
+	}
+	if (l && ns)
+		json_object_set_new(l, "namespaces", keep);
+	else
+		json_decref(keep);
+}
+
+int bundle_prepare(struct task *t, char **types, char **sources, char ***options, size_t n_rootfs,
+		   kc_err **err)
+{
+	_cleanup_free_ char *cfg = xasprintf("%s/config.json", t->bundle);
+	_cleanup_free_ char *rootfs = NULL;
+	_cleanup_free_ char *out = NULL;
+	json_error_t je;
+	json_t *doc, *root;
+	int r = -1;
+
+	t->host_dir = xasprintf("%s/%s", shim->shared_dir, t->id);
+	rootfs = xasprintf("%s/rootfs", t->host_dir);
+	doc = json_load_file(cfg, JSON_REJECT_DUPLICATES, &je);
+	if (!doc)
+		return kc_err_set(err, EINVAL, "%s: line %d: %s", cfg, je.line, je.text);
+	if (kc_mkdir_p(rootfs, 0755, err) < 0)
+		goto out;
+	root = json_object_get(doc, "root");
+	if (n_rootfs > 0) {
+		for (size_t i = 0; i < n_rootfs; i++) {
+			if (kc_mount_rootfs_entry(types[i], sources[i], options[i], rootfs, err) <
+			    0) {
+				kc_err_wrap(err, "rootfs");
+				goto out;
+			}
+			if (i == 0)
+				record_mount(t, rootfs);
+		}
+	} else {
+		const char *rp = json_string_value(json_object_get(root, "path"));
+		_cleanup_free_ char *abs = NULL;
+		if (!rp || !*rp) {
+			kc_err_set(err, EINVAL, "no rootfs: neither rootfs mounts nor root.path");
+			goto out;
+		}
+		abs = rp[0] == '/' ? xstrdup(rp) : xasprintf("%s/%s", t->bundle, rp);
+		if (kc_do_mount(abs, rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL, err) < 0)
+			goto out;
+		record_mount(t, rootfs);
+	}
+	if (!json_is_object(root)) {
+		root = json_object();
+		json_object_set_new(doc, "root", root);
+	}
+	json_object_set_new(root, "path", json_string("rootfs"));
+	if (rewrite_mounts(t, doc, err) < 0)
+		goto out;
+	rewrite_namespaces(doc);
+	/* The guest has no LSMs to load these into. */
+	json_object_del(json_object_get(doc, "process"), "apparmorProfile");
+	json_object_del(json_object_get(doc, "process"), "selinuxLabel");
+	json_object_del(json_object_get(doc, "linux"), "mountLabel");
+	out = xasprintf("%s/config.json", t->host_dir);
+	if (json_dump_file(doc, out, JSON_COMPACT) < 0) {
+		kc_err_sys(err, "write %s", out);
+		goto out;
+	}
+	r = 0;
+out:
+	json_decref(doc);
+	return r;
+}
+
+void bundle_cleanup(struct task *t)
+{
+	kc_err *err = NULL;
+
+	for (size_t i = t->n_mounts; i-- > 0;) {
+		if (umount2(t->mounts[i], MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+			log_warn("unmount %s: %s", t->mounts[i], strerror(errno));
+		free(t->mounts[i]);
+	}
+	free(t->mounts);
+	t->mounts = NULL;
+	t->n_mounts = 0;
+	/* Never crosses a mount point, so a mount we failed to undo is kept. */
+	if (t->host_dir && kc_rm_rf(t->host_dir, &err) < 0) {
+		log_warn("remove %s: %s", t->host_dir, kc_err_msg(err));
+		kc_err_free(err);
+	}
+}

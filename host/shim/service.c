@@ -1,0 +1,878 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* containerd.task.v2.Task as containerd sees it: most calls are forwarded to
+ * the agent unchanged; Create/Exec/Start/Wait/Delete also manage the host
+ * side (bundle, stdio relays, exit tracking, events). */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "containerd/events/task.pb-c.h"
+#include "containerd/task/v2/shim.pb-c.h"
+#include "google/protobuf/empty.pb-c.h"
+#include "log.h"
+#include "shim.h"
+
+#define TASK_SVC      "containerd.task.v2.Task"
+#define AGENT_TIMEOUT (60 * KC_NSEC_PER_SEC)
+
+/* An RPC from containerd in flight at the agent. Processes are looked up by
+ * id when the agent answers, so nothing dangles if they went away. */
+struct pending {
+	ttrpc_call *call;
+	char *id, *exec_id;
+	void *extra;
+};
+
+static void pending_cancel(ttrpc_call *c, void *ud)
+{
+	struct pending *x = ud;
+	(void)c;
+	x->call = NULL;
+}
+
+static struct pending *pending_new(ttrpc_call *call, const char *id, const char *exec_id)
+{
+	struct pending *x = xcalloc(1, sizeof(*x));
+	x->call = call;
+	x->id = xstrdup(id ? id : "");
+	x->exec_id = exec_id && *exec_id ? xstrdup(exec_id) : NULL;
+	if (call)
+		ttrpc_call_set_cancel(call, pending_cancel, x);
+	return x;
+}
+
+/* Detach and return the containerd call (NULL if it already went away). */
+static ttrpc_call *pending_take(struct pending *x)
+{
+	ttrpc_call *c = x->call;
+	if (c)
+		ttrpc_call_set_cancel(c, NULL, NULL);
+	x->call = NULL;
+	return c;
+}
+
+static void pending_free(struct pending *x)
+{
+	pending_take(x);
+	free(x->id);
+	free(x->exec_id);
+	free(x);
+}
+
+static struct task *find_task(const char *id)
+{
+	kc_list_for_each (n, &shim->tasks) {
+		struct task *t = kc_container_of(n, struct task, node);
+		if (!strcmp(t->id, id))
+			return t;
+	}
+	return NULL;
+}
+
+static struct sproc *find_proc(const char *id, const char *exec_id)
+{
+	struct task *t = id ? find_task(id) : NULL;
+	if (!t)
+		return NULL;
+	if (!exec_id || !*exec_id)
+		return t->init;
+	kc_list_for_each (n, &t->execs) {
+		struct sproc *p = kc_container_of(n, struct sproc, node);
+		if (!strcmp(p->exec_id, exec_id))
+			return p;
+	}
+	return NULL;
+}
+
+static void reply_empty(ttrpc_call *c)
+{
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+	ttrpc_call_reply(c, &e.base);
+}
+
+static void reply_status(ttrpc_call *c, const struct ttrpc_status *st)
+{
+	ttrpc_call_reply_error(c, st->code, "%s", st->message);
+}
+
+static void fill_ts(Google__Protobuf__Timestamp *ts, uint64_t ns)
+{
+	ts->seconds = (int64_t)(ns / KC_NSEC_PER_SEC);
+	ts->nanos = (int32_t)(ns % KC_NSEC_PER_SEC);
+}
+
+/* ------------------------------------------------------------- processes */
+
+static struct sproc *sproc_new(struct task *t, const char *exec_id, bool terminal, const char *in,
+			       const char *out, const char *err)
+{
+	struct sproc *p = xcalloc(1, sizeof(*p));
+	const char *uris[3] = {in, out, err};
+
+	p->task = t;
+	p->exec_id = exec_id ? xstrdup(exec_id) : NULL;
+	p->terminal = terminal;
+	for (int i = 0; i < 3; i++) {
+		p->stdio[i] = xstrdup(uris[i] ? uris[i] : "");
+		/* A terminal merges stderr into stdout. */
+		if (*p->stdio[i] && !(terminal && i == 2))
+			p->ports[i] = pod_alloc_port();
+	}
+	return p;
+}
+
+static void sproc_free(struct sproc *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < 3; i++) {
+		relay_free(p->relay[i]);
+		free(p->stdio[i]);
+	}
+	while (p->n_waiters > 0) {
+		ttrpc_call *c = p->waiters[--p->n_waiters];
+		ttrpc_call_set_cancel(c, NULL, NULL);
+		ttrpc_call_reply_error(c, TTRPC_NOT_FOUND, "process deleted");
+	}
+	free(p->waiters);
+	free(p->exec_id);
+	free(p);
+}
+
+static char *guest_uri(const struct sproc *p, int i)
+{
+	if (!p->ports[i])
+		return xstrdup("");
+	return xasprintf("hvsock://%s:%u", shim->vsock_uds, p->ports[i]);
+}
+
+static void reply_wait(ttrpc_call *c, struct sproc *p)
+{
+	Containerd__Task__V2__WaitResponse r = CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
+	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	r.exit_status = p->exit_status;
+	fill_ts(&ts, p->exited_at);
+	r.exited_at = &ts;
+	ttrpc_call_reply(c, &r.base);
+}
+
+/* The agent reported the exit and every output byte reached containerd. */
+static void publish_exit(struct sproc *p)
+{
+	Containerd__Events__TaskExit ev = CONTAINERD__EVENTS__TASK_EXIT__INIT;
+	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+
+	if (p->exited)
+		return;
+	p->exited = true;
+	relay_free(p->relay[0]);
+	p->relay[0] = NULL;
+	ev.container_id = p->task->id;
+	ev.id = p->exec_id ? p->exec_id : p->task->id;
+	ev.pid = p->pid;
+	ev.exit_status = p->exit_status;
+	fill_ts(&ts, p->exited_at);
+	ev.exited_at = &ts;
+	events_publish("/tasks/exit", "containerd.events.TaskExit", &ev.base);
+	while (p->n_waiters > 0) {
+		ttrpc_call *c = p->waiters[--p->n_waiters];
+		ttrpc_call_set_cancel(c, NULL, NULL);
+		reply_wait(c, p);
+	}
+}
+
+void proc_agent_exited(struct sproc *p, uint32_t status, uint64_t exited_at)
+{
+	if (p->agent_exited)
+		return;
+	p->agent_exited = true;
+	p->exit_status = status;
+	p->exited_at = exited_at ? exited_at : kc_realtime_ns();
+	if (p->open_relays == 0 || shim->vm_dead) {
+		/* A dead VM will not finish its streams. */
+		for (int i = 1; i < 3 && shim->vm_dead; i++) {
+			relay_free(p->relay[i]);
+			p->relay[i] = NULL;
+		}
+		publish_exit(p);
+	}
+}
+
+static void relay_done(struct relay *r, void *ud)
+{
+	struct sproc *p = ud;
+	for (int i = 1; i < 3; i++)
+		if (p->relay[i] == r && p->open_relays > 0) {
+			p->open_relays--;
+			if (p->open_relays == 0 && p->agent_exited)
+				publish_exit(p);
+		}
+}
+
+static int start_relays(struct sproc *p, int from, int to, kc_err **err)
+{
+	for (int i = from; i <= to; i++) {
+		if (!p->ports[i])
+			continue;
+		if (relay_start(i, p->stdio[i], shim->vsock_uds, p->ports[i], relay_done, p,
+				&p->relay[i], err) < 0)
+			return kc_err_wrap(err, "stdio of %s",
+					   p->exec_id ? p->exec_id : p->task->id);
+		if (i > 0)
+			p->open_relays++;
+	}
+	return 0;
+}
+
+static void on_internal_wait(void *ud, const struct ttrpc_status *st, const uint8_t *d, size_t n)
+{
+	struct pending *x = ud;
+	struct sproc *p = find_proc(x->id, x->exec_id);
+
+	if (p) {
+		Containerd__Task__V2__WaitResponse *r =
+		    st->code == 0 ? containerd__task__v2__wait_response__unpack(NULL, n, d) : NULL;
+		uint64_t at = 0;
+		if (r && r->exited_at)
+			at = (uint64_t)r->exited_at->seconds * KC_NSEC_PER_SEC +
+			     (uint64_t)r->exited_at->nanos;
+		if (!r)
+			log_warn("wait %s: %s", x->id, st->message);
+		proc_agent_exited(p, r ? r->exit_status : 255, at);
+		if (r)
+			containerd__task__v2__wait_response__free_unpacked(r, NULL);
+	}
+	pending_free(x);
+}
+
+/* We learn exits by waiting at the agent ourselves, once per process. */
+static void watch_exit(struct sproc *p)
+{
+	Containerd__Task__V2__WaitRequest w = CONTAINERD__TASK__V2__WAIT_REQUEST__INIT;
+	struct pending *x = pending_new(NULL, p->task->id, p->exec_id);
+	kc_err *err = NULL;
+
+	w.id = p->task->id;
+	w.exec_id = p->exec_id ? p->exec_id : (char *)"";
+	if (ttrpc_client_call(shim->agent, TASK_SVC, "Wait", &w.base, 0, on_internal_wait, x,
+			      &err) < 0) {
+		log_error("wait %s: %s", p->task->id, kc_err_msg(err));
+		kc_err_free(err);
+		pending_free(x);
+		proc_agent_exited(p, 255, 0);
+	}
+}
+
+static uint64_t timeout_of(ttrpc_call *c)
+{
+	uint64_t d = ttrpc_call_deadline(c), now = kc_now_ns();
+	if (d == UINT64_MAX)
+		return AGENT_TIMEOUT;
+	return d > now ? d - now : 1;
+}
+
+/* ---------------------------------------------------------------- create */
+
+static void task_free(struct task *t)
+{
+	kc_list_del(&t->node);
+	shim->n_tasks--;
+	while (!kc_list_empty(&t->execs)) {
+		struct sproc *p = kc_container_of(t->execs.next, struct sproc, node);
+		kc_list_del(&p->node);
+		sproc_free(p);
+	}
+	sproc_free(t->init);
+	bundle_cleanup(t);
+	free(t->id);
+	free(t->bundle);
+	free(t->host_dir);
+	free(t);
+}
+
+static void on_create(void *ud, const struct ttrpc_status *st, const uint8_t *d, size_t n)
+{
+	struct pending *x = ud;
+	ttrpc_call *c = pending_take(x);
+	struct task *t = find_task(x->id);
+	Containerd__Task__V2__CreateTaskResponse *r = NULL;
+	kc_err *err = NULL;
+
+	if (!t)
+		goto out;
+	if (st->code != 0 ||
+	    !(r = containerd__task__v2__create_task_response__unpack(NULL, n, d))) {
+		if (c)
+			ttrpc_call_reply_error(c, st->code ? st->code : TTRPC_INTERNAL, "%s",
+					       st->code ? st->message : "malformed agent answer");
+		task_free(t);
+		goto out;
+	}
+	t->init->pid = r->pid;
+	if (start_relays(t->init, 0, 2, &err) < 0) {
+		if (c)
+			ttrpc_call_reply_kc_err(c, err);
+		kc_err_free(err);
+		/* The container exists in the VM; containerd will delete it. */
+		goto out;
+	}
+	{
+		Containerd__Events__TaskCreate ev = CONTAINERD__EVENTS__TASK_CREATE__INIT;
+		Containerd__Events__TaskIO io = CONTAINERD__EVENTS__TASK_IO__INIT;
+		io.stdin = t->init->stdio[0];
+		io.stdout = t->init->stdio[1];
+		io.stderr = t->init->stdio[2];
+		io.terminal = t->init->terminal;
+		ev.container_id = t->id;
+		ev.bundle = t->bundle;
+		ev.io = &io;
+		ev.pid = r->pid;
+		events_publish("/tasks/create", "containerd.events.TaskCreate", &ev.base);
+	}
+	if (c)
+		ttrpc_call_reply_raw(c, d, n);
+out:
+	if (r)
+		containerd__task__v2__create_task_response__free_unpacked(r, NULL);
+	pending_free(x);
+}
+
+static void h_create(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
+{
+	Containerd__Task__V2__CreateTaskRequest *r =
+	    containerd__task__v2__create_task_request__unpack(NULL, n, d);
+	Containerd__Task__V2__CreateTaskRequest fwd =
+	    CONTAINERD__TASK__V2__CREATE_TASK_REQUEST__INIT;
+	_cleanup_free_ char *gb = NULL, *in = NULL, *out = NULL, *errp = NULL;
+	struct task *t;
+	kc_err *err = NULL;
+	(void)ud;
+
+	if (!r) {
+		ttrpc_call_reply_error(c, TTRPC_INVALID_ARGUMENT, "malformed CreateTaskRequest");
+		return;
+	}
+	if (find_task(r->id)) {
+		ttrpc_call_reply_error(c, TTRPC_ALREADY_EXISTS, "task %s: already exists", r->id);
+		goto out;
+	}
+	if (pod_ensure_vm(&err) < 0)
+		goto fail;
+	t = xcalloc(1, sizeof(*t));
+	t->id = xstrdup(r->id);
+	t->bundle = xstrdup(r->bundle);
+	kc_list_init(&t->execs);
+	kc_list_add_tail(&shim->tasks, &t->node);
+	shim->n_tasks++;
+	t->init = sproc_new(t, NULL, r->terminal, r->stdin, r->stdout, r->stderr);
+	{
+		size_t k = r->n_rootfs;
+		char **types = xcalloc(k + 1, sizeof(char *)),
+		     **srcs = xcalloc(k + 1, sizeof(char *));
+		char ***opts = xcalloc(k + 1, sizeof(char **));
+		int rc;
+		for (size_t i = 0; i < k; i++) {
+			types[i] = r->rootfs[i]->type;
+			srcs[i] = r->rootfs[i]->source;
+			opts[i] = xcalloc(r->rootfs[i]->n_options + 1, sizeof(char *));
+			memcpy(opts[i], r->rootfs[i]->options,
+			       r->rootfs[i]->n_options * sizeof(char *));
+		}
+		rc = bundle_prepare(t, types, srcs, opts, k, &err);
+		for (size_t i = 0; i < k; i++)
+			free(opts[i]);
+		free(types);
+		free(srcs);
+		free(opts);
+		if (rc < 0) {
+			task_free(t);
+			goto fail;
+		}
+	}
+	gb = xasprintf("%s/%s", SHIM_GUEST_SHARED, t->id);
+	in = guest_uri(t->init, 0);
+	out = guest_uri(t->init, 1);
+	errp = guest_uri(t->init, 2);
+	fwd.id = r->id;
+	fwd.bundle = gb;
+	fwd.terminal = r->terminal;
+	fwd.stdin = in;
+	fwd.stdout = out;
+	fwd.stderr = errp;
+	{
+		struct pending *x = pending_new(c, r->id, NULL);
+		if (ttrpc_client_call(shim->agent, TASK_SVC, "Create", &fwd.base, timeout_of(c),
+				      on_create, x, &err) < 0) {
+			pending_free(x);
+			task_free(t);
+			goto fail;
+		}
+	}
+	goto out;
+fail:
+	ttrpc_call_reply_error(c, ttrpc_code_from_errno(err ? err->code : 0), "create %s: %s",
+			       r->id, kc_err_msg(err));
+	kc_err_free(err);
+out:
+	containerd__task__v2__create_task_request__free_unpacked(r, NULL);
+}
+
+/* ----------------------------------------------------------------- start */
+
+static void on_start(void *ud, const struct ttrpc_status *st, const uint8_t *d, size_t n)
+{
+	struct pending *x = ud;
+	ttrpc_call *c = pending_take(x);
+	struct sproc *p = find_proc(x->id, x->exec_id);
+	Containerd__Task__V2__StartResponse *r = NULL;
+	kc_err *err = NULL;
+
+	if (st->code != 0 || !(r = containerd__task__v2__start_response__unpack(NULL, n, d))) {
+		if (c)
+			ttrpc_call_reply_error(c, st->code ? st->code : TTRPC_INTERNAL, "%s",
+					       st->code ? st->message : "malformed agent answer");
+		goto out;
+	}
+	if (p) {
+		p->pid = r->pid;
+		p->started = true;
+		/* Exec streams are set up by the agent at Start. */
+		if (p->exec_id && start_relays(p, 0, 2, &err) < 0) {
+			log_error("%s", kc_err_msg(err));
+			kc_err_freep(&err);
+		}
+		watch_exit(p);
+		if (p->exec_id) {
+			Containerd__Events__TaskExecStarted ev =
+			    CONTAINERD__EVENTS__TASK_EXEC_STARTED__INIT;
+			ev.container_id = p->task->id;
+			ev.exec_id = p->exec_id;
+			ev.pid = r->pid;
+			events_publish("/tasks/exec-started", "containerd.events.TaskExecStarted",
+				       &ev.base);
+		} else {
+			Containerd__Events__TaskStart ev = CONTAINERD__EVENTS__TASK_START__INIT;
+			ev.container_id = p->task->id;
+			ev.pid = r->pid;
+			events_publish("/tasks/start", "containerd.events.TaskStart", &ev.base);
+		}
+	}
+	if (c)
+		ttrpc_call_reply_raw(c, d, n);
+out:
+	if (r)
+		containerd__task__v2__start_response__free_unpacked(r, NULL);
+	pending_free(x);
+}
+
+/* Forward a request to the agent; its answer (or error) goes to containerd. */
+static void on_forward(void *ud, const struct ttrpc_status *st, const uint8_t *d, size_t n)
+{
+	struct pending *x = ud;
+	ttrpc_call *c = pending_take(x);
+	if (c) {
+		if (st->code)
+			reply_status(c, st);
+		else
+			ttrpc_call_reply_raw(c, d, n);
+	}
+	pending_free(x);
+}
+
+static void forward(ttrpc_call *c, const uint8_t *d, size_t n, ttrpc_reply_fn cb, const char *id,
+		    const char *exec_id)
+{
+	struct pending *x;
+	kc_err *err = NULL;
+
+	if (!shim->agent || shim->vm_dead) {
+		ttrpc_call_reply_error(c, TTRPC_UNAVAILABLE, "%s: the pod's VM is not running",
+				       ttrpc_call_method(c));
+		return;
+	}
+	x = pending_new(c, id, exec_id);
+	if (ttrpc_client_call_raw(shim->agent, TASK_SVC, ttrpc_call_method(c), d, n, timeout_of(c),
+				  cb ? cb : on_forward, x, &err) < 0) {
+		pending_free(x);
+		ttrpc_call_reply_kc_err(c, err);
+		kc_err_free(err);
+	}
+}
+
+static void h_start(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
+{
+	Containerd__Task__V2__StartRequest *r =
+	    containerd__task__v2__start_request__unpack(NULL, n, d);
+	(void)ud;
+	if (!r) {
+		ttrpc_call_reply_error(c, TTRPC_INVALID_ARGUMENT, "malformed StartRequest");
+		return;
+	}
+	if (!find_proc(r->id, r->exec_id))
+		ttrpc_call_reply_error(c, TTRPC_NOT_FOUND, "start: %s %s not found", r->id,
+				       r->exec_id);
+	else
+		forward(c, d, n, on_start, r->id, r->exec_id);
+	containerd__task__v2__start_request__free_unpacked(r, NULL);
+}
+
+/* ------------------------------------------------------------------ exec */
+
+static void on_exec(void *ud, const struct ttrpc_status *st, const uint8_t *d, size_t n)
+{
+	struct pending *x = ud;
+	ttrpc_call *c = pending_take(x);
+	struct sproc *p = find_proc(x->id, x->exec_id);
+	(void)d;
+	(void)n;
+
+	if (st->code) {
+		if (p) {
+			kc_list_del(&p->node);
+			sproc_free(p);
+		}
+		if (c)
+			reply_status(c, st);
+	} else {
+		Containerd__Events__TaskExecAdded ev = CONTAINERD__EVENTS__TASK_EXEC_ADDED__INIT;
+		ev.container_id = x->id;
+		ev.exec_id = x->exec_id;
+		events_publish("/tasks/exec-added", "containerd.events.TaskExecAdded", &ev.base);
+		if (c)
+			reply_empty(c);
+	}
+	pending_free(x);
+}
+
+static void h_exec(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
+{
+	Containerd__Task__V2__ExecProcessRequest *r =
+	    containerd__task__v2__exec_process_request__unpack(NULL, n, d);
+	struct task *t;
+	struct sproc *p;
+	char *uris[3];
+	struct pending *x;
+	kc_err *err = NULL;
+	(void)ud;
+
+	if (!r) {
+		ttrpc_call_reply_error(c, TTRPC_INVALID_ARGUMENT, "malformed ExecProcessRequest");
+		return;
+	}
+	t = find_task(r->id);
+	if (!t || !r->exec_id || !*r->exec_id || find_proc(r->id, r->exec_id)) {
+		ttrpc_call_reply_error(c, t ? TTRPC_ALREADY_EXISTS : TTRPC_NOT_FOUND,
+				       "exec %s in %s: %s", r->exec_id, r->id,
+				       t ? "exec id invalid or already exists" : "no such task");
+		goto out;
+	}
+	if (!shim->agent || shim->vm_dead) {
+		ttrpc_call_reply_error(c, TTRPC_UNAVAILABLE, "exec: the pod's VM is not running");
+		goto out;
+	}
+	p = sproc_new(t, r->exec_id, r->terminal, r->stdin, r->stdout, r->stderr);
+	kc_list_add_tail(&t->execs, &p->node);
+	for (int i = 0; i < 3; i++)
+		uris[i] = guest_uri(p, i);
+	r->stdin = uris[0];
+	r->stdout = uris[1];
+	r->stderr = uris[2];
+	x = pending_new(c, r->id, r->exec_id);
+	if (ttrpc_client_call(shim->agent, TASK_SVC, "Exec", &r->base, timeout_of(c), on_exec, x,
+			      &err) < 0) {
+		pending_free(x);
+		kc_list_del(&p->node);
+		sproc_free(p);
+		ttrpc_call_reply_kc_err(c, err);
+		kc_err_free(err);
+	}
+	/* The request's own strings are freed with it; ours now. */
+	r->stdin = r->stdout = r->stderr = NULL;
+	for (int i = 0; i < 3; i++)
+		free(uris[i]);
+out:
+	containerd__task__v2__exec_process_request__free_unpacked(r, NULL);
+}
+
+/* ------------------------------------------------------------ wait/state */
+
+static void waiter_cancel(ttrpc_call *c, void *ud)
+{
+	struct sproc *p = ud;
+	for (size_t i = 0; i < p->n_waiters; i++)
+		if (p->waiters[i] == c) {
+			p->waiters[i] = p->waiters[--p->n_waiters];
+			return;
+		}
+}
+
+static void h_wait(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
+{
+	Containerd__Task__V2__WaitRequest *r =
+	    containerd__task__v2__wait_request__unpack(NULL, n, d);
+	struct sproc *p;
+	(void)ud;
+
+	if (!r) {
+		ttrpc_call_reply_error(c, TTRPC_INVALID_ARGUMENT, "malformed WaitRequest");
+		return;
+	}
+	p = find_proc(r->id, r->exec_id);
+	if (!p) {
+		ttrpc_call_reply_error(c, TTRPC_NOT_FOUND, "wait: %s %s not found", r->id,
+				       r->exec_id);
+	} else if (p->exited) {
+		reply_wait(c, p);
+	} else {
+		p->waiters = xrealloc(p->waiters, (p->n_waiters + 1) * sizeof(*p->waiters));
+		p->waiters[p->n_waiters++] = c;
+		ttrpc_call_set_cancel(c, waiter_cancel, p);
+	}
+	containerd__task__v2__wait_request__free_unpacked(r, NULL);
+}
+
+/* The agent's State speaks of guest paths: answer with containerd's. */
+static void on_state(void *ud, const struct ttrpc_status *st, const uint8_t *d, size_t n)
+{
+	struct pending *x = ud;
+	ttrpc_call *c = pending_take(x);
+	struct sproc *p = find_proc(x->id, x->exec_id);
+	Containerd__Task__V2__StateResponse *r = NULL;
+
+	if (!c)
+		goto out;
+	if (st->code) {
+		reply_status(c, st);
+		goto out;
+	}
+	r = containerd__task__v2__state_response__unpack(NULL, n, d);
+	if (!r || !p) {
+		ttrpc_call_reply_raw(c, d, n);
+		goto out;
+	}
+	{
+		char *keep[4] = {r->bundle, r->stdin, r->stdout, r->stderr};
+		r->bundle = p->task->bundle;
+		r->stdin = p->stdio[0];
+		r->stdout = p->stdio[1];
+		r->stderr = p->stdio[2];
+		ttrpc_call_reply(c, &r->base);
+		r->bundle = keep[0];
+		r->stdin = keep[1];
+		r->stdout = keep[2];
+		r->stderr = keep[3];
+	}
+out:
+	if (r)
+		containerd__task__v2__state_response__free_unpacked(r, NULL);
+	pending_free(x);
+}
+
+static void h_state(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
+{
+	Containerd__Task__V2__StateRequest *r =
+	    containerd__task__v2__state_request__unpack(NULL, n, d);
+	struct sproc *p;
+	(void)ud;
+
+	if (!r) {
+		ttrpc_call_reply_error(c, TTRPC_INVALID_ARGUMENT, "malformed StateRequest");
+		return;
+	}
+	p = find_proc(r->id, r->exec_id);
+	if (!p) {
+		ttrpc_call_reply_error(c, TTRPC_NOT_FOUND, "state: %s %s not found", r->id,
+				       r->exec_id);
+	} else if (shim->vm_dead || (p->exited && !shim->agent)) {
+		Containerd__Task__V2__StateResponse s = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
+		Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+		s.id = p->task->id;
+		s.exec_id = p->exec_id ? p->exec_id : (char *)"";
+		s.bundle = p->task->bundle;
+		s.pid = p->pid;
+		s.status = p->exited || p->agent_exited ? CONTAINERD__V1__TYPES__STATUS__STOPPED
+							: CONTAINERD__V1__TYPES__STATUS__UNKNOWN;
+		s.stdin = p->stdio[0];
+		s.stdout = p->stdio[1];
+		s.stderr = p->stdio[2];
+		s.terminal = p->terminal;
+		s.exit_status = p->exit_status;
+		fill_ts(&ts, p->exited_at);
+		s.exited_at = &ts;
+		ttrpc_call_reply(c, &s.base);
+	} else {
+		forward(c, d, n, on_state, r->id, r->exec_id);
+	}
+	containerd__task__v2__state_request__free_unpacked(r, NULL);
+}
+
+/* ---------------------------------------------------------------- delete */
+
+static void reply_delete(ttrpc_call *c, struct sproc *p)
+{
+	Containerd__Task__V2__DeleteResponse r = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
+	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	r.pid = p->pid;
+	r.exit_status = p->agent_exited ? p->exit_status : 128 + SIGKILL;
+	fill_ts(&ts, p->exited_at ? p->exited_at : kc_realtime_ns());
+	r.exited_at = &ts;
+	ttrpc_call_reply(c, &r.base);
+}
+
+static void delete_local(ttrpc_call *c, struct sproc *p)
+{
+	struct task *t = p->task;
+
+	if (c)
+		reply_delete(c, p);
+	if (p->exec_id) {
+		kc_list_del(&p->node);
+		sproc_free(p);
+		return;
+	}
+	{
+		Containerd__Events__TaskDelete ev = CONTAINERD__EVENTS__TASK_DELETE__INIT;
+		Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+		ev.container_id = t->id;
+		ev.id = t->id;
+		ev.pid = p->pid;
+		ev.exit_status = p->exit_status;
+		fill_ts(&ts, p->exited_at ? p->exited_at : kc_realtime_ns());
+		ev.exited_at = &ts;
+		events_publish("/tasks/delete", "containerd.events.TaskDelete", &ev.base);
+	}
+	task_free(t);
+}
+
+static void on_delete(void *ud, const struct ttrpc_status *st, const uint8_t *d, size_t n)
+{
+	struct pending *x = ud;
+	ttrpc_call *c = pending_take(x);
+	struct sproc *p = find_proc(x->id, x->exec_id);
+	Containerd__Task__V2__DeleteResponse *r = NULL;
+
+	if (st->code && st->code != TTRPC_NOT_FOUND && !shim->vm_dead) {
+		if (c)
+			reply_status(c, st);
+		goto out;
+	}
+	r = st->code ? NULL : containerd__task__v2__delete_response__unpack(NULL, n, d);
+	if (p && r && !p->agent_exited) {
+		/* Created but never started: the agent reports how it ended. */
+		p->exit_status = r->exit_status;
+		p->agent_exited = true;
+	}
+	if (p)
+		delete_local(c, p);
+	else if (c)
+		ttrpc_call_reply_raw(c, d, n);
+out:
+	if (r)
+		containerd__task__v2__delete_response__free_unpacked(r, NULL);
+	pending_free(x);
+}
+
+static void h_delete(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
+{
+	Containerd__Task__V2__DeleteRequest *r =
+	    containerd__task__v2__delete_request__unpack(NULL, n, d);
+	struct sproc *p;
+	(void)ud;
+
+	if (!r) {
+		ttrpc_call_reply_error(c, TTRPC_INVALID_ARGUMENT, "malformed DeleteRequest");
+		return;
+	}
+	p = find_proc(r->id, r->exec_id);
+	if (!p)
+		ttrpc_call_reply_error(c, TTRPC_NOT_FOUND, "delete: %s %s not found", r->id,
+				       r->exec_id);
+	else if (p->started && !p->exited && !shim->vm_dead)
+		ttrpc_call_reply_error(c, TTRPC_FAILED_PRECONDITION,
+				       "delete %s: the process is still running", r->id);
+	else if (!shim->agent || shim->vm_dead)
+		delete_local(c, p);
+	else
+		forward(c, d, n, on_delete, r->id, r->exec_id);
+	containerd__task__v2__delete_request__free_unpacked(r, NULL);
+}
+
+/* ------------------------------------------------------------ pass-through */
+
+static void h_forward(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
+{
+	(void)ud;
+	forward(c, d, n, NULL, NULL, NULL);
+}
+
+static void h_close_io(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
+{
+	Containerd__Task__V2__CloseIORequest *r =
+	    containerd__task__v2__close_iorequest__unpack(NULL, n, d);
+	struct sproc *p = r ? find_proc(r->id, r->exec_id) : NULL;
+	(void)ud;
+	if (p && r->stdin)
+		relay_close_stdin(p->relay[0]);
+	if (r)
+		containerd__task__v2__close_iorequest__free_unpacked(r, NULL);
+	forward(c, d, n, NULL, NULL, NULL);
+}
+
+static void h_connect(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
+{
+	Containerd__Task__V2__ConnectRequest *r =
+	    containerd__task__v2__connect_request__unpack(NULL, n, d);
+	Containerd__Task__V2__ConnectResponse resp = CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
+	struct sproc *p = r ? find_proc(r->id, NULL) : NULL;
+	(void)ud;
+	resp.shim_pid = (uint32_t)getpid();
+	resp.task_pid = p ? p->pid : 0;
+	resp.version = (char *)"";
+	ttrpc_call_reply(c, &resp.base);
+	if (r)
+		containerd__task__v2__connect_request__free_unpacked(r, NULL);
+}
+
+static void quit(kc_timer *t, void *ud)
+{
+	(void)t;
+	(void)ud;
+	kc_loop_quit(shim->loop);
+}
+
+static void h_shutdown(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
+{
+	Containerd__Task__V2__ShutdownRequest *r =
+	    containerd__task__v2__shutdown_request__unpack(NULL, n, d);
+	bool now = r && r->now;
+	(void)ud;
+	if (r)
+		containerd__task__v2__shutdown_request__free_unpacked(r, NULL);
+	/* Like containerd's shims: stay while the pod has tasks. */
+	if (shim->n_tasks > 0 && !now) {
+		reply_empty(c);
+		return;
+	}
+	while (!kc_list_empty(&shim->tasks))
+		task_free(kc_container_of(shim->tasks.next, struct task, node));
+	pod_stop_vm();
+	reply_empty(c);
+	shim->exiting = true;
+	kc_timer_after(shim->loop, 0, quit, NULL);
+}
+
+static const struct ttrpc_method methods[] = {
+    {"State", h_state, 0},     {"Create", h_create, 0},      {"Start", h_start, 0},
+    {"Delete", h_delete, 0},   {"Pids", h_forward, 0},       {"Pause", h_forward, 0},
+    {"Resume", h_forward, 0},  {"Checkpoint", h_forward, 0}, {"Kill", h_forward, 0},
+    {"Exec", h_exec, 0},       {"ResizePty", h_forward, 0},  {"CloseIO", h_close_io, 0},
+    {"Update", h_forward, 0},  {"Wait", h_wait, 0},          {"Stats", h_forward, 0},
+    {"Connect", h_connect, 0}, {"Shutdown", h_shutdown, 0},
+};
+
+const struct ttrpc_service shim_task_service = {
+    .name = TASK_SVC,
+    .methods = methods,
+    .n_methods = KC_ARRAY_SIZE(methods),
+};
