@@ -252,6 +252,7 @@ static void child_common_tail(int sync, const struct kc_spawn_opts *o, bool wait
 static _noreturn_ void child_init(int sync, const struct kc_spawn_opts *o)
 {
 	const struct kc_spec *spec = o->spec;
+	const struct kc_namespace *cgns = kc_spec_namespace(spec, CLONE_NEWCGROUP);
 	kc_err *err = NULL;
 	struct sync_msg m;
 
@@ -262,6 +263,12 @@ static _noreturn_ void child_init(int sync, const struct kc_spawn_opts *o)
 		_exit(127);
 	if (join_spec_namespaces(spec, false, &err) < 0)
 		child_fail(sync, err);
+	/* Now that the parent has moved us into the container's cgroup (see
+	 * clone_flags_for): a new cgroup namespace is rooted there. */
+	if (cgns && !cgns->path && unshare(CLONE_NEWCGROUP) < 0) {
+		kc_err_sys(&err, "new cgroup namespace");
+		child_fail(sync, err);
+	}
 	if (kc_spec_namespace(spec, CLONE_NEWUTS)) {
 		if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
 			kc_err_sys(&err, "sethostname `%s`", spec->hostname);
@@ -422,6 +429,10 @@ static unsigned long clone_flags_for(const struct kc_spec *spec, bool host_mode)
 		flags |= (unsigned long)ns->type;
 	}
 	(void)host_mode;
+	/* A cgroup namespace is rooted at its creator's cgroup, and the parent
+	 * moves the child into the container's cgroup only after the clone:
+	 * child_init unshares it after SYNC_GO, as runc does. */
+	flags &= ~(unsigned long)CLONE_NEWCGROUP;
 	/* The container always gets its own mount namespace: we pivot_root. */
 	return flags | CLONE_NEWNS;
 }

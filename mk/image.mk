@@ -65,10 +65,12 @@ $(O)/bench/trivial_init: bench/trivial_init.c | $(BUILD)/gen/.stamp
 	@mkdir -p $(@D)
 	$(call qecho,GUESTCC,$@)
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $<
-$(O)/bench/boot_probe: bench/boot_probe.c $(O)/host/libkc.a
+# The QMP readiness gate is the test helper's (tests/lib/qmp.c).
+$(O)/bench/boot_probe: bench/boot_probe.c $(call hobj,tests/lib/qmp.c) $(O)/host/libkc.a
 	@mkdir -p $(@D)
 	$(call qecho,HOSTCC,$@)
-	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $< $(HOST_LIBS)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -Itests/lib $(HOST_LDFLAGS) -o $@ $< \
+		$(call hobj,tests/lib/qmp.c) $(HOST_LIBS)
 
 BENCH_BOOT_BINS := $(O)/bench/trivial_init $(O)/bench/boot_probe
 .PHONY: bench-boot bench-boot-bins

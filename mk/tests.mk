@@ -45,7 +45,7 @@ test-unit: test-deps $(UNIT_BINS)
 	@bash tests/run-tests.sh unit $(UNIT_BINS)
 
 test-integration: test-deps all $(IT_BINS) $(O)/bin/vmm-task-host
-	@KC_BIN=$(abspath $(O)/bin) KC_BUILD=$(abspath $(BUILD)) \
+	@KC_BIN=$(abspath $(O)/bin) KC_BUILD=$(abspath $(BUILD)) KC_TOP=$(CURDIR) \
 	  bash tests/run-tests.sh integration $(IT_BINS) $(wildcard tests/integration/*.sh)
 
 # The README's test command: every tier, each reporting what it skipped.

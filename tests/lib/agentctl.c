@@ -20,9 +20,9 @@
 #define TASK         "containerd.task.v2.Task"
 #define CALL_TIMEOUT (30 * KC_NSEC_PER_SEC)
 
-static int connect_client(struct agentctl *a, kc_err **err)
+static int connect_client(struct agentctl *a, uint64_t deadline_ns, kc_err **err)
 {
-	int fd = kc_dial_addr(a->addr, kc_now_ns() + 10 * KC_NSEC_PER_SEC, err);
+	int fd = kc_dial_addr(a->addr, deadline_ns, err);
 	if (fd < 0)
 		return fd;
 	if (!a->loop && kc_loop_new(&a->loop, err) < 0)
@@ -63,15 +63,20 @@ int agentctl_start(struct agentctl *a, const char *bin, const char *const *extra
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
-	return connect_client(a, err);
+	return connect_client(a, kc_now_ns() + 10 * KC_NSEC_PER_SEC, err);
 }
 
 int agentctl_connect(struct agentctl *a, const char *addr, kc_err **err)
 {
+	return agentctl_connect_until(a, addr, kc_now_ns() + 10 * KC_NSEC_PER_SEC, err);
+}
+
+int agentctl_connect_until(struct agentctl *a, const char *addr, uint64_t deadline_ns, kc_err **err)
+{
 	memset(a, 0, sizeof(*a));
 	a->log_fd = -1;
 	a->addr = xstrdup(addr);
-	return connect_client(a, err);
+	return connect_client(a, deadline_ns, err);
 }
 
 void agentctl_stop(struct agentctl *a)
@@ -119,21 +124,17 @@ static const char *const busybox_applets[] = {
     "mount", "ls",    "test", "tty",      "touch", "readlink", "dd",   "seq", "ulimit",
 };
 
-const char *agentctl_busybox_rootfs(kc_err **err)
+int agentctl_busybox_rootfs_at(const char *root, kc_err **err)
 {
-	static char *root;
 	const char *busybox = getenv("BUSYBOX_STATIC") ? getenv("BUSYBOX_STATIC") : "/bin/busybox";
 	_cleanup_free_ char *bin = NULL;
 	_cleanup_free_ char *data = NULL;
 	size_t len;
 
-	if (root)
-		return root;
-	if (access(busybox, X_OK) < 0) {
-		kc_err_sys(err, "static busybox `%s` (package busybox-static)", busybox);
-		return NULL;
-	}
-	root = tu_tmpdir("rootfs");
+	if (access(busybox, X_OK) < 0)
+		return kc_err_sys(err, "static busybox `%s` (package busybox-static)", busybox);
+	if (mkdir(root, 0755) < 0 && errno != EEXIST)
+		return kc_err_sys(err, "mkdir %s", root);
 	chmod(root, 0755); /* mkdtemp makes it 0700: non-root users need / */
 	bin = xasprintf("%s/bin", root);
 	mkdir(bin, 0755);
@@ -143,9 +144,9 @@ const char *agentctl_busybox_rootfs(kc_err **err)
 	}
 	{
 		_cleanup_free_ char *p = xasprintf("%s/busybox", bin);
-		if (kc_read_file(busybox, 8u << 20, &data, &len, err) < 0 ||
-		    kc_write_file(p, data, len, 0, 0755, err) < 0)
-			return NULL;
+		int r = kc_read_file(busybox, 8u << 20, &data, &len, err);
+		if (r < 0 || (r = kc_write_file(p, data, len, 0, 0755, err)) < 0)
+			return r;
 	}
 	for (size_t i = 0; i < KC_ARRAY_SIZE(busybox_applets); i++) {
 		_cleanup_free_ char *p = xasprintf("%s/%s", bin, busybox_applets[i]);
@@ -157,6 +158,33 @@ const char *agentctl_busybox_rootfs(kc_err **err)
 		    "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n";
 		kc_write_file(p, pw, strlen(pw), 0, 0644, NULL);
 	}
+	return 0;
+}
+
+static char *busybox_root;
+
+static void remove_busybox_root(void)
+{
+	if (busybox_root)
+		tu_rmtree(busybox_root);
+}
+
+const char *agentctl_busybox_rootfs(kc_err **err)
+{
+	static char *root;
+	char *dir;
+
+	if (root)
+		return root;
+	/* Each test process builds its own; it goes when the process does. */
+	atexit(remove_busybox_root);
+	dir = tu_tmpdir("rootfs");
+	if (agentctl_busybox_rootfs_at(dir, err) < 0) {
+		tu_rmtree(dir);
+		free(dir);
+		return NULL;
+	}
+	root = busybox_root = dir;
 	return root;
 }
 
@@ -255,6 +283,8 @@ char *agentctl_bundle(struct agentctl *a, const char *id, const struct bundle_op
 		fputs(",{\"type\":\"pid\"}", f);
 	if (o->netns)
 		fputs(",{\"type\":\"network\"}", f);
+	if (o->cgroupns)
+		fputs(",{\"type\":\"cgroup\"}", f);
 	fputs("],\"maskedPaths\":[\"/proc/kcore\",\"/proc/keys\",\"/proc/timer_list\","
 	      "\"/sys/firmware\",\"/proc/scsi\"],"
 	      "\"readonlyPaths\":[\"/proc/bus\",\"/proc/fs\",\"/proc/irq\",\"/proc/sys\","
@@ -418,6 +448,13 @@ int task_pids(struct agentctl *a, const char *id, size_t *n, kc_err **err)
 	*n = ((Containerd__Task__V2__PidsResponse *)m)->n_processes;
 	protobuf_c_message_free_unpacked(m, NULL);
 	return 0;
+}
+
+int task_shutdown(struct agentctl *a, bool now, kc_err **err)
+{
+	Containerd__Task__V2__ShutdownRequest r = CONTAINERD__TASK__V2__SHUTDOWN_REQUEST__INIT;
+	r.now = now;
+	return call(a, "Shutdown", &r.base, NULL, NULL, err);
 }
 
 int sandbox_check(struct agentctl *a, kc_err **err)

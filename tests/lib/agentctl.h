@@ -25,12 +25,17 @@ struct agentctl {
 int agentctl_start(struct agentctl *a, const char *bin, const char *const *extra, kc_err **err);
 /* Connect to an existing Task API server (e.g. containerd-shim-runc-v2). */
 int agentctl_connect(struct agentctl *a, const char *addr, kc_err **err);
+/* The same, retrying (a booting VM) until deadline_ns (CLOCK_MONOTONIC). */
+int agentctl_connect_until(struct agentctl *a, const char *addr, uint64_t deadline_ns,
+			   kc_err **err);
 void agentctl_stop(struct agentctl *a);
 /* Contents of the agent's log so far (malloc'd). */
 char *agentctl_log(struct agentctl *a);
 
 /* A busybox root filesystem (built once per process, shared). */
 const char *agentctl_busybox_rootfs(kc_err **err);
+/* The same in a given directory (created if needed), e.g. a VM's share. */
+int agentctl_busybox_rootfs_at(const char *root, kc_err **err);
 
 struct bundle_opts {
 	const char *const *args; /* NULL-terminated */
@@ -40,7 +45,8 @@ struct bundle_opts {
 	const char *user_json; /* replaces the whole "user" object */
 	const char *hostname;
 	bool terminal;
-	bool netns; /* a private network namespace */
+	bool netns;    /* a private network namespace */
+	bool cgroupns; /* a private cgroup namespace */
 	bool no_pidns;
 	const char *extra_mounts;  /* raw JSON objects, comma separated */
 	const char *extra_linux;   /* raw JSON members for "linux", comma separated */
@@ -71,6 +77,7 @@ int task_resize(struct agentctl *a, const char *id, const char *exec_id, unsigne
 		kc_err **err);
 int task_close_stdin(struct agentctl *a, const char *id, const char *exec_id, kc_err **err);
 int task_pids(struct agentctl *a, const char *id, size_t *n, kc_err **err);
+int task_shutdown(struct agentctl *a, bool now, kc_err **err);
 int sandbox_check(struct agentctl *a, kc_err **err);
 
 /* Connect to a stdio socket the agent listens on (retrying until it exists). */

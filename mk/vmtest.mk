@@ -1,0 +1,24 @@
+# The guest end to end under QEMU (tests/integration/test_vm_qemu.c, docs/guest.md):
+# it boots build/initramfs.cpio.gz with our kernel and build/initramfs-cloud.cpio.gz
+# with Debian's cloud kernel, so both are built before the integration tier.
+#
+# A failure here does not stop `make test`: whatever could not be built or installed
+# is removed, and the test skips that kernel, naming it. Images that exist but are
+# out of date would test the wrong thing, hence the removal.
+
+.PHONY: vm-test-images
+vm-test-images: $(MKCPIO) $(O)/bin/vmm-task
+	@bash scripts/setup-deps.sh vm || \
+	  echo "vm-test: scripts/setup-deps.sh vm failed; the VM test will skip what is missing" >&2
+	@$(MAKE) --no-print-directory kernel || { \
+	  echo "vm-test: make kernel failed (log: $(KC_CACHE)/logs/kernel.log); the VM test skips our kernel" >&2; \
+	  rm -f $(BUILD)/kernel/bzImage $(BUILD)/kernel/vmlinux; }
+	@$(MAKE) --no-print-directory initramfs INITRAMFS_COMPRESS=gzip \
+	  INITRAMFS_OUT=$(BUILD)/initramfs.cpio.gz INITRAMFS_INIT=$(O)/bin/vmm-task
+	@$(MAKE) --no-print-directory initramfs-cloud INITRAMFS_COMPRESS=gzip \
+	  INITRAMFS_INIT=$(O)/bin/vmm-task || { \
+	  echo "vm-test: make initramfs-cloud failed; the VM test skips Debian's cloud kernel" >&2; \
+	  rm -f $(BUILD)/initramfs-cloud.cpio.gz; }
+
+# An extra prerequisite of the target in tests.mk (make merges them).
+test-integration: vm-test-images
