@@ -216,7 +216,9 @@ static void on_accept(kc_watch *w, int fd, uint32_t events, void *ud)
 		return;
 	}
 	s->buf = xmalloc(RELAY_BUF);
-	pump(s);
+	/* A terminal's master arrives later (kc_procio_attach_pty pumps then). */
+	if (s->proc_fd >= 0)
+		pump(s);
 }
 
 static int open_listener(const char *uri, bool host_side_unix, char **unix_path, kc_err **err)

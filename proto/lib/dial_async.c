@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* kc_dial on an event loop: each attempt is a non-blocking connect (+ hybrid
  * vsock handshake); a failed attempt is retried from a timer with backoff,
- * and the whole thing ends at the deadline. */
+ * and the whole thing ends at the deadline. A handshake that gets no answer
+ * within KC_HVSOCK_ATTEMPT_NS counts as a failed (retried) attempt: one
+ * unanswered CONNECT must not use up the whole deadline silently, and the
+ * final error then says "no answer to CONNECT" instead of a bare "deadline
+ * exceeded" (seen with a wedged vhost-device-vsock 0.3.0). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +16,8 @@
 #include "endpoint.h"
 #include "util.h"
 
+#define KC_HVSOCK_ATTEMPT_NS (2 * KC_NSEC_PER_SEC)
+
 struct kc_dialer {
 	kc_loop *loop;
 	struct kc_endpoint ep;
@@ -21,7 +27,7 @@ struct kc_dialer {
 	void *ud;
 	int fd;
 	kc_watch *watch;
-	kc_timer *retry, *expire;
+	kc_timer *retry, *expire, *attempt;
 	char line[64];
 	size_t nline;
 	bool connected;
@@ -38,6 +44,7 @@ static void finish(kc_dialer *d, int fd, kc_err *err)
 	kc_watch_free(d->watch);
 	kc_timer_cancel(d->retry);
 	kc_timer_cancel(d->expire);
+	kc_timer_cancel(d->attempt);
 	kc_err_free(d->last);
 	free(d);
 	cb(fd, err, ud);
@@ -46,6 +53,8 @@ static void finish(kc_dialer *d, int fd, kc_err *err)
 
 static void close_attempt(kc_dialer *d)
 {
+	kc_timer_cancel(d->attempt);
+	d->attempt = NULL;
 	kc_watch_free(d->watch);
 	d->watch = NULL;
 	if (d->fd >= 0)
@@ -82,6 +91,16 @@ static void on_expire(kc_timer *t, void *ud)
 		kc_err_set(&e, ETIMEDOUT, "dial `%s`: deadline exceeded", a);
 	}
 	finish(d, -1, e);
+}
+
+static void failed(kc_dialer *d, int e, const char *what);
+
+static void on_attempt(kc_timer *t, void *ud)
+{
+	kc_dialer *d = ud;
+	(void)t;
+	d->attempt = NULL;
+	failed(d, ETIMEDOUT, "no answer to CONNECT");
 }
 
 /* The attempt failed with errno e: retry later if it means "not there yet". */
@@ -136,6 +155,7 @@ static void on_io(kc_watch *w, int fd, uint32_t events, void *ud)
 				return failed(d, errno ? errno : EPIPE, "send CONNECT");
 		}
 		kc_watch_set_events(d->watch, EPOLLIN | EPOLLRDHUP);
+		d->attempt = kc_timer_after(d->loop, KC_HVSOCK_ATTEMPT_NS, on_attempt, d);
 		return;
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)))
@@ -214,7 +234,7 @@ void kc_dialer_cancel(kc_dialer *d)
 {
 	if (!d)
 		return;
-	close_attempt(d);
+	close_attempt(d); /* also cancels the attempt timer */
 	kc_timer_cancel(d->retry);
 	kc_timer_cancel(d->expire);
 	kc_err_free(d->last);
