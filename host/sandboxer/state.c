@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "argv.h"
+#include "mountopt.h"
 #include "config.h"
 
 #define STATE_VERSION 1
@@ -226,60 +227,9 @@ void sbx_dir_clean_runtime(const struct sandbox *s)
 	closedir(dir);
 }
 
-/* Decode mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape(char *s)
-{
-	char *o = s;
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
-static int unmount_below(const char *base, kc_err **err)
-{
-	_cleanup_free_ char *info = NULL;
-	size_t blen = strlen(base);
-	bool again = true;
-
-	/* Deepest first; repeat while anything was unmounted (stacked mounts). */
-	for (int round = 0; again && round < 64; round++) {
-		_cleanup_free_ char *best = NULL;
-		again = false;
-		free(info);
-		info = NULL;
-		if (kc_read_file("/proc/self/mountinfo", 64u << 20, &info, NULL, err) < 0)
-			return kc_err_ret(*err);
-		for (char *line = strtok(info, "\n"); line; line = strtok(NULL, "\n")) {
-			char mp[4096];
-			if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
-				continue;
-			unescape(mp);
-			if (strncmp(mp, base, blen) || (mp[blen] != '/' && mp[blen] != '\0'))
-				continue;
-			if (!best || strlen(mp) > strlen(best)) {
-				free(best);
-				best = xstrdup(mp);
-			}
-		}
-		if (best) {
-			if (umount2(best, MNT_DETACH) < 0)
-				return kc_err_sys(err, "umount `%s`", best);
-			again = true;
-		}
-	}
-	return 0;
-}
-
 int sbx_dir_remove(const char *base, kc_err **err)
 {
-	if (unmount_below(base, err) < 0)
+	if (kc_umount_tree(base, err) < 0)
 		return kc_err_ret(*err);
 	return kc_rm_rf(base, err);
 }

@@ -14,6 +14,7 @@
  * This is the same translation Kuasar's sandboxer does for its shared dir,
  * done in the shim.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -239,4 +240,26 @@ void bundle_cleanup(struct task *t)
 		log_warn("remove %s: %s", t->host_dir, kc_err_msg(err));
 		kc_err_free(err);
 	}
+}
+
+bool bundle_cleanup_dir(const char *shared, const char *id)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/%s", shared, id);
+	kc_err *err = NULL;
+	DIR *d;
+	struct dirent *de;
+	bool others = false;
+
+	if (kc_umount_tree(dir, &err) < 0 || kc_rm_rf(dir, &err) < 0) {
+		log_warn("clean up %s: %s", dir, kc_err_msg(err));
+		kc_err_free(err);
+	}
+	/* Another container's directory means the pod still has tasks. */
+	d = opendir(shared);
+	while (d && (de = readdir(d)))
+		if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			others = true;
+	if (d)
+		closedir(d);
+	return !others;
 }

@@ -173,18 +173,33 @@ fail:
 	return 1;
 }
 
+/* The shim that owned this task died (containerd calls this for each of the
+ * pod's tasks). Undo our host mounts for the task, stop the pod's VM with the
+ * last one, and report the task as killed, as containerd's own shims do. */
 static int cmd_delete(struct opts *o)
 {
 	Containerd__Task__V2__DeleteResponse r = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	uint64_t now = kc_realtime_ns();
+	const char *sbx = getenv("KUASAR_SANDBOXER_ADDRESS");
+	struct shim s = {0};
+	kc_err *err = NULL;
 	size_t len;
 	_cleanup_free_ uint8_t *buf = NULL;
 
-	/* The shim that owned this task is gone, and with it our view of the
-	 * VM; the sandboxer cleans the VM up when the pod goes. Report the task
-	 * as killed, as containerd's own shims do. */
-	(void)o;
+	shim = &s;
+	s.ns = xstrdup(o->ns);
+	s.id = xstrdup(o->id);
+	s.group = bundle_group_id(".", o->id);
+	s.sandboxer_addr = xstrdup(sbx && *sbx ? sbx : SHIM_DEFAULT_SANDBOXER);
+	kc_list_init(&s.tasks);
+	if (kc_loop_new(&s.loop, &err) < 0 || pod_attach_existing(&err) < 0) {
+		/* No sandbox (any more): nothing of ours is left on this host. */
+		kc_log(KC_LOG_INFO, "delete %s: %s", o->id, kc_err_msg(err));
+		kc_err_freep(&err);
+	} else if (bundle_cleanup_dir(s.shared_dir, o->id)) {
+		pod_stop_vm();
+	}
 	ts.seconds = (int64_t)(now / KC_NSEC_PER_SEC);
 	ts.nanos = (int32_t)(now % KC_NSEC_PER_SEC);
 	r.exit_status = 128 + SIGKILL;

@@ -151,6 +151,29 @@ int pod_ensure_vm(kc_err **err)
 	return 0;
 }
 
+int pod_attach_existing(kc_err **err)
+{
+	Containerd__Services__Sandbox__V1__ControllerStatusRequest r =
+	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_STATUS_REQUEST__INIT;
+	ProtobufCMessage *m = NULL;
+	int rc;
+
+	if (dial_sandboxer(err) < 0)
+		return kc_err_ret(*err);
+	r.sandbox_id = shim->group;
+	if (ttrpc_client_call_sync(
+		shim->sbx, CONTROLLER, "Status", &r.base,
+		&containerd__services__sandbox__v1__controller_status_response__descriptor,
+		10 * KC_NSEC_PER_SEC, &m, err) < 0)
+		return kc_err_wrap(err, "sandbox %s", shim->group);
+	rc = adopt_address(
+	    ((Containerd__Services__Sandbox__V1__ControllerStatusResponse *)m)->address, err);
+	protobuf_c_message_free_unpacked(m, NULL);
+	if (rc == 0)
+		shim->vm_started = true;
+	return rc;
+}
+
 void pod_stop_vm(void)
 {
 	Containerd__Services__Sandbox__V1__ControllerStopRequest st =

@@ -84,6 +84,8 @@ extern struct shim *shim;
 
 /* pod.c */
 int pod_ensure_vm(kc_err **err);
+/* Find the pod's running VM (the `delete` verb, after a shim crash). */
+int pod_attach_existing(kc_err **err);
 void pod_stop_vm(void);
 uint32_t pod_alloc_port(void);
 /* the agent connection died: fail every process */
@@ -94,6 +96,8 @@ void pod_on_agent_lost(void);
 int bundle_prepare(struct task *t, char **types, char **sources, char ***options, size_t n_rootfs,
 		   kc_err **err);
 void bundle_cleanup(struct task *t);
+/* Unmount and remove <shared>/<id>; true if no other container remains. */
+bool bundle_cleanup_dir(const char *shared, const char *id);
 /* The pod id of a bundle: its sandbox-id annotation, else the container id. */
 char *bundle_group_id(const char *bundle, const char *id);
 

@@ -2,6 +2,7 @@
 #include "mountopt.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 
@@ -143,4 +144,55 @@ int kc_mount_rootfs_entry(const char *type, const char *source, char *const *opt
 		r = kc_do_mount(NULL, target, target, NULL, o.propagation, NULL, err);
 	kc_mount_opts_clear(&o);
 	return r;
+}
+
+/* Decode mountinfo's octal escapes (\040 for a space) in place. */
+static void unescape(char *s)
+{
+	char *o = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+int kc_umount_tree(const char *base, kc_err **err)
+{
+	_cleanup_free_ char *info = NULL;
+	size_t blen = strlen(base);
+	bool again = true;
+
+	/* Deepest first; repeat while anything was unmounted (stacked mounts). */
+	for (int round = 0; again && round < 64; round++) {
+		_cleanup_free_ char *best = NULL;
+		again = false;
+		free(info);
+		info = NULL;
+		if (kc_read_file("/proc/self/mountinfo", 64u << 20, &info, NULL, err) < 0)
+			return kc_err_ret(*err);
+		for (char *line = strtok(info, "\n"); line; line = strtok(NULL, "\n")) {
+			char mp[4096];
+			if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+				continue;
+			unescape(mp);
+			if (strncmp(mp, base, blen) || (mp[blen] != '/' && mp[blen] != '\0'))
+				continue;
+			if (!best || strlen(mp) > strlen(best)) {
+				free(best);
+				best = xstrdup(mp);
+			}
+		}
+		if (best) {
+			if (umount2(best, MNT_DETACH) < 0)
+				return kc_err_sys(err, "umount `%s`", best);
+			again = true;
+		}
+	}
+	return 0;
 }

@@ -29,4 +29,7 @@ int kc_do_mount(const char *src, const char *target, const char *shown_target, c
 int kc_mount_rootfs_entry(const char *type, const char *source, char *const *options,
 			  const char *target, kc_err **err);
 
+/* Unmount (lazily) every mount at or below base, deepest first. */
+int kc_umount_tree(const char *base, kc_err **err);
+
 #endif

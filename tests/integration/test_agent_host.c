@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agentctl.h"
+#include "containerd/task/v2/shim.pb-c.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -450,4 +451,56 @@ Test(agent, hundred_sequential_containers_leak_nothing, .timeout = 240)
 	cr_assert_eq(count_fds(A.pid), fds0, "agent fds grew from %d", fds0);
 	cr_assert_eq(count_lines_matching("/proc/self/mountinfo", A.dir), mounts0);
 	cr_assert_eq(count_zombies(A.pid), 0);
+}
+
+Test(agent, pause_resume_stats_and_file_stdio)
+{
+	const char *args[] = {"/bin/sh", "-c", "echo to-file; echo err-to-file >&2; sleep 100",
+			      NULL};
+	struct bundle_opts o = {.args = args};
+	_cleanup_free_ char *bundle = agentctl_bundle(&A, "cpause", &o);
+	_cleanup_free_ char *out = xasprintf("%s/out.txt", A.dir);
+	_cleanup_free_ char *text = NULL;
+	Containerd__Task__V2__PauseRequest pr = CONTAINERD__TASK__V2__PAUSE_REQUEST__INIT;
+	Containerd__Task__V2__StatsRequest sr = CONTAINERD__TASK__V2__STATS_REQUEST__INIT;
+	ProtobufCMessage *m = NULL;
+	kc_err *e = NULL;
+	uint32_t st;
+	int s = 0;
+
+	/* A plain file for stdout and stderr: handed to the process as is. */
+	cr_assert_eq(task_create(&A, "cpause", bundle, false, NULL, out, out, NULL, &e), 0, "%s",
+		     kc_err_msg(e));
+	cr_assert_eq(task_start(&A, "cpause", NULL, NULL, &e), 0, "%s", kc_err_msg(e));
+	for (int i = 0; i < 200; i++) {
+		free(text);
+		text = NULL;
+		if (kc_read_file(out, 4096, &text, NULL, NULL) == 0 && strstr(text, "err-to-file"))
+			break;
+		usleep(10000);
+	}
+	cr_assert_str_eq(text, "to-file\nerr-to-file\n");
+	pr.id = "cpause";
+	cr_assert_eq(ttrpc_client_call_sync(A.cli, "containerd.task.v2.Task", "Pause", &pr.base,
+					    NULL, KC_NSEC_PER_SEC * 10, NULL, &e),
+		     0, "%s", kc_err_msg(e));
+	cr_assert_eq(task_state(&A, "cpause", NULL, &s, NULL, &e), 0);
+	cr_assert_eq(s, 4 /* PAUSED */);
+	cr_assert_eq(ttrpc_client_call_sync(A.cli, "containerd.task.v2.Task", "Resume", &pr.base,
+					    NULL, KC_NSEC_PER_SEC * 10, NULL, &e),
+		     0, "%s", kc_err_msg(e));
+	cr_assert_eq(task_state(&A, "cpause", NULL, &s, NULL, &e), 0);
+	cr_assert_eq(s, 2 /* RUNNING */);
+	sr.id = "cpause";
+	cr_assert_eq(ttrpc_client_call_sync(A.cli, "containerd.task.v2.Task", "Stats", &sr.base,
+					    &containerd__task__v2__stats_response__descriptor,
+					    KC_NSEC_PER_SEC * 10, &m, &e),
+		     0, "%s", kc_err_msg(e));
+	cr_assert_str_eq(((Containerd__Task__V2__StatsResponse *)m)->stats->type_url,
+			 "io.containerd.cgroups.v2.Metrics");
+	protobuf_c_message_free_unpacked(m, NULL);
+	cr_assert_eq(task_kill(&A, "cpause", NULL, SIGKILL, true, &e), 0, "%s", kc_err_msg(e));
+	cr_assert_eq(task_wait(&A, "cpause", NULL, &st, &e), 0);
+	cr_assert_eq(st, 137);
+	cr_assert_eq(task_delete(&A, "cpause", NULL, NULL, &e), 0, "%s", kc_err_msg(e));
 }
