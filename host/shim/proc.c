@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The shim's processes: lookups, exit tracking (the agent's Wait, then our
+ * relays draining, then the exit event), and forwarding calls to the agent. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "containerd/events/task.pb-c.h"
+#include "containerd/task/v2/shim.pb-c.h"
+#include "google/protobuf/empty.pb-c.h"
+#include "log.h"
+#include "shim.h"
+#include "svc_int.h"
+
+static void pending_cancel(ttrpc_call *c, void *ud)
+{
+	struct pending *x = ud;
+	(void)c;
+	x->call = NULL;
+}
+
+struct pending *pending_new(ttrpc_call *call, const char *id, const char *exec_id)
+{
+	struct pending *x = xcalloc(1, sizeof(*x));
+	x->call = call;
+	x->id = xstrdup(id ? id : "");
+	x->exec_id = exec_id && *exec_id ? xstrdup(exec_id) : NULL;
+	if (call)
+		ttrpc_call_set_cancel(call, pending_cancel, x);
+	return x;
+}
+
+/* Detach and return the containerd call (NULL if it already went away). */
+ttrpc_call *pending_take(struct pending *x)
+{
+	ttrpc_call *c = x->call;
+	if (c)
+		ttrpc_call_set_cancel(c, NULL, NULL);
+	x->call = NULL;
+	return c;
+}
+
+void pending_free(struct pending *x)
+{
+	pending_take(x);
+	free(x->id);
+	free(x->exec_id);
+	free(x);
+}
+
+struct task *find_task(const char *id)
+{
+	kc_list_for_each (n, &shim->tasks) {
+		struct task *t = kc_container_of(n, struct task, node);
+		if (!strcmp(t->id, id))
+			return t;
+	}
+	return NULL;
+}
+
+struct sproc *find_proc(const char *id, const char *exec_id)
+{
+	struct task *t = id ? find_task(id) : NULL;
+	if (!t)
+		return NULL;
+	if (!exec_id || !*exec_id)
+		return t->init;
+	kc_list_for_each (n, &t->execs) {
+		struct sproc *p = kc_container_of(n, struct sproc, node);
+		if (!strcmp(p->exec_id, exec_id))
+			return p;
+	}
+	return NULL;
+}
+
+void reply_empty(ttrpc_call *c)
+{
+	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
+	ttrpc_call_reply(c, &e.base);
+}
+
+void reply_status(ttrpc_call *c, const struct ttrpc_status *st)
+{
+	ttrpc_call_reply_error(c, st->code, "%s", st->message);
+}
+
+void fill_ts(Google__Protobuf__Timestamp *ts, uint64_t ns)
+{
+	ts->seconds = (int64_t)(ns / KC_NSEC_PER_SEC);
+	ts->nanos = (int32_t)(ns % KC_NSEC_PER_SEC);
+}
+
+/* ------------------------------------------------------------- processes */
+
+struct sproc *sproc_new(struct task *t, const char *exec_id, bool terminal, const char *in,
+			const char *out, const char *err)
+{
+	struct sproc *p = xcalloc(1, sizeof(*p));
+	const char *uris[3] = {in, out, err};
+
+	p->task = t;
+	p->exec_id = exec_id ? xstrdup(exec_id) : NULL;
+	p->terminal = terminal;
+	for (int i = 0; i < 3; i++) {
+		p->stdio[i] = xstrdup(uris[i] ? uris[i] : "");
+		/* A terminal merges stderr into stdout. */
+		if (*p->stdio[i] && !(terminal && i == 2))
+			p->ports[i] = pod_alloc_port();
+	}
+	return p;
+}
+
+void sproc_free(struct sproc *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < 3; i++) {
+		relay_free(p->relay[i]);
+		free(p->stdio[i]);
+	}
+	while (p->n_waiters > 0) {
+		ttrpc_call *c = p->waiters[--p->n_waiters];
+		ttrpc_call_set_cancel(c, NULL, NULL);
+		ttrpc_call_reply_error(c, TTRPC_NOT_FOUND, "process deleted");
+	}
+	free(p->waiters);
+	free(p->exec_id);
+	free(p);
+}
+
+char *guest_uri(const struct sproc *p, int i)
+{
+	if (!p->ports[i])
+		return xstrdup("");
+	return xasprintf("hvsock://%s:%u", shim->vsock_uds, p->ports[i]);
+}
+
+void reply_wait(ttrpc_call *c, struct sproc *p)
+{
+	Containerd__Task__V2__WaitResponse r = CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
+	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	r.exit_status = p->exit_status;
+	fill_ts(&ts, p->exited_at);
+	r.exited_at = &ts;
+	ttrpc_call_reply(c, &r.base);
+}
+
+/* The agent reported the exit and every output byte reached containerd. */
+void publish_exit(struct sproc *p)
+{
+	Containerd__Events__TaskExit ev = CONTAINERD__EVENTS__TASK_EXIT__INIT;
+	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+
+	if (p->exited)
+		return;
+	p->exited = true;
+	relay_free(p->relay[0]);
+	p->relay[0] = NULL;
+	ev.container_id = p->task->id;
+	ev.id = p->exec_id ? p->exec_id : p->task->id;
+	ev.pid = p->pid;
+	ev.exit_status = p->exit_status;
+	fill_ts(&ts, p->exited_at);
+	ev.exited_at = &ts;
+	events_publish("/tasks/exit", "containerd.events.TaskExit", &ev.base);
+	while (p->n_waiters > 0) {
+		ttrpc_call *c = p->waiters[--p->n_waiters];
+		ttrpc_call_set_cancel(c, NULL, NULL);
+		reply_wait(c, p);
+	}
+}
+
+void proc_agent_exited(struct sproc *p, uint32_t status, uint64_t exited_at)
+{
+	if (p->agent_exited)
+		return;
+	p->agent_exited = true;
+	p->exit_status = status;
+	p->exited_at = exited_at ? exited_at : kc_realtime_ns();
+	if (p->open_relays == 0 || shim->vm_dead) {
+		/* A dead VM will not finish its streams. */
+		for (int i = 1; i < 3 && shim->vm_dead; i++) {
+			relay_free(p->relay[i]);
+			p->relay[i] = NULL;
+		}
+		publish_exit(p);
+	}
+}
+
+static void relay_done(struct relay *r, void *ud)
+{
+	struct sproc *p = ud;
+	for (int i = 1; i < 3; i++)
+		if (p->relay[i] == r && p->open_relays > 0) {
+			p->open_relays--;
+			if (p->open_relays == 0 && p->agent_exited)
+				publish_exit(p);
+		}
+}
+
+int start_relays(struct sproc *p, int from, int to, kc_err **err)
+{
+	for (int i = from; i <= to; i++) {
+		if (!p->ports[i])
+			continue;
+		if (relay_start(i, p->stdio[i], shim->vsock_uds, p->ports[i], relay_done, p,
+				&p->relay[i], err) < 0)
+			return kc_err_wrap(err, "stdio of %s",
+					   p->exec_id ? p->exec_id : p->task->id);
+		if (i > 0)
+			p->open_relays++;
+	}
+	return 0;
+}
+
+static void on_internal_wait(void *ud, const struct ttrpc_status *st, const uint8_t *d, size_t n)
+{
+	struct pending *x = ud;
+	struct sproc *p = find_proc(x->id, x->exec_id);
+
+	if (p) {
+		Containerd__Task__V2__WaitResponse *r =
+		    st->code == 0 ? containerd__task__v2__wait_response__unpack(NULL, n, d) : NULL;
+		uint64_t at = 0;
+		if (r && r->exited_at)
+			at = (uint64_t)r->exited_at->seconds * KC_NSEC_PER_SEC +
+			     (uint64_t)r->exited_at->nanos;
+		if (!r)
+			log_warn("wait %s: %s", x->id, st->message);
+		proc_agent_exited(p, r ? r->exit_status : 255, at);
+		if (r)
+			containerd__task__v2__wait_response__free_unpacked(r, NULL);
+	}
+	pending_free(x);
+}
+
+/* We learn exits by waiting at the agent ourselves, once per process. */
+void watch_exit(struct sproc *p)
+{
+	Containerd__Task__V2__WaitRequest w = CONTAINERD__TASK__V2__WAIT_REQUEST__INIT;
+	struct pending *x = pending_new(NULL, p->task->id, p->exec_id);
+	kc_err *err = NULL;
+
+	w.id = p->task->id;
+	w.exec_id = p->exec_id ? p->exec_id : (char *)"";
+	if (ttrpc_client_call(shim->agent, TASK_SVC, "Wait", &w.base, 0, on_internal_wait, x,
+			      &err) < 0) {
+		log_error("wait %s: %s", p->task->id, kc_err_msg(err));
+		kc_err_free(err);
+		pending_free(x);
+		proc_agent_exited(p, 255, 0);
+	}
+}
+
+uint64_t timeout_of(ttrpc_call *c)
+{
+	uint64_t d = ttrpc_call_deadline(c), now = kc_now_ns();
+	if (d == UINT64_MAX)
+		return AGENT_TIMEOUT;
+	return d > now ? d - now : 1;
+}
+
+static void on_forward(void *ud, const struct ttrpc_status *st, const uint8_t *d, size_t n)
+{
+	struct pending *x = ud;
+	ttrpc_call *c = pending_take(x);
+	if (c) {
+		if (st->code)
+			reply_status(c, st);
+		else
+			ttrpc_call_reply_raw(c, d, n);
+	}
+	pending_free(x);
+}
+
+void forward(ttrpc_call *c, const uint8_t *d, size_t n, ttrpc_reply_fn cb, const char *id,
+	     const char *exec_id)
+{
+	struct pending *x;
+	kc_err *err = NULL;
+
+	if (!shim->agent || shim->vm_dead) {
+		ttrpc_call_reply_error(c, TTRPC_UNAVAILABLE, "%s: the pod's VM is not running",
+				       ttrpc_call_method(c));
+		return;
+	}
+	x = pending_new(c, id, exec_id);
+	if (ttrpc_client_call_raw(shim->agent, TASK_SVC, ttrpc_call_method(c), d, n, timeout_of(c),
+				  cb ? cb : on_forward, x, &err) < 0) {
+		pending_free(x);
+		ttrpc_call_reply_kc_err(c, err);
+		kc_err_free(err);
+	}
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal to the shim's Task service (service.c) and its process layer
+ * (proc.c). */
+#ifndef KC_SHIM_SVC_INT_H
+#define KC_SHIM_SVC_INT_H
+
+#include "containerd/task/v2/shim.pb-c.h"
+#include "shim.h"
+
+#define TASK_SVC      "containerd.task.v2.Task"
+#define AGENT_TIMEOUT (60 * KC_NSEC_PER_SEC)
+
+/* An RPC from containerd in flight at the agent. Processes are looked up by
+ * id when the agent answers, so nothing dangles if they went away. */
+struct pending {
+	ttrpc_call *call;
+	char *id, *exec_id;
+	void *extra;
+};
+
+struct pending *pending_new(ttrpc_call *call, const char *id, const char *exec_id);
+/* Detach and return the containerd call (NULL if it already went away). */
+ttrpc_call *pending_take(struct pending *x);
+void pending_free(struct pending *x);
+struct task *find_task(const char *id);
+struct sproc *find_proc(const char *id, const char *exec_id);
+void reply_empty(ttrpc_call *c);
+void reply_status(ttrpc_call *c, const struct ttrpc_status *st);
+void fill_ts(Google__Protobuf__Timestamp *ts, uint64_t ns);
+struct sproc *sproc_new(struct task *t, const char *exec_id, bool terminal, const char *in,
+			const char *out, const char *err);
+void sproc_free(struct sproc *p);
+/* hvsock://<VMM vsock socket>:<port> for stream i, "" if none. */
+char *guest_uri(const struct sproc *p, int i);
+void reply_wait(ttrpc_call *c, struct sproc *p);
+void publish_exit(struct sproc *p);
+int start_relays(struct sproc *p, int from, int to, kc_err **err);
+/* Wait at the agent ourselves, once per started process. */
+void watch_exit(struct sproc *p);
+/* What is left of a containerd call's deadline, for the agent call. */
+uint64_t timeout_of(ttrpc_call *c);
+/* Forward the raw request to the agent; cb (default: relay the answer). */
+void forward(ttrpc_call *c, const uint8_t *d, size_t n, ttrpc_reply_fn cb, const char *id,
+	     const char *exec_id);
+
+#endif
