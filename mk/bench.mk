@@ -10,3 +10,9 @@ $(O)/bench/container-start: bench/container_start.c $(call hobj,$(TEST_HELPER_SR
 
 .PHONY: bench-bins
 bench-bins: $(BENCH_BINS)
+
+# ctr run to exit, kuasar-c vs runc, and shim/sandboxer/VM memory per pod,
+# through a private containerd (bench/pod-start; root; exit 77 if it cannot run).
+.PHONY: bench-pod-start
+bench-pod-start:
+	@bash bench/pod-start
