@@ -65,7 +65,7 @@ int spec_get_int(json_t *o, const char *key, const char *path, int64_t min, int6
  * parses up to INT64_MAX which covers every sane value. */
 int spec_get_u32(json_t *o, const char *key, const char *path, uint32_t *ret, kc_err **err)
 {
-	int64_t v;
+	int64_t v = 0; /* gcc -O2 cannot tell kc_err_set()'s returns are < 0 */
 	int r = spec_get_int(o, key, path, 0, UINT32_MAX, &v, err);
 	if (r > 0)
 		*ret = (uint32_t)v;

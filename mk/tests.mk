@@ -38,7 +38,7 @@ $(O)/tests/%: tests/integration/%.c $(call hobj,$(TEST_HELPER_SRCS)) $(O)/host/l
 
 .PHONY: test test-deps test-unit test-integration test-asan unit-bins
 test-deps:
-	@bash scripts/setup-deps.sh build test vm kernel containerd bench
+	@bash scripts/setup-deps.sh build test vm kernel containerd containerd2 bench
 unit-bins: $(UNIT_BINS)
 
 test-unit: test-deps $(UNIT_BINS)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# demo.sh: the main job. A private containerd (Debian's 1.6) runs a busybox
-# container in a kuasar-c microVM through containerd-shim-kuasar-vmm-v2 and
-# vmm-sandboxer, and prints what the container printed. Run as root, after
-# `make all initramfs kernel` (`make demo` does everything).
+# demo.sh: the main job. A private containerd (Debian's 1.6, or KC_CONTAINERD)
+# runs a busybox container in a kuasar-c microVM through
+# containerd-shim-kuasar-vmm-v2 and vmm-sandboxer, and prints what the
+# container printed. Run as root, after `make all initramfs kernel` (`make
+# demo` does everything).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (containerd, mounts, VMs)" >&2; exit 1; }
@@ -10,7 +11,7 @@ source "$top/scripts/kc-env.sh"
 dir=$(mktemp -d /tmp/kc-demo-XXXXXX)
 trap 'kc_env_down; rm -rf "$dir"' EXIT
 kc_env_up "$dir"
-echo "demo: containerd $(containerd --version | awk '{print $3}'), runtime $KC_RUNTIME, image $KC_IMAGE"
+echo "demo: containerd $KC_CTD_VERSION, runtime $KC_RUNTIME, image $KC_IMAGE"
 echo "demo: ctr run --rm --runtime $KC_RUNTIME $KC_IMAGE demo ..."
 start=$(date +%s%N)
 kc_ctr run --rm --runtime "$KC_RUNTIME" "$KC_IMAGE" demo sh -c \

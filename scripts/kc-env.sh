@@ -6,6 +6,10 @@
 #   kc_ctr ARGS...     ctr against that containerd
 #   kc_env_down        stop both (sandboxes are shut down first)
 # Needs root. DIR should be short: unix socket paths live under it.
+# Which containerd (read by kc_env_up): KC_CONTAINERD (default: containerd on
+# PATH) and KC_CTR (default: the ctr beside KC_CONTAINERD, else ctr on PATH).
+# containerd 1.x gets a version-2 config, 2.x a version-3 one; KC_CTD_VERSION
+# holds the version kc_env_up found.
 # Machine: QEMU (KVM where the CPU allows it, TCG otherwise), microvm + our
 # PVH vmlinux, vhost-user vsock, virtiofs.
 
@@ -27,11 +31,53 @@ kc_wait_socket() { # PATH SECONDS
 	return 1
 }
 
+# The config for containerd's major version: its own state and sockets under
+# DIR, and no CRI (ctr needs none of it; it would only slow the start down).
+# 2.x: CRI is three plugins, the pod-sandbox controllers need CRI, and NRI would
+# listen on the host's /var/run/nri/nri.sock.
+kc_containerd_toml() { # DIR MAJOR
+	echo "# written by scripts/kc-env.sh"
+	if [ "$2" -ge 2 ]; then
+		cat <<TOML
+version = 3
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images",
+  "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox",
+  "io.containerd.grpc.v1.sandbox-controllers", "io.containerd.nri.v1.nri"]
+TOML
+	else
+		cat <<TOML
+version = 2
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+TOML
+	fi
+	cat <<TOML
+root = "$1/ctd/root"
+state = "$1/ctd/state"
+[grpc]
+  address = "$1/ctd/containerd.sock"
+[ttrpc]
+  address = "$1/ctd/containerd.sock.ttrpc"
+TOML
+}
+
 kc_env_up() {
 	KC_DIR=$1
 	mkdir -p "$KC_DIR"/{vmm,ctd}
-	local bin=$KC_TOP/build/bin vhost
+	local bin=$KC_TOP/build/bin vhost major
 	vhost=$(kc_envmk VHOST_DEVICE_VSOCK)
+	KC_CONTAINERD=${KC_CONTAINERD:-containerd}
+	if [ -z "${KC_CTR:-}" ]; then
+		KC_CTR=ctr
+		[[ "$KC_CONTAINERD" != */* || ! -x "${KC_CONTAINERD%/*}/ctr" ]] ||
+			KC_CTR=${KC_CONTAINERD%/*}/ctr
+	fi
+	# "containerd github.com/containerd/containerd/v2 2.1.9+unknown ..."
+	KC_CTD_VERSION=$("$KC_CONTAINERD" --version | awk '{ sub(/^v/, "", $3); print $3 }')
+	major=${KC_CTD_VERSION%%.*}
+	[[ "$major" =~ ^[0-9]+$ ]] || {
+		echo "cannot tell the version of $KC_CONTAINERD: [$KC_CTD_VERSION]" >&2
+		return 1
+	}
 	cat >"$KC_DIR/sandboxer.toml" <<TOML
 # written by scripts/kc-env.sh
 [sandbox]
@@ -57,17 +103,7 @@ machine = "microvm"
 accel = "auto"
 vhost_device_vsock = "$vhost"
 TOML
-	cat >"$KC_DIR/containerd.toml" <<TOML
-# written by scripts/kc-env.sh
-version = 2
-root = "$KC_DIR/ctd/root"
-state = "$KC_DIR/ctd/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$KC_DIR/ctd/containerd.sock"
-[ttrpc]
-  address = "$KC_DIR/ctd/containerd.sock.ttrpc"
-TOML
+	kc_containerd_toml "$KC_DIR" "$major" >"$KC_DIR/containerd.toml"
 	"$bin/vmm-sandboxer" --listen "$KC_DIR/sbx.sock" --dir "$KC_DIR/vmm" \
 		--config "$KC_DIR/sandboxer.toml" >"$KC_DIR/sandboxer.log" 2>&1 &
 	KC_SBX_PID=$!
@@ -78,7 +114,7 @@ TOML
 	}
 	# containerd finds our shim on its PATH; the shim finds the sandboxer here.
 	PATH=$bin:$PATH KUASAR_SANDBOXER_ADDRESS=$KC_DIR/sbx.sock \
-		containerd --config "$KC_DIR/containerd.toml" >"$KC_DIR/containerd.log" 2>&1 &
+		"$KC_CONTAINERD" --config "$KC_DIR/containerd.toml" >"$KC_DIR/containerd.log" 2>&1 &
 	KC_CTD_PID=$!
 	kc_wait_socket "$KC_DIR/ctd/containerd.sock" 20 || {
 		echo "containerd did not start:" >&2
@@ -90,7 +126,7 @@ TOML
 }
 
 kc_ctr() {
-	ctr --address "$KC_DIR/ctd/containerd.sock" "$@"
+	"${KC_CTR:-ctr}" --address "$KC_DIR/ctd/containerd.sock" "$@"
 }
 
 kc_env_down() {

@@ -2,8 +2,11 @@
 # setup-deps.sh - install and build everything kuasar-c needs; idempotent and cached.
 #
 # Usage: scripts/setup-deps.sh [--print-env] [GROUP...]
-#   GROUP       build | test | vm | kernel | containerd | bench | all (default: all)
-#               Groups only choose what gets installed; nothing is ever removed.
+#   GROUP       build | test | vm | kernel | containerd | containerd2 | bench | all
+#               (default: all). Groups only choose what gets installed; nothing is ever
+#               removed. containerd2 is optional: if it cannot be fetched, setup warns,
+#               leaves CONTAINERD2 empty and retries after a day (or when containerd2.failed
+#               in the cache is deleted).
 #   --print-env print KEY=VALUE lines on stdout (shell-assignable) after setup;
 #               progress and errors always go to stderr.
 #
@@ -14,7 +17,8 @@
 #
 # Outputs: $KC_CACHE/env.mk (make syntax `KEY := VALUE`, rewritten only when it changes) with
 #   MUSL_SYSROOT MUSL_KINC VHOST_DEVICE_VSOCK VIRTIOFSD CLOUD_KERNEL CLOUD_KERNEL_MODULES
-#   LINUX_SOURCE_TARBALL BUSYBOX_STATIC GO   (empty value = not installed/built yet).
+#   LINUX_SOURCE_TARBALL BUSYBOX_STATIC GO CONTAINERD2   (empty value = not installed/built
+#   yet; CONTAINERD2 is sid's containerd 2.x binary, with its ctr beside it).
 #   Step logs: $KC_CACHE/logs/<step>.log.
 #
 # What it does, per group:
@@ -25,13 +29,15 @@
 #                                 symlinks in $KC_CACHE/musl-kinc
 #   vm:    vhost-device-vsock     from Debian sid (.deb unpacked, not installed)
 #          Debian cloud kernel    linux-image-<ver>-cloud-amd64 unpacked in $KC_CACHE/cloud-kernel
+#   containerd2: containerd 2.x   sid's `containerd` .deb (containerd, ctr, containerd-shim-runc-v2)
+#                                 unpacked in $KC_CACHE/containerd2; runs with bookworm's runc
 # Downloads of other suites / source packages use a private apt configuration under
 # $KC_CACHE/apt built from the system's mirror URI; the system apt config is not touched.
 set -euo pipefail
 shopt -s inherit_errexit
 
 readonly SUITE=bookworm
-readonly ALL_GROUPS="build test vm kernel containerd bench"
+readonly ALL_GROUPS="build test vm kernel containerd containerd2 bench"
 MUSL_CFLAGS="-Os -ffunction-sections -fdata-sections"
 
 say() { printf 'deps: %s\n' "$*" >&2; }
@@ -45,7 +51,7 @@ for arg in "$@"; do
 	--print-env) print_env=1 ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 0 ;;
 	all) read -r -a groups <<<"$ALL_GROUPS" ;;
-	build | test | vm | kernel | containerd | bench) groups+=("$arg") ;;
+	build | test | vm | kernel | containerd | containerd2 | bench) groups+=("$arg") ;;
 	*) die "unknown argument '$arg' (groups: $ALL_GROUPS all; option: --print-env)" ;;
 	esac
 done
@@ -123,6 +129,7 @@ add_pkgs() { local p; for p in "$@"; do PKGS[$p]=1; done; }
 [ -n "${G[kernel]:-}" ] && add_pkgs linux-source-6.1 flex bison libelf-dev bc libssl-dev cpio \
 	xz-utils
 [ -n "${G[containerd]:-}" ] && add_pkgs containerd runc
+[ -n "${G[containerd2]:-}" ] && add_pkgs runc
 [ -n "${G[bench]:-}" ] && add_pkgs hyperfine
 
 declare -A SRCVER=() # binary package -> its source package version (keys the musl builds)
@@ -428,6 +435,15 @@ fetch_deb() {
 
 check_vsock() { "$1/usr/bin/vhost-device-vsock" --help >/dev/null; }
 
+check_containerd2() {
+	local v
+	v=$("$1/usr/bin/containerd" --version)
+	echo "$v"
+	"$1/usr/bin/ctr" --version
+	# sid may move on to a newer major version one day: this group is about 2.x.
+	awk '{ exit !($3 ~ /^v?2\./) }' <<<"$v" || { echo "not containerd 2.x: $v"; exit 1; }
+}
+
 # The versioned image package the cloud metapackage currently points at.
 cloud_kernel_pkg() {
 	papt_ready bookworm >&2
@@ -475,13 +491,37 @@ if [ -n "${G[vm]:-}" ]; then
 	fi
 fi
 
+if [ -n "${G[containerd2]:-}" ] && [ ! -x "$KC_CACHE/containerd2/usr/bin/containerd" ]; then
+	# Optional: a failure is remembered for a day instead of failing every run.
+	c2fail=$KC_CACHE/containerd2.failed
+	if [ -n "$(find "$c2fail" -mmin -1440 2>/dev/null)" ]; then
+		say "skipping containerd 2.x: fetching it failed less than a day ago (see $c2fail)"
+	else
+		say "fetching containerd 2.x (sid) ..."
+		t0=$SECONDS
+		set +e
+		(run_step containerd2 fetch_deb sid containerd "$KC_CACHE/containerd2" check_containerd2)
+		rc=$?
+		set -e
+		if [ $rc -eq 0 ]; then
+			rm -f "$c2fail"
+			say "got $(<"$KC_CACHE/containerd2/.stamp") in $((SECONDS - t0)) s"
+		else
+			printf 'see %s\n' "$LOGS/containerd2.log" >"$c2fail"
+			rm -rf "$KC_CACHE"/.fetch.* # what fetch_deb left (we hold the lock)
+			say "warning: no containerd 2.x (optional; the containerd e2e test skips its 2.x pass)"
+		fi
+		did_work=1
+	fi
+fi
+
 # ---------------------------------------------------------------- environment
 # Values describe what is on disk now, whichever groups this run was asked for.
 first() { local f; for f in "$@"; do if [ -e "$f" ]; then printf '%s' "$f"; break; fi; done; }
 
 declare -A ENV=()
 ENV_KEYS=(MUSL_SYSROOT MUSL_KINC VHOST_DEVICE_VSOCK VIRTIOFSD CLOUD_KERNEL CLOUD_KERNEL_MODULES
-	LINUX_SOURCE_TARBALL BUSYBOX_STATIC GO)
+	LINUX_SOURCE_TARBALL BUSYBOX_STATIC GO CONTAINERD2)
 for k in "${ENV_KEYS[@]}"; do ENV[$k]=""; done
 if [ -f "$SYSROOT/.stamp-protobuf-c" ] && [ -f "$SYSROOT/.stamp-libblkid" ] &&
 	[ -f "$SYSROOT/.stamp-jansson" ]; then
@@ -502,6 +542,7 @@ if [ -x /bin/busybox ] && [ "$(dpkg-query -W -f='${db:Status-Abbrev}' busybox-st
 	ENV[BUSYBOX_STATIC]=/bin/busybox
 fi
 ENV[GO]=$(command -v go || true)
+ENV[CONTAINERD2]=$(first "$KC_CACHE/containerd2/usr/bin/containerd")
 
 mk="" sh=""
 for k in "${ENV_KEYS[@]}"; do

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# containerd 1.6 (Debian's) runs containers in kuasar-c microVMs: ctr ->
-# containerd -> containerd-shim-kuasar-vmm-v2 -> vmm-sandboxer -> QEMU ->
-# vmm-task. Exact output and exit codes, a tty, exec, kill, two containers in
-# one pod, and nothing left behind. Exit 77 (with the reason) if this machine
-# cannot run it.
+# containerd runs containers in kuasar-c microVMs: ctr -> containerd ->
+# containerd-shim-kuasar-vmm-v2 -> vmm-sandboxer -> QEMU -> vmm-task. Exact
+# output and exit codes, a tty, exec, kill, two containers in one pod, events,
+# a dying VM, a crashing shim, and nothing left behind.
+#
+# Usage: test_containerd_e2e.sh [CONTAINERD...]
+#   One pass of the checks per containerd binary (its ctr: the one beside it,
+#   else ctr on PATH). Default: Debian's containerd 1.6 on PATH, then sid's
+#   containerd 2.x (CONTAINERD2 from scripts/setup-deps.sh containerd2) if it
+#   was fetched; without it that pass is skipped with the reason.
+# Exit 77 (with the reason) if this machine cannot run it at all.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 skip() { echo "skip: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root"
-for b in containerd ctr qemu-system-x86_64 script; do
+for b in qemu-system-x86_64 script; do
 	command -v "$b" >/dev/null || skip "$b is not installed"
 done
 for f in build/bin/vmm-sandboxer build/bin/containerd-shim-kuasar-vmm-v2 build/kernel/vmlinux \
@@ -17,20 +23,36 @@ for f in build/bin/vmm-sandboxer build/bin/containerd-shim-kuasar-vmm-v2 build/k
 done
 
 source "$top/scripts/kc-env.sh"
-dir=$(mktemp -d /tmp/kce-XXXXXX) # short: unix socket paths live below it
-fails=0
-ok() { echo "ok   - $*"; }
-bad() { echo "FAIL - $*"; fails=$((fails + 1)); }
-finish() {
+passes=("$@")
+if [ ${#passes[@]} -eq 0 ]; then
+	command -v containerd >/dev/null && command -v ctr >/dev/null ||
+		skip "containerd (and ctr) is not installed"
+	passes=(containerd)
+	ctd2=$(kc_envmk CONTAINERD2)
+	if [ -n "$ctd2" ] && [ -x "$ctd2" ]; then
+		passes+=("$ctd2")
+	else
+		skip2="no containerd 2.x (scripts/setup-deps.sh containerd2 could not fetch sid's containerd .deb)"
+	fi
+fi
+
+fails=0 pass_fails=0 dir=''
+ok() { echo "ok   - $KC_CTD_VERSION: $*"; }
+bad() { echo "FAIL - $KC_CTD_VERSION: $*"; pass_fails=$((pass_fails + 1)); }
+pass_end() {
+	[ -n "$dir" ] || return 0
 	kc_env_down
-	if [ "$fails" -ne 0 ]; then
+	if [ "$pass_fails" -ne 0 ]; then
 		echo "--- containerd.log (tail)"; tail -40 "$dir/containerd.log"
 		echo "--- sandboxer.log (tail)"; tail -40 "$dir/sandboxer.log"
 	fi
 	rm -rf "$dir"
+	dir='' fails=$((fails + pass_fails)) pass_fails=0
 }
-trap finish EXIT
-kc_env_up "$dir" || { echo "FAIL - environment did not come up"; exit 1; }
+trap pass_end EXIT
+
+# The checks of one pass, against the containerd kc_env_up started in $dir.
+checks() {
 img=$KC_IMAGE rt=$KC_RUNTIME
 
 # 1. exact output, exit codes 0 and 42
@@ -45,7 +67,7 @@ n=$(kc_ctr run --rm --runtime "$rt" "$img" tbig sh -c 'seq 1 20000' | wc -l)
 [ "$n" = 20000 ] && ok "run: 20000 lines, none lost" || bad "run big: got $n lines"
 
 # 2. a tty (script gives ctr a terminal; its size must reach the container)
-out=$(script -qec "stty cols 100 rows 30; ctr --address $dir/ctd/containerd.sock run -t --rm --runtime $rt $img ttty sh -c 'tty; stty size'" /dev/null | tr -d '\r')
+out=$(script -qec "stty cols 100 rows 30; $KC_CTR --address $dir/ctd/containerd.sock run -t --rm --runtime $rt $img ttty sh -c 'tty; stty size'" /dev/null | tr -d '\r')
 echo "$out" | grep -q '/dev/pts/0$' && echo "$out" | grep -q '^30 100$' &&
 	ok "run -t: a terminal of the caller's size" || bad "run -t: [$out]"
 
@@ -100,13 +122,45 @@ done
 [ "$st" = STOPPED ] && ok "dead VM: task stopped" || bad "dead VM: task is [$st]"
 kc_ctr tasks delete tdie >/dev/null 2>&1; kc_ctr containers delete tdie || bad "rm tdie"
 
-# 7. nothing left: no VM, virtiofsd, shim, mount or sandbox dir
+# 7. a shim that crashes: containerd's `shim delete` cleans the host side and
+#    stops the pod's VM
+kc_ctr run -d --runtime "$rt" "$img" tcrash sleep 1000 >/dev/null || bad "run tcrash"
+pkill -9 -f "containerd-shim-kuasar-vmm-v2 -namespace default -address $dir/ctd/containerd.sock -publish-binary .* -id tcrash" ||
+	bad "no shim to kill"
+gone=0
+for _ in $(seq 100); do
+	[ -d "$dir/vmm/tcrash" ] || { gone=1; break; }
+	sleep 0.1
+done
+[ "$gone" = 1 ] && ok "crashed shim: VM stopped, sandbox removed" || bad "crashed shim: $dir/vmm/tcrash remains"
+kc_ctr tasks delete tcrash >/dev/null 2>&1; kc_ctr containers delete tcrash || bad "rm tcrash"
+
+# 8. containerd's file:// log URI
+kc_ctr run --rm --runtime "$rt" --log-uri "file://$dir/tlog.log" "$img" tlog sh -c 'echo logged; echo also >&2' >/dev/null 2>&1
+[ "$(sort "$dir/tlog.log" 2>/dev/null | tr '\n' ' ')" = "also logged " ] && ok "log-uri file://" ||
+	bad "log file: [$(cat "$dir/tlog.log" 2>/dev/null)]"
+
+# 9. nothing left: no VM, virtiofsd, shim, mount or sandbox dir
 sleep 0.5
-left=$(pgrep -af "qemu-system|virtiofsd|vhost-device-vsock|containerd-shim-kuasar" | grep -F "$dir" ; pgrep -af containerd-shim-kuasar-vmm-v2)
+# (Only ours: a shim's argv names our containerd's address, under $dir.)
+left=$(pgrep -af "qemu-system|virtiofsd|vhost-device-vsock|containerd-shim-kuasar" | grep -F "$dir")
 [ -z "$left" ] && ok "no VMM, virtiofsd or shim left" || bad "left processes: $left"
 [ -z "$(ls -A "$dir/vmm")" ] && ok "no sandbox dir left" || bad "left: $(ls "$dir/vmm")"
 mnt=$(grep -c " $dir/vmm" /proc/self/mountinfo)
 [ "$mnt" = 0 ] && ok "no mount left" || bad "$mnt mounts left under $dir/vmm"
+}
 
-echo "containerd e2e: $fails failed"
+for ctd in "${passes[@]}"; do
+	dir=$(mktemp -d /tmp/kce-XXXXXX) # short: unix socket paths live below it
+	KC_CONTAINERD=$ctd KC_CTR='' KC_CTD_VERSION=$ctd
+	echo "# containerd $ctd"
+	if kc_env_up "$dir"; then
+		checks
+	else
+		bad "environment did not come up"
+	fi
+	pass_end
+done
+[ -z "${skip2:-}" ] || echo "skipped: containerd 2.x pass: $skip2"
+echo "containerd e2e ($(printf '%s ' "${passes[@]}")): $fails failed"
 [ "$fails" = 0 ]
