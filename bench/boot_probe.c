@@ -54,7 +54,7 @@ static int check(int fd, uint64_t deadline, kc_err **err)
 
 	if (kc_loop_new(&loop, err) < 0) {
 		close(fd);
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	}
 	r = ttrpc_client_new(loop, fd, &c, err);
 	if (r == 0)

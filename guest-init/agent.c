@@ -413,7 +413,7 @@ static int mount_rootfs(struct kc_ctr *c, char **types, char **sources, char ***
 {
 	c->rootfs = xasprintf("%s/rootfs", c->bundle);
 	if (kc_mkdir_p(c->rootfs, 0711, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	for (size_t i = 0; i < n; i++) {
 		if (kc_mount_rootfs_entry(types[i], sources[i], options[i], c->rootfs, err) < 0) {
 			if (c->rootfs_mounted)
@@ -627,7 +627,7 @@ int kc_proc_kill(struct kc_proc *p, int sig, bool all, kc_err **err)
 		if (sig == SIGKILL)
 			return kc_cgroup_kill(p->ctr->cgroup, err);
 		if (kc_cgroup_pids(p->ctr->cgroup, &pids, &n, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 		for (size_t i = 0; i < n; i++)
 			(void)kill(pids[i], sig);
 		free(pids);

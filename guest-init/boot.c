@@ -194,7 +194,7 @@ static int enable_cgroup_controllers(kc_err **err)
 	char *save = NULL;
 
 	if (kc_read_file("/sys/fs/cgroup/cgroup.controllers", 4096, &avail, NULL, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	for (char *t = strtok_r(avail, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s+%s", n ? " " : "", t);
 	if (!n)
@@ -213,7 +213,7 @@ static int load_modules(kc_err **err)
 	if (access("/lib/modules/load.list", F_OK) < 0)
 		return 0; /* a kernel with everything built in */
 	if (kc_read_file("/lib/modules/load.list", 1 << 20, &list, NULL, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	for (char *l = strtok_r(list, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		_cleanup_free_ char *path = xasprintf("/lib/modules/%s", l);
 		_cleanup_close_ int fd = -1;
@@ -238,7 +238,7 @@ static int mount_sharefs(enum kc_sharefs type, kc_err **err)
 	if (type == KC_SHAREFS_NONE)
 		return 0;
 	if (kc_mkdir_p(KC_SHARED_DIR, 0755, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (type == KC_SHAREFS_VIRTIOFS) {
 		if (mount("kuasar", KC_SHARED_DIR, "virtiofs", MS_NODEV, NULL) < 0)
 			return kc_err_sys(err, "mount virtiofs tag `kuasar` on %s", KC_SHARED_DIR);

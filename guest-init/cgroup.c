@@ -134,7 +134,7 @@ static int enable_controller(const char *root, const char *path, const char *ctl
 	_cleanup_free_ char *file = xasprintf("%s/cgroup.controllers", root);
 
 	if (kc_read_file(file, 4096, &avail, NULL, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (!has_word(avail, ctl))
 		return kc_err_set(err, EOPNOTSUPP,
 				  "cgroup: the %s controller is not available in %s (available: "
@@ -152,11 +152,11 @@ static int enable_controller(const char *root, const char *path, const char *ctl
 		if (!*rest || !slash)
 			break; /* dir is path's parent now */
 		if (kc_read_file(subf, 4096, &sub, NULL, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 		if (!has_word(sub, ctl)) {
 			snprintf(val, sizeof(val), "+%s", ctl);
 			if (write_at(AT_FDCWD, dir, subf, val, err) < 0)
-				return kc_err_ret(*err);
+				return kc_err_retp(err);
 		}
 		{
 			char *next = xasprintf("%s/%.*s", dir, (int)(slash - rest), rest);
@@ -170,11 +170,11 @@ static int enable_controller(const char *root, const char *path, const char *ctl
 		_cleanup_free_ char *subf = xasprintf("%s/cgroup.subtree_control", dir);
 		char val[40];
 		if (kc_read_file(subf, 4096, &sub, NULL, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 		if (!has_word(sub, ctl)) {
 			snprintf(val, sizeof(val), "+%s", ctl);
 			if (write_at(AT_FDCWD, dir, subf, val, err) < 0)
-				return kc_err_ret(*err);
+				return kc_err_retp(err);
 		}
 	}
 	return 0;
@@ -214,12 +214,12 @@ int kc_cgroup_apply(struct kc_cgroup *cg, const struct kc_resources *r, kc_err *
 		else
 			snprintf(buf, sizeof(buf), "max");
 		if (write_at(cg->dirfd, cg->path, "memory.max", buf, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 	}
 	if (r->has_mem_reservation && r->mem_reservation > 0) {
 		snprintf(buf, sizeof(buf), "%lld", (long long)r->mem_reservation);
 		if (write_at(cg->dirfd, cg->path, "memory.low", buf, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 	}
 	if (r->has_mem_swap) {
 		/* OCI swap is memory+swap (v1); v2 limits swap alone. */
@@ -236,13 +236,13 @@ int kc_cgroup_apply(struct kc_cgroup *cg, const struct kc_resources *r, kc_err *
 		/* No swap configured in the guest kernel means no file: fine. */
 		if (faccessat(cg->dirfd, "memory.swap.max", F_OK, 0) == 0 &&
 		    write_at(cg->dirfd, cg->path, "memory.swap.max", buf, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 	}
 	if (r->has_cpu_shares) {
 		snprintf(buf, sizeof(buf), "%llu",
 			 (unsigned long long)kc_cgroup_shares_to_weight(r->cpu_shares));
 		if (write_at(cg->dirfd, cg->path, "cpu.weight", buf, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 	}
 	if (r->has_cpu_quota || r->has_cpu_period) {
 		uint64_t period = r->has_cpu_period ? r->cpu_period : 100000;
@@ -252,23 +252,23 @@ int kc_cgroup_apply(struct kc_cgroup *cg, const struct kc_resources *r, kc_err *
 		else
 			snprintf(buf, sizeof(buf), "max %llu", (unsigned long long)period);
 		if (write_at(cg->dirfd, cg->path, "cpu.max", buf, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 	}
 	if (r->cpus && write_at(cg->dirfd, cg->path, "cpuset.cpus", r->cpus, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (r->mems && write_at(cg->dirfd, cg->path, "cpuset.mems", r->mems, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (r->has_pids_limit) {
 		if (r->pids_limit > 0)
 			snprintf(buf, sizeof(buf), "%lld", (long long)r->pids_limit);
 		else
 			snprintf(buf, sizeof(buf), "max");
 		if (write_at(cg->dirfd, cg->path, "pids.max", buf, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 	}
 	for (size_t i = 0; i < r->n_unified; i++)
 		if (write_at(cg->dirfd, cg->path, r->unified_keys[i], r->unified_vals[i], err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 	return 0;
 }
 
@@ -287,6 +287,15 @@ int kc_cgroup_create(const char *path, const struct kc_resources *res, struct kc
 	for (size_t i = 0; i < n; i++)
 		if (enable_controller(root, path, ctls[i], err) < 0)
 			goto fail;
+	/* Accounting for Stats and OOM events even without limits; a controller
+	 * this kernel lacks is fine when nothing asked for it. */
+	{
+		static const char *const acct[] = {"memory", "pids", "cpu", "io"};
+		for (size_t i = 0; i < KC_ARRAY_SIZE(acct); i++) {
+			_cleanup_err_ kc_err *ignored = NULL;
+			(void)enable_controller(root, path, acct[i], &ignored);
+		}
+	}
 	cg = xcalloc(1, sizeof(*cg));
 	cg->path = xstrdup(path);
 	cg->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -303,7 +312,7 @@ int kc_cgroup_create(const char *path, const struct kc_resources *res, struct kc
 	return 0;
 fail:
 	(void)rmdir(path);
-	return kc_err_ret(*err);
+	return kc_err_retp(err);
 }
 
 int kc_cgroup_add_pid(struct kc_cgroup *cg, pid_t pid, kc_err **err)
@@ -322,7 +331,7 @@ int kc_cgroup_pids(struct kc_cgroup *cg, pid_t **ret, size_t *n, kc_err **err)
 	char *save = NULL;
 
 	if (kc_read_file(f, 1 << 22, &text, NULL, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		int64_t p;
 		if (kc_parse_i64(l, 1, INT32_MAX, &p) < 0)
@@ -345,7 +354,7 @@ int kc_cgroup_kill(struct kc_cgroup *cg, kc_err **err)
 	/* Pre-5.14: freeze, kill each, thaw, so nothing forks in between. */
 	(void)kc_cgroup_freeze(cg, true, NULL);
 	if (kc_cgroup_pids(cg, &pids, &n, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	for (size_t i = 0; i < n; i++)
 		kill(pids[i], SIGKILL);
 	free(pids);

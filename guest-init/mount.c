@@ -64,7 +64,7 @@ int kc_mkdir_in_root(int rootfd, const char *path, mode_t mode, kc_err **err)
 				dfd = kc_open_in_root(rootfd, "/", O_PATH | O_DIRECTORY, 0, err);
 			}
 			if (dfd < 0)
-				return kc_err_ret(*err);
+				return kc_err_retp(err);
 			if (mkdirat(dfd, name, mode) < 0 && errno != EEXIST)
 				return kc_err_sys(err, "mkdir `%s` in container root", p);
 		}
@@ -89,12 +89,12 @@ int kc_touch_in_root(int rootfd, const char *path, kc_err **err)
 		*last = '\0';
 		int dfd = kc_mkdir_in_root(rootfd, dir, 0755, err);
 		if (dfd < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 		close(dfd);
 	}
 	fd = kc_open_in_root(rootfd, path, O_WRONLY | O_CREAT | O_NOFOLLOW, 0644, err);
 	if (fd < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	close(fd);
 	return kc_open_in_root(rootfd, path, O_PATH, 0, err);
 }

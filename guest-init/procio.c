@@ -227,7 +227,7 @@ static int open_listener(const char *uri, bool host_side_unix, char **unix_path,
 	int fd;
 
 	if (kc_endpoint_parse(uri, &ep, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	(void)host_side_unix;
 	if (ep.kind == KC_EP_HVSOCK) {
 		/* The UDS is the host's; inside the VM only the port matters. */
@@ -278,7 +278,7 @@ static int stream_init(kc_procio *io, struct stream *s, int idx, const char *uri
 	if (s->listen_fd < 0)
 		return kc_err_wrap(err, "stdio `%s`", uri);
 	if (kc_loop_watch(io->loop, s->listen_fd, EPOLLIN, on_accept, s, &s->w_listen, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (io->terminal && idx == 2) {
 		/* A terminal merges stderr into stdout; nothing will come here. */
 		s->done = true;
@@ -309,7 +309,7 @@ int kc_procio_new(kc_loop *loop, const char *in, const char *out, const char *er
 	for (int i = 0; i < 3; i++)
 		if (stream_init(io, &io->s[i], i, uris[i], err) < 0) {
 			kc_procio_free(io);
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 		}
 	*ret = io;
 	return 0;

@@ -28,7 +28,7 @@ int kc_proc_limits(const struct kc_process *p, kc_err **err)
 		char buf[16];
 		int n = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
 		if (kc_write_file("/proc/self/oom_score_adj", buf, (size_t)n, O_WRONLY, 0, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 	}
 	return 0;
 }

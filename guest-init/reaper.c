@@ -73,7 +73,7 @@ int kc_reaper_init(kc_loop *loop, kc_exit_fn on_exit, kc_signal_fn on_sig, void 
 	reaper_ud = ud;
 	if (kc_loop_watch(loop, fd, EPOLLIN, on_signal, NULL, NULL, err) < 0) {
 		close(fd);
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	}
 	/* Children may have exited before the signalfd existed. */
 	kc_reaper_reap();

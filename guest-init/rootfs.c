@@ -62,21 +62,21 @@ static int mount_bind(int rootfd, const struct kc_mount *m, const struct kc_moun
 	else
 		tfd = kc_touch_in_root(rootfd, m->destination, err);
 	if (tfd < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	kc_fd_path(tfd, p);
 	if (kc_do_mount(m->source, p, m->destination, NULL, MS_BIND | (o->rbind ? MS_REC : 0), NULL,
 			err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (o->flags & ~(MS_REMOUNT | MS_REC)) {
 		/* Remount the new mount (re-resolve: tfd is the covered inode). */
 		_cleanup_close_ int nfd = kc_open_in_root(rootfd, m->destination, O_PATH, 0, err);
 		char np[32];
 		if (nfd < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 		kc_fd_path(nfd, np);
 		if (kc_do_mount(NULL, np, m->destination, NULL,
 				MS_BIND | MS_REMOUNT | o->flags | locked_flags(np), NULL, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 	}
 	return 0;
 }
@@ -91,7 +91,7 @@ static int mount_fs(int rootfd, const struct kc_mount *m, const struct kc_mount_
 	int r;
 
 	if (tfd < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	kc_fd_path(tfd, p);
 	/* cgroup v1 does not exist in our guests: give the container the v2
 	 * hierarchy of its cgroup namespace instead, as runc does on v2 hosts. */
@@ -124,7 +124,7 @@ static int mount_one(int rootfd, const struct kc_mount *m, bool userns, kc_err *
 	int r;
 
 	if (kc_mount_opts_parse(m->options, &o, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (o.bind || (m->type && !strcmp(m->type, "bind")))
 		r = mount_bind(rootfd, m, &o, err);
 	else if (!m->type || !*m->type)
@@ -136,7 +136,7 @@ static int mount_one(int rootfd, const struct kc_mount *m, bool userns, kc_err *
 		_cleanup_close_ int fd = kc_open_in_root(rootfd, m->destination, O_PATH, 0, err);
 		char p[32];
 		if (fd < 0)
-			r = kc_err_ret(*err);
+			r = kc_err_retp(err);
 		else {
 			kc_fd_path(fd, p);
 			r = kc_do_mount(NULL, p, m->destination, NULL, o.propagation, NULL, err);
@@ -158,7 +158,7 @@ static int make_device(int rootfd, const char *path, char type, unsigned major, 
 	*slash = '\0';
 	dfd = kc_mkdir_in_root(rootfd, *dir ? dir : "/", 0755, err);
 	if (dfd < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	{
 		/* O_PATH fds do not take *at() creation calls on old kernels; get
 		 * a real directory fd. */
@@ -209,12 +209,12 @@ static int setup_dev(int rootfd, const struct kc_spec *spec, bool userns, kc_err
 			if (make_device(rootfd, default_devices[i].path, 'c',
 					default_devices[i].major, default_devices[i].minor, 0666, 0,
 					0, userns, err) < 0)
-				return kc_err_ret(*err);
+				return kc_err_retp(err);
 		for (size_t i = 0; i < KC_ARRAY_SIZE(default_links); i++) {
 			_cleanup_close_ int d =
 			    kc_open_in_root(rootfd, "/dev", O_DIRECTORY, 0, err);
 			if (d < 0)
-				return kc_err_ret(*err);
+				return kc_err_retp(err);
 			if (symlinkat(default_links[i].target, d, default_links[i].link + 5) < 0 &&
 			    errno != EEXIST)
 				return kc_err_sys(err, "symlink `%s`", default_links[i].link);
@@ -223,7 +223,7 @@ static int setup_dev(int rootfd, const struct kc_spec *spec, bool userns, kc_err
 			/* Mount point for a terminal's /dev/console. */
 			int fd = kc_touch_in_root(rootfd, "/dev/console", err);
 			if (fd < 0)
-				return kc_err_ret(*err);
+				return kc_err_retp(err);
 			close(fd);
 		}
 	}
@@ -246,15 +246,15 @@ int kc_rootfs_setup(const struct kc_spec *spec, const char *rootfs, bool userns,
 		return kc_err_sys(err, "make / rslave");
 	/* pivot_root needs the new root to be a mount point. */
 	if (kc_do_mount(rootfs, rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return kc_err_sys(err, "open rootfs `%s`", rootfs);
 	for (size_t i = 0; i < spec->n_mounts; i++)
 		if (mount_one(rootfd, &spec->mounts[i], userns, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 	if (setup_dev(rootfd, spec, userns, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (chdir(rootfs) < 0)
 		return kc_err_sys(err, "chdir `%s`", rootfs);
 	/* pivot_root(".", "."): stack the old root under the new one, then

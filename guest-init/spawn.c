@@ -503,7 +503,7 @@ fail:
 	kill(pid, SIGKILL);
 	close(s->sync_fd);
 	free(s);
-	return kc_err_ret(*err);
+	return kc_err_retp(err);
 }
 
 int kc_spawn_release(kc_spawn *s, kc_err **err)

@@ -495,7 +495,7 @@ int kc_spec_parse(const char *json, size_t len, struct kc_spec **ret, kc_err **e
 	int r;
 
 	if (!doc)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	s = xcalloc(1, sizeof(*s));
 	r = parse_root(doc, s, err);
 	json_decref(doc);
@@ -514,7 +514,7 @@ int kc_spec_load(const char *bundle, struct kc_spec **ret, kc_err **err)
 	size_t len;
 
 	if (kc_read_file(path, SPEC_MAX, &text, &len, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	return kc_spec_parse(text, len, ret, err);
 }
 
@@ -524,13 +524,13 @@ int kc_process_parse(const char *json, size_t len, struct kc_process *ret, kc_er
 	int r;
 
 	if (!doc)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	memset(ret, 0, sizeof(*ret));
 	r = parse_process(doc, ret, err);
 	json_decref(doc);
 	if (r < 0) {
 		kc_process_clear(ret);
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	}
 	return 0;
 }
@@ -541,13 +541,13 @@ int kc_resources_parse(const char *json, size_t len, struct kc_resources *ret, k
 	int r;
 
 	if (!doc)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	memset(ret, 0, sizeof(*ret));
 	r = spec_parse_resources(doc, ret, err);
 	json_decref(doc);
 	if (r < 0) {
 		kc_resources_clear(ret);
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	}
 	return 0;
 }

@@ -151,7 +151,7 @@ static int expand_env(const char *in, char **ret, kc_err **err)
 				kc_err_set(err, EINVAL, "environment variable %s is not set", var);
 				free(var);
 				free(out);
-				return kc_err_ret(*err);
+				return kc_err_retp(err);
 			}
 			free(var);
 			vlen = strlen(val);
@@ -235,7 +235,7 @@ int kc_cpio_parse_line(kc_cpio *c, const char *line, kc_err **err)
 		return kc_err_set(err, EINVAL, "bad uid/gid '%s %s'", f[mi + 1], f[mi + 2]);
 	if (e.type == KC_CPIO_FILE) {
 		if (expand_env(f[2], &loc, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 		e.source = loc;
 	} else if (e.type == KC_CPIO_SLINK) {
 		e.source = f[2];
@@ -299,7 +299,7 @@ static int out_put(struct out *o, const void *data, size_t len, kc_err **err)
 		memcpy(o->buf + o->len, p, n);
 		o->len += n, o->off += n, p += n, len -= n;
 		if (o->len == sizeof(o->buf) && out_flush(o, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 	}
 	return 0;
 }
@@ -322,7 +322,7 @@ static int put_header(struct out *o, uint32_t ino, uint32_t mode, uint32_t uid, 
 	snprintf(hdr, sizeof(hdr), "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
 		 ino, mode, uid, gid, nlink, mtime, size, 0u, 0u, rmaj, rmin, (uint32_t)nlen, 0u);
 	if (out_put(o, hdr, sizeof(hdr) - 1, err) < 0 || out_put(o, name, nlen, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	return out_pad(o, 4, err);
 }
 
@@ -342,7 +342,7 @@ static int put_file(struct out *o, const struct ent *e, uint32_t ino, uint32_t m
 		return kc_err_set(err, EFBIG, "%s: %s is larger than 4 GiB", e->name, e->source);
 	if (put_header(o, ino, S_IFREG | e->mode, e->uid, e->gid, 1, mtime, (uint32_t)st.st_size, 0,
 		       0, e->name, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	for (left = (uint64_t)st.st_size; left;) {
 		char buf[65536];
 		ssize_t n = kc_read_all(fd, buf, left < sizeof(buf) ? left : sizeof(buf));
@@ -353,7 +353,7 @@ static int put_file(struct out *o, const struct ent *e, uint32_t ino, uint32_t m
 			return kc_err_set(err, EIO, "%s: %s shrank while being read", e->name,
 					  e->source);
 		if (out_put(o, buf, (size_t)n, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 		left -= (uint64_t)n;
 	}
 	return out_pad(o, 4, err);
@@ -391,7 +391,7 @@ int kc_cpio_write(kc_cpio *c, int fd, uint32_t mtime, kc_err **err)
 	if (c->n)
 		qsort(c->ents, c->n, sizeof(*c->ents), cmp_ent);
 	if (check_tree(c->ents, c->n, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	for (size_t i = 0; i < c->n; i++, ino++) {
 		const struct ent *e = &c->ents[i];
 		int r = 0;
@@ -428,6 +428,6 @@ int kc_cpio_write(kc_cpio *c, int fd, uint32_t mtime, kc_err **err)
 	}
 	if (put_header(o, 0, 0, 0, 0, 1, 0, 0, 0, 0, "TRAILER!!!", err) < 0 ||
 	    out_pad(o, CPIO_BLOCK, err) < 0 || out_flush(o, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	return 0;
 }

@@ -51,7 +51,7 @@ static int run(int argc, char **argv, kc_err **err)
 			break;
 		case 't':
 			if (parse_mtime(optarg, &mtime, err) < 0)
-				return kc_err_ret(*err);
+				return kc_err_retp(err);
 			break;
 		case 'h':
 			usage(0);

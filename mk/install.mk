@@ -1,7 +1,7 @@
 # make install [PREFIX=/usr/local] [DESTDIR=]
 #   PREFIX/bin                vmm-sandboxer, containerd-shim-kuasar-vmm-v2
 #   PREFIX/share/kuasar-c     vmm-task, initramfs.cpio.gz, vmlinux, bzImage,
-#                             config.toml.sample
+#                             vhost-device-vsock, config.toml.sample
 #   PREFIX/share/doc/kuasar-c docs
 #   /var/lib/kuasar/config.toml   the sample, pointing at the files above,
 #                                 only if there is no config yet
@@ -23,6 +23,12 @@ install: all initramfs kernel
 	install -m 0755 $(O)/bin/vmm-task $(DESTDIR)$(DATADIR)/vmm-task
 	install -m 0644 $(BUILD)/initramfs.cpio.gz $(DESTDIR)$(DATADIR)/initramfs.cpio.gz
 	install -m 0644 $(BUILD)/kernel/vmlinux $(BUILD)/kernel/bzImage $(DESTDIR)$(DATADIR)/
+	@# QEMU without kernel vhost-vsock needs vhost-device-vsock; Debian has it only in
+	@# newer suites, so setup-deps fetched it: ship it with the guest files.
+	@if [ -x "$(VHOST_DEVICE_VSOCK)" ]; then \
+	  echo install -m 0755 $(VHOST_DEVICE_VSOCK) $(DESTDIR)$(DATADIR)/vhost-device-vsock; \
+	  install -m 0755 $(VHOST_DEVICE_VSOCK) $(DESTDIR)$(DATADIR)/vhost-device-vsock; \
+	else echo "install: no vhost-device-vsock (scripts/setup-deps.sh vm); QEMU needs kernel vhost-vsock then"; fi
 	sed -e 's|@DATADIR@|$(DATADIR)|g' host/sandboxer/config.toml.in \
 		> $(DESTDIR)$(DATADIR)/config.toml.sample
 	[ -e $(DESTDIR)$(CONFDIR)/config.toml ] || \

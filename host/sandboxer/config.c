@@ -309,7 +309,7 @@ int sbx_config_parse(const char *text, size_t len, const char *fname, struct sbx
 	int r = 0;
 
 	if (sbx_toml_parse(text, len, fname, &doc, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	for (size_t i = 0; i < doc.n_tables; i++) {
 		bool known = false;
 		for (int j = 0; tables[j]; j++)

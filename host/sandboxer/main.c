@@ -168,7 +168,7 @@ static int recover(struct sbx_daemon *d, kc_err **err)
 	closedir(dir);
 	while (d->n_recovering && !kc_loop_quitting(d->loop))
 		if (kc_loop_iterate(d->loop, UINT64_MAX, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 	return 0;
 }
 
@@ -177,7 +177,7 @@ static int setup_dir(struct sbx_daemon *d, const char *dir, kc_err **err)
 	char real[PATH_MAX];
 
 	if (kc_mkdir_p(dir, 0711, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (!realpath(dir, real))
 		return kc_err_sys(err, "realpath `%s`", dir);
 	/* Sandbox paths end up in VMM option lists (key=value,...). */

@@ -103,12 +103,12 @@ static int from_cri(const Runtime__V1__PodSandboxConfig *c, struct sbx_pod *p, k
 		    check_dns(c->dns_config->searches, c->dns_config->n_searches, "searches", err) <
 			0 ||
 		    check_dns(c->dns_config->options, c->dns_config->n_options, "options", err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 		p->resolv_conf = resolv_conf(c->dns_config);
 	}
 	for (size_t i = 0; i < c->n_annotations; i++)
 		if (annotation(c->annotations[i]->key, c->annotations[i]->value, p, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 	return 0;
 }
 
@@ -139,7 +139,7 @@ int sbx_pod_parse(const Containerd__Services__Sandbox__V1__ControllerCreateReque
 	for (size_t i = 0; i < req->n_annotations; i++)
 		if (annotation(req->annotations[i]->key, req->annotations[i]->value, &p, err) < 0) {
 			sbx_pod_clear(&p);
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 		}
 	*ret = p;
 	return 0;

@@ -139,7 +139,7 @@ int sbx_proc_starttime(pid_t pid, uint64_t *ret, kc_err **err)
 	unsigned long long v;
 
 	if (kc_read_file(path, 4096, &text, NULL, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	/* "pid (comm) state ppid ...": comm may hold spaces and parens. */
 	p = strrchr(text, ')');
 	if (!p)

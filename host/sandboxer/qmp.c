@@ -282,7 +282,7 @@ int sbx_qmp_open(kc_loop *loop, const char *path, sbx_qmp **ret, kc_err **err)
 	if (kc_loop_watch(loop, q->fd, EPOLLIN | EPOLLOUT, on_io, q, &q->watch, err) < 0) {
 		close(q->fd);
 		free(q);
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	}
 	sbx_qmp_exec(q, "qmp_capabilities", NULL, caps_done, NULL);
 	*ret = q;

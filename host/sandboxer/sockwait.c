@@ -36,7 +36,7 @@ int sbx_unix_listening(pid_t pid, const char *path, kc_err **err)
 	size_t plen = strlen(path);
 
 	if (kc_read_file(f, 64u << 20, &text, NULL, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	/* "Num RefCount Protocol Flags Type St Inode Path" */
 	for (char *line = text, *eol; line && *line; line = eol ? eol + 1 : NULL) {
 		unsigned long flags;

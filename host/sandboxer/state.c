@@ -83,7 +83,7 @@ static int decode(struct sandbox *s, json_t *j, kc_err **err)
 	    get_str(j, "hypervisor", &hv, err) < 0 || get_str(j, "netns", &s->netns, err) < 0 ||
 	    get_str(j, "hostname", &s->hostname, err) < 0 ||
 	    get_str(j, "address", &s->address, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (strcmp(id, s->id))
 		return kc_err_set(err, EINVAL, "id `%s` does not match the directory", id);
 	if (sbx_state_parse(state, &s->state) < 0)
@@ -101,7 +101,7 @@ static int decode(struct sandbox *s, json_t *j, kc_err **err)
 	    get_u(j, "started_at", INT64_MAX, &s->started_at, err) < 0 ||
 	    get_u(j, "exited_at", INT64_MAX, &s->exited_at, err) < 0 ||
 	    get_u(j, "exit_status", UINT32_MAX, &st, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	s->vcpus = (uint32_t)vcpus;
 	s->memory_mb = (uint32_t)mem;
 	s->cid = (uint32_t)cid;
@@ -138,7 +138,7 @@ int sbx_state_load(struct sbx_daemon *d, const char *id, struct sandbox **ret, k
 
 	if (kc_read_file(path, SBX_STATE_MAX, &text, &len, err) < 0) {
 		sbx_free(s);
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	}
 	j = json_loadb(text, len, 0, &jerr);
 	if (!j) {
@@ -230,6 +230,6 @@ void sbx_dir_clean_runtime(const struct sandbox *s)
 int sbx_dir_remove(const char *base, kc_err **err)
 {
 	if (kc_umount_tree(base, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	return kc_rm_rf(base, err);
 }

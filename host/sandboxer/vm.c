@@ -194,7 +194,7 @@ int sbx_track(struct sandbox *s, enum sbx_proc_kind kind, pid_t pid, int pidfd, 
 		close(pidfd);
 		p->pidfd = -1;
 		p->running = false;
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	}
 	return 0;
 }
@@ -559,10 +559,10 @@ static int preflight(const struct sandbox *s, kc_err **err)
 	     need_file(c->image_path, "[hypervisor] image_path", R_OK, err) < 0) ||
 	    need_file(c->path, "[hypervisor] path", X_OK, err) < 0 ||
 	    need_file(c->vfs_path, "[hypervisor.virtiofsd] path", X_OK, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (c->type == SBX_HV_QEMU && s->d->vhost_user &&
 	    need_file(c->vhost_device_vsock, "[hypervisor.qemu] vhost_device_vsock", X_OK, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	return 0;
 }
 
@@ -597,7 +597,7 @@ int sbx_vm_start(struct sandbox *s, sbx_done_fn cb, void *ud, kc_err **err)
 		return kc_err_set(err, EBUSY, "sandbox is %s, not created",
 				  sbx_state_name(s->state));
 	if (preflight(s, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	s->kvm = s->type == SBX_HV_QEMU && d->kvm;
 	s->vhost_user = s->type == SBX_HV_CLH || d->vhost_user;
 	s->cid = s->vhost_user ? SBX_GUEST_CID : pick_cid(s);

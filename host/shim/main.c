@@ -194,8 +194,9 @@ static int cmd_delete(struct opts *o)
 	s.sandboxer_addr = xstrdup(sbx && *sbx ? sbx : SHIM_DEFAULT_SANDBOXER);
 	kc_list_init(&s.tasks);
 	if (kc_loop_new(&s.loop, &err) < 0 || pod_attach_existing(&err) < 0) {
-		/* No sandbox (any more): nothing of ours is left on this host. */
-		kc_log(KC_LOG_INFO, "delete %s: %s", o->id, kc_err_msg(err));
+		/* No sandbox (any more): nothing of ours is left on this host.
+		 * containerd shows our stderr as warnings: say nothing. */
+		log_debug("delete %s: %s", o->id, kc_err_msg(err));
 		kc_err_freep(&err);
 	} else if (bundle_cleanup_dir(s.shared_dir, o->id)) {
 		pod_stop_vm();

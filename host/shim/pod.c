@@ -137,13 +137,13 @@ int pod_ensure_vm(kc_err **err)
 	if (shim->agent)
 		return 0;
 	if (dial_sandboxer(err) < 0 || sandbox_start(err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	shim->vm_started = true;
 	fd = kc_dial_addr(shim->agent_addr, kc_now_ns() + 30 * KC_NSEC_PER_SEC, err);
 	if (fd < 0)
 		return kc_err_wrap(err, "connect to the pod's agent");
 	if (ttrpc_client_new(shim->loop, fd, &shim->agent, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	ttrpc_client_set_metadata(shim->agent, "containerd-namespace-ttrpc", shim->ns);
 	ttrpc_client_set_close_cb(shim->agent, agent_closed, NULL);
 	log_info("pod %s: VM ready, agent at %s", shim->group, shim->agent_addr);
@@ -159,7 +159,7 @@ int pod_attach_existing(kc_err **err)
 	int rc;
 
 	if (dial_sandboxer(err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	r.sandbox_id = shim->group;
 	if (ttrpc_client_call_sync(
 		shim->sbx, CONTROLLER, "Status", &r.base,

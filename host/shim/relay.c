@@ -243,7 +243,7 @@ int relay_start(int idx, const char *uri, const char *vsock_uds, uint32_t port, 
 		/* One logger takes both output streams; start it with stdout. */
 		if (idx == 1 && binary_logger(uri, &logger_fds[0], &logger_fds[1], err) < 0) {
 			free(r);
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 		}
 		hfd = idx >= 1 ? logger_fds[idx - 1] : -1;
 		if (idx >= 1)

@@ -120,7 +120,7 @@ static int listen_unix(const char *path, kc_err **err)
 	struct stat st;
 
 	if (unix_addr(path, &sa, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return kc_err_sys(err, "socket");
@@ -253,7 +253,7 @@ int kc_dial_once(const struct kc_endpoint *ep, uint64_t deadline_ns, kc_err **er
 	{
 		struct sockaddr_un sa;
 		if (unix_addr(ep->path, &sa, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return kc_err_sys(err, "socket");
@@ -261,7 +261,7 @@ int kc_dial_once(const struct kc_endpoint *ep, uint64_t deadline_ns, kc_err **er
 			return kc_err_sys(err, "connect `%s`", ep->path);
 	}
 	if (ep->kind == KC_EP_HVSOCK && hvsock_handshake(fd, ep, deadline_ns, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	return steal_fd(&fd);
 }
 

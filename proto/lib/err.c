@@ -86,7 +86,7 @@ int kc_err_wrap(kc_err **err, const char *fmt, ...)
 		(*err)->msg = msg;
 	}
 	free(ctx);
-	return kc_err_ret(*err);
+	return kc_err_retp(err);
 }
 
 const char *kc_err_msg(const kc_err *err)

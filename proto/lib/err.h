@@ -27,6 +27,12 @@ int kc_err_wrap(kc_err **err, const char *fmt, ...) __attribute__((format(printf
 
 /* The value a function returns for this error (-code or -1). */
 int kc_err_ret(const kc_err *err);
+/* The same through the out-parameter, which callers may have passed as NULL
+ * ("I don't want the message"): return kc_err_retp(err) after a failed call. */
+static inline int kc_err_retp(kc_err **err)
+{
+	return kc_err_ret(err ? *err : (const kc_err *)0);
+}
 
 void kc_err_free(kc_err *err);
 static inline void kc_err_freep(kc_err **err)

@@ -130,7 +130,7 @@ int kc_mount_rootfs_entry(const char *type, const char *source, char *const *opt
 	int r;
 
 	if (kc_mount_opts_parse(options, &o, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (o.bind || (type && !strcmp(type, "bind"))) {
 		r = kc_do_mount(source, target, target, NULL, MS_BIND | (o.rbind ? MS_REC : 0),
 				NULL, err);
@@ -175,7 +175,7 @@ int kc_umount_tree(const char *base, kc_err **err)
 		free(info);
 		info = NULL;
 		if (kc_read_file("/proc/self/mountinfo", 64u << 20, &info, NULL, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 		for (char *line = strtok(info, "\n"); line; line = strtok(NULL, "\n")) {
 			char mp[4096];
 			if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)

@@ -42,7 +42,7 @@ ok "make install DESTDIR=... PREFIX=$prefix"
 # 1. the files mk/install.mk lists, nothing else
 expected=$(
 	printf '%s\n' "$prefix/bin/vmm-sandboxer" "$prefix/bin/containerd-shim-kuasar-vmm-v2" \
-		"$prefix"/share/kuasar-c/{vmm-task,initramfs.cpio.gz,vmlinux,bzImage,config.toml.sample} \
+		"$prefix"/share/kuasar-c/{vmm-task,initramfs.cpio.gz,vmlinux,bzImage,vhost-device-vsock,config.toml.sample} \
 		/var/lib/kuasar/config.toml /lib/systemd/system/vmm-sandboxer.service
 	for f in "$top/README.md" "$top"/docs/*.md; do echo "$prefix/share/doc/kuasar-c/${f##*/}"; done
 )
@@ -55,7 +55,7 @@ actual=$(cd "$dest" && find . ! -type d | sed 's/^\.//' | sort)
 mode_bad=''
 while read -r f; do
 	case "$f" in
-	*/bin/* | */vmm-task) want=755 ;;
+	*/bin/* | */vmm-task | */vhost-device-vsock) want=755 ;;
 	*) want=644 ;;
 	esac
 	[ ! -e "$dest$f" ] || [ "$(stat -c %a "$dest$f")" = "$want" ] || mode_bad+=" $f"
@@ -90,7 +90,7 @@ cfg_arg=$(sed -n 's/.*--config \([^ ]*\).*/\1/p' <<<"$exec_start")
 cmp -s "$conf" "$dest$prefix/share/kuasar-c/config.toml.sample" &&
 	ok "config.toml is the sample" || bad "config.toml differs from config.toml.sample"
 missing=''
-for key in kernel_path initrd_path; do
+for key in kernel_path initrd_path vhost_device_vsock; do
 	v=$(sed -n "s/^$key = \"\(.*\)\"/\1/p" "$conf")
 	[[ "$v" == "$prefix/share/kuasar-c/"* ]] && [ -f "$dest$v" ] || missing+=" $key=[$v]"
 done

@@ -26,9 +26,9 @@ static int connect_client(struct agentctl *a, uint64_t deadline_ns, kc_err **err
 	if (fd < 0)
 		return fd;
 	if (!a->loop && kc_loop_new(&a->loop, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (ttrpc_client_new(a->loop, fd, &a->cli, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	ttrpc_client_set_metadata(a->cli, "containerd-namespace-ttrpc", "kctest");
 	return 0;
 }
@@ -316,7 +316,7 @@ int task_create(struct agentctl *a, const char *id, const char *bundle, bool ter
 	r.stderr = (char *)(errp ? errp : "");
 	if (call(a, "Create", &r.base, &containerd__task__v2__create_task_response__descriptor, &m,
 		 err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (pid)
 		*pid = ((Containerd__Task__V2__CreateTaskResponse *)m)->pid;
 	protobuf_c_message_free_unpacked(m, NULL);
@@ -331,7 +331,7 @@ int task_start(struct agentctl *a, const char *id, const char *exec_id, uint32_t
 	r.exec_id = (char *)(exec_id ? exec_id : "");
 	if (call(a, "Start", &r.base, &containerd__task__v2__start_response__descriptor, &m, err) <
 	    0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (pid)
 		*pid = ((Containerd__Task__V2__StartResponse *)m)->pid;
 	protobuf_c_message_free_unpacked(m, NULL);
@@ -346,7 +346,7 @@ int task_wait(struct agentctl *a, const char *id, const char *exec_id, uint32_t 
 	r.id = (char *)id;
 	r.exec_id = (char *)(exec_id ? exec_id : "");
 	if (call(a, "Wait", &r.base, &containerd__task__v2__wait_response__descriptor, &m, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (status)
 		*status = ((Containerd__Task__V2__WaitResponse *)m)->exit_status;
 	protobuf_c_message_free_unpacked(m, NULL);
@@ -362,7 +362,7 @@ int task_delete(struct agentctl *a, const char *id, const char *exec_id, uint32_
 	r.exec_id = (char *)(exec_id ? exec_id : "");
 	if (call(a, "Delete", &r.base, &containerd__task__v2__delete_response__descriptor, &m,
 		 err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (status)
 		*status = ((Containerd__Task__V2__DeleteResponse *)m)->exit_status;
 	protobuf_c_message_free_unpacked(m, NULL);
@@ -409,7 +409,7 @@ int task_state(struct agentctl *a, const char *id, const char *exec_id, int *sta
 	r.exec_id = (char *)(exec_id ? exec_id : "");
 	if (call(a, "State", &r.base, &containerd__task__v2__state_response__descriptor, &m, err) <
 	    0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	if (status)
 		*status = (int)((Containerd__Task__V2__StateResponse *)m)->status;
 	if (pid)
@@ -444,7 +444,7 @@ int task_pids(struct agentctl *a, const char *id, size_t *n, kc_err **err)
 	ProtobufCMessage *m = NULL;
 	r.id = (char *)id;
 	if (call(a, "Pids", &r.base, &containerd__task__v2__pids_response__descriptor, &m, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	*n = ((Containerd__Task__V2__PidsResponse *)m)->n_processes;
 	protobuf_c_message_free_unpacked(m, NULL);
 	return 0;
@@ -468,7 +468,7 @@ int io_dial(const char *path, kc_err **err)
 {
 	struct kc_endpoint ep;
 	if (kc_endpoint_parse(path, &ep, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	return kc_dial(&ep, kc_now_ns() + 10 * KC_NSEC_PER_SEC, err);
 }
 

@@ -131,7 +131,7 @@ int kc_qmp_connect(const char *sock, uint64_t deadline_ns, kc_qmp **ret, kc_err 
 	r = kc_qmp_cmd(q, "{\"execute\":\"qmp_capabilities\"}", deadline_ns, err);
 	if (!r) {
 		kc_qmp_close(q);
-		return err ? kc_err_ret(*err) : -1;
+		return err ? kc_err_retp(err) : -1;
 	}
 	json_decref(r);
 	*ret = q;
@@ -199,7 +199,7 @@ int kc_qmp_wait_vsock(kc_qmp *q, uint64_t deadline_ns, kc_err **err)
 
 	r = kc_qmp_cmd(q, "{\"execute\":\"x-query-virtio\"}", deadline_ns, err);
 	if (!r)
-		return err ? kc_err_ret(*err) : -1;
+		return err ? kc_err_retp(err) : -1;
 	json_array_foreach(r, i, v)
 	{
 		const char *name = json_string_value(json_object_get(v, "name"));
@@ -219,7 +219,7 @@ int kc_qmp_wait_vsock(kc_qmp *q, uint64_t deadline_ns, kc_err **err)
 		bool ok;
 		r = kc_qmp_cmd(q, status_cmd, deadline_ns, err);
 		if (!r)
-			return err ? kc_err_ret(*err) : -1;
+			return err ? kc_err_retp(err) : -1;
 		ok = has_driver_ok(r);
 		json_decref(r);
 		if (ok) {

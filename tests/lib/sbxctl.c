@@ -154,7 +154,7 @@ static int connect_daemon(struct sbxd *d, kc_err **err)
 	int fd = -1;
 
 	if (kc_endpoint_parse(addr, &ep, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	for (;;) {
 		int st;
 		kc_err_freep(err);
@@ -175,14 +175,14 @@ static int connect_daemon(struct sbxd *d, kc_err **err)
 	}
 	kc_err_freep(err);
 	if (!d->loop && kc_loop_new(&d->loop, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	return ttrpc_client_new(d->loop, fd, &d->cli, err);
 }
 
 int sbxd_start(struct sbxd *d, const char *config_text, kc_err **err)
 {
 	if (kc_write_file(d->config, config_text, strlen(config_text), 0, 0644, err) < 0)
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	return sbxd_restart(d, err);
 }
 
@@ -491,11 +491,11 @@ int sbx_start_many(struct sbxd *d, const char *const *ids, size_t n, struct sbx_
 		if (ttrpc_client_call(d->cli, SVC, "Start", &req.base,
 				      (uint64_t)START_MS * KC_NSEC_PER_MSEC, on_start_one, o,
 				      err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 	}
 	while (m.left && kc_now_ns() < deadline)
 		if (kc_loop_iterate(d->loop, deadline, err) < 0)
-			return kc_err_ret(*err);
+			return kc_err_retp(err);
 	if (m.left)
 		r = kc_err_set(err, ETIMEDOUT, "Start: %zu of %zu unanswered", m.left, n);
 	else if (m.msg)
@@ -518,7 +518,7 @@ int sbx_agent_check(const char *address, int timeout_ms, kc_err **err)
 		return fd;
 	if (kc_loop_new(&loop, err) < 0) {
 		close(fd);
-		return kc_err_ret(*err);
+		return kc_err_retp(err);
 	}
 	r = ttrpc_client_new(loop, fd, &c, err);
 	if (r == 0)
