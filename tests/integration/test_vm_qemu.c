@@ -262,11 +262,18 @@ static char *read_line_file(const char *name)
 	return s;
 }
 
-static void boot(bool cloud)
+/* want_err: Check must fail with this text (an init step that failed). */
+static void boot(bool cloud, const char *extra_append, const char *want_err)
 {
-	const char *argv[16] = {
-	    "bash",  V.script,         "--background",        "--dir", V.dir, "--share",
-	    V.share, "--extra-append", "task.log_level=debug"};
+	const char *argv[16] = {"bash",
+				V.script,
+				"--background",
+				"--dir",
+				V.dir,
+				"--share",
+				V.share,
+				"--extra-append",
+				extra_append ? extra_append : "task.log_level=debug"};
 	_cleanup_free_ char *out = NULL;
 	_cleanup_free_ char *qmp_sock = xasprintf("%s/qmp.sock", V.dir);
 	_cleanup_free_ char *addr = NULL;
@@ -294,6 +301,14 @@ static void boot(bool cloud)
 		     kc_err_msg(e));
 	/* agentctl_bundle writes <dir>/<id>/config.json: the share. */
 	V.a.dir = V.share;
+	if (want_err) {
+		/* PID 1 kept serving after the failed step and says what it was. */
+		cr_assert_lt(sandbox_check(&V.a, &e), 0, "Check should report the init error");
+		cr_assert(strstr(e->msg, "FailedPrecondition") && strstr(e->msg, want_err),
+			  "Check: %s", e->msg);
+		kc_err_free(e);
+		return;
+	}
 	cr_assert_eq(sandbox_check(&V.a, &e), 0, "Check: %s", kc_err_msg(e));
 	fprintf(stderr, "vm[%s]: Check answered after %.2f s\n", V.name, since(V.t0));
 }
@@ -564,7 +579,7 @@ static void shutdown_vm(void)
 	fprintf(stderr, ") after %.2f s\n", since(V.t0));
 }
 
-static void run_vm(const char *name, bool cloud)
+static void run_vm(const char *name, bool cloud, const char *extra_append, const char *want_err)
 {
 	kc_err *e = NULL;
 	_cleanup_free_ char *rootfs = NULL;
@@ -583,18 +598,25 @@ static void run_vm(const char *name, bool cloud)
 	rootfs = xasprintf("%s/rootfs", V.share);
 	cr_assert_eq(agentctl_busybox_rootfs_at(rootfs, &e), 0, "%s", kc_err_msg(e));
 
-	boot(cloud);
-	containers();
+	boot(cloud, extra_append, want_err);
+	if (!want_err)
+		containers();
 	shutdown_vm();
 	V.passed = true;
 }
 
 Test(vm, our_kernel)
 {
-	run_vm("ours", false);
+	run_vm("ours", false, NULL, NULL);
+}
+
+/* A failed PID-1 init step does not take the agent down: Check names it. */
+Test(vm, init_error_reported_by_check)
+{
+	run_vm("init-error", false, "task.sharefs_type=bogus", "task.sharefs_type=bogus");
 }
 
 Test(vm, debian_cloud_kernel)
 {
-	run_vm("cloud", true);
+	run_vm("cloud", true, NULL, NULL);
 }
