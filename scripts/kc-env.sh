@@ -140,10 +140,10 @@ kc_env_down() {
 	for t in $(kc_ctr containers ls -q 2>/dev/null); do
 		kc_ctr containers delete "$t" >/dev/null 2>&1 || true
 	done
-	[ -n "${KC_CTD_PID:-}" ] && kill "$KC_CTD_PID" 2>/dev/null && wait "$KC_CTD_PID" 2>/dev/null
-	[ -n "${KC_SBX_PID:-}" ] && kill "$KC_SBX_PID" 2>/dev/null && wait "$KC_SBX_PID" 2>/dev/null
+	[ -n "${KC_CTD_PID:-}" ] && kill "$KC_CTD_PID" 2>/dev/null && wait "$KC_CTD_PID" 2>/dev/null || true
+	[ -n "${KC_SBX_PID:-}" ] && kill "$KC_SBX_PID" 2>/dev/null && wait "$KC_SBX_PID" 2>/dev/null || true
 	KC_CTD_PID='' KC_SBX_PID=''
 	# containerd leaves its mounts; nothing of ours may remain.
-	grep -o " $KC_DIR[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
+	grep -o " $KC_DIR[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 	return 0
 }
