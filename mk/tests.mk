@@ -60,7 +60,12 @@ test:
 # Same unit tests with ASan + UBSan builds, and the host-mode agent tests
 # against an ASan + UBSan build of vmm-task (glibc; musl has no sanitizers).
 test-asan:
-	@$(MAKE) --no-print-directory SAN=1 unit-bins $(BUILD)/san/bin/vmm-task-host
+	@$(MAKE) --no-print-directory SAN=1 unit-bins $(BUILD)/san/bin/vmm-task-host \
+	  $(BUILD)/san/bin/vmm-sandboxer $(BUILD)/san/bin/containerd-shim-kuasar-vmm-v2
 	@KC_SAN=1 bash tests/run-tests.sh unit $(patsubst $(O)/%,$(BUILD)/san/%,$(UNIT_BINS))
 	@KC_AGENT=$(abspath $(BUILD)/san/bin/vmm-task-host) ASAN_OPTIONS=detect_leaks=1 \
-	  bash tests/run-tests.sh asan-integration $(O)/tests/test_agent_host
+	  KC_SANDBOXER=$(abspath $(BUILD)/san/bin/vmm-sandboxer) \
+	  bash tests/run-tests.sh asan-integration $(O)/tests/test_agent_host $(O)/tests/test_sandboxer
+	@# The containerd end-to-end checks (containerd 1.6 only) with sanitized host daemons.
+	@KC_BIN_DIR=$(abspath $(BUILD)/san/bin) bash tests/run-tests.sh asan-integration \
+	  tests/integration/test_containerd_e2e.sh

@@ -6,6 +6,8 @@
 #   kc_ctr ARGS...     ctr against that containerd
 #   kc_env_down        stop both (sandboxes are shut down first)
 # Needs root. DIR should be short: unix socket paths live under it.
+# KC_BIN_DIR: where vmm-sandboxer and the shim come from (default build/bin;
+# the sanitizer run uses build/san/bin).
 # Which containerd (read by kc_env_up): KC_CONTAINERD (default: containerd on
 # PATH) and KC_CTR (default: the ctr beside KC_CONTAINERD, else ctr on PATH).
 # containerd 1.x gets a version-2 config, 2.x a version-3 one; KC_CTD_VERSION
@@ -63,7 +65,7 @@ TOML
 kc_env_up() {
 	KC_DIR=$1
 	mkdir -p "$KC_DIR"/{vmm,ctd}
-	local bin=$KC_TOP/build/bin vhost major
+	local bin=${KC_BIN_DIR:-$KC_TOP/build/bin} vhost major
 	vhost=$(kc_envmk VHOST_DEVICE_VSOCK)
 	KC_CONTAINERD=${KC_CONTAINERD:-containerd}
 	if [ -z "${KC_CTR:-}" ]; then

@@ -42,6 +42,11 @@ bad() { echo "FAIL - $KC_CTD_VERSION: $*"; pass_fails=$((pass_fails + 1)); }
 pass_end() {
 	[ -n "$dir" ] || return 0
 	kc_env_down
+	# Sanitizer builds (KC_BIN_DIR=build/san/bin) report into these logs.
+	if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error:" "$dir"/*.log 2>/dev/null; then
+		bad "sanitizer reports in the logs above"
+		grep -h -A 20 -E "AddressSanitizer|LeakSanitizer|runtime error:" "$dir"/*.log | head -60
+	fi
 	if [ "$pass_fails" -ne 0 ]; then
 		echo "--- containerd.log (tail)"; tail -40 "$dir/containerd.log"
 		echo "--- sandboxer.log (tail)"; tail -40 "$dir/sandboxer.log"
