@@ -9,9 +9,8 @@
 #include <unistd.h>
 
 #include "endpoint.h"
+#include "relaybuf.h"
 #include "util.h"
-
-#define RELAY_BUF (64 * 1024)
 
 enum kind { S_NONE, S_FD, S_LISTEN };
 
@@ -25,10 +24,7 @@ struct stream {
 	int conn_fd;
 	char *unix_path; /* to unlink */
 	kc_watch *w_listen, *w_conn, *w_proc;
-	uint8_t *buf;
-	size_t len, off;
-	bool proc_eof; /* no more data from the source */
-	bool sink_dead;
+	struct kc_relaybuf rb;
 	bool done;
 };
 
@@ -72,8 +68,7 @@ static void stream_finish(struct stream *s)
 		shutdown(s->conn_fd, SHUT_WR);
 	close_fd(&s->conn_fd);
 	close_fd(&s->proc_fd);
-	free(s->buf);
-	s->buf = NULL;
+	kc_relaybuf_clear(&s->rb);
 	if (s->unix_path) {
 		unlink(s->unix_path);
 		kc_freep(&s->unix_path);
@@ -95,48 +90,9 @@ static int dst_fd(struct stream *s)
 
 static void pump(struct stream *s)
 {
-	for (int round = 0; round < 64 && !s->done; round++) {
-		if (s->off < s->len) {
-			ssize_t w = s->sink_dead
-					? (ssize_t)(s->len - s->off)
-					: write(dst_fd(s), s->buf + s->off, s->len - s->off);
-			if (w < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN)
-					break;
-				/* The reader went away: keep draining the source so the
-				 * process never blocks on a full pipe, drop the data. */
-				s->sink_dead = true;
-				continue;
-			}
-			s->off += (size_t)w;
-			if (s->off < s->len)
-				continue;
-			s->off = s->len = 0;
-		}
-		if (s->proc_eof)
-			break;
-		{
-			ssize_t r = read(src_fd(s), s->buf, RELAY_BUF);
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN)
-					break;
-				/* EIO: the terminal's last slave closed; like EOF. */
-				s->proc_eof = true;
-				break;
-			}
-			if (r == 0) {
-				s->proc_eof = true;
-				break;
-			}
-			s->len = (size_t)r;
-			s->off = 0;
-		}
-	}
-	if (s->proc_eof && s->off >= s->len) {
+	if (s->done)
+		return;
+	if (kc_relaybuf_pump(&s->rb, src_fd(s), dst_fd(s))) {
 		/* Input: EOF from the host closes the process's stdin (not a
 		 * terminal's master, which also carries the output). */
 		if (!s->output && s->io->terminal) {
@@ -177,10 +133,9 @@ static void watch_set(struct stream *s, kc_watch **wp, int fd, uint32_t ev)
 /* Wait for whichever side can make progress. */
 static void stream_update(struct stream *s)
 {
-	bool have = s->off < s->len && !s->sink_dead;
-	uint32_t src_ev = (!have && !s->proc_eof) ? EPOLLIN : 0;
-	uint32_t dst_ev = have ? EPOLLOUT : 0;
+	uint32_t src_ev, dst_ev;
 
+	kc_relaybuf_events(&s->rb, &src_ev, &dst_ev);
 	if (s->conn_fd < 0)
 		return;
 	if (s->output) {
@@ -215,7 +170,6 @@ static void on_accept(kc_watch *w, int fd, uint32_t events, void *ud)
 		stream_finish(s);
 		return;
 	}
-	s->buf = xmalloc(RELAY_BUF);
 	/* A terminal's master arrives later (kc_procio_attach_pty pumps then). */
 	if (s->proc_fd >= 0)
 		pump(s);
@@ -415,7 +369,7 @@ void kc_procio_free(kc_procio *io)
 		close_fd(&s->conn_fd);
 		close_fd(&s->proc_fd);
 		close_fd(&s->child_fd);
-		free(s->buf);
+		kc_relaybuf_clear(&s->rb);
 		if (s->unix_path)
 			unlink(s->unix_path);
 		free(s->unix_path);

@@ -17,18 +17,16 @@
 
 #include "endpoint.h"
 #include "log.h"
+#include "relaybuf.h"
 #include "shim.h"
-
-#define BUF (64 * 1024)
 
 struct relay {
 	int idx;
 	int vfd, hfd;
 	kc_dialer *dialer;
 	kc_watch *wv, *wh;
-	uint8_t *buf;
-	size_t len, off;
-	bool eof, sink_dead, done;
+	struct kc_relaybuf rb;
+	bool done;
 	relay_done_fn fn;
 	void *ud;
 };
@@ -48,8 +46,7 @@ static void finish(struct relay *r)
 	if (r->hfd >= 0)
 		close(r->hfd);
 	r->vfd = r->hfd = -1;
-	free(r->buf);
-	r->buf = NULL;
+	kc_relaybuf_clear(&r->rb);
 	if (r->fn)
 		r->fn(r, r->ud);
 }
@@ -82,59 +79,21 @@ static void set_watch(struct relay *r, kc_watch **w, int fd, uint32_t ev)
 
 static void pump(struct relay *r)
 {
-	for (int round = 0; round < 64 && !r->done; round++) {
-		if (r->off < r->len) {
-			ssize_t n = r->sink_dead
-					? (ssize_t)(r->len - r->off)
-					: write(dst_fd(r), r->buf + r->off, r->len - r->off);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN)
-					break;
-				/* Nobody reads any more: drain and drop, so the
-				 * process never blocks on us. */
-				r->sink_dead = true;
-				continue;
-			}
-			r->off += (size_t)n;
-			if (r->off < r->len)
-				continue;
-			r->off = r->len = 0;
-		}
-		if (r->eof)
-			break;
-		{
-			ssize_t n = read(src_fd(r), r->buf, BUF);
-			if (n < 0 && (errno == EINTR))
-				continue;
-			if (n < 0 && errno == EAGAIN)
-				break;
-			if (n <= 0) {
-				r->eof = true;
-				break;
-			}
-			r->len = (size_t)n;
-			r->off = 0;
-		}
-	}
+	uint32_t src_ev, dst_ev;
+
 	if (r->done)
 		return;
-	if (r->eof && r->off >= r->len) {
+	if (kc_relaybuf_pump(&r->rb, src_fd(r), dst_fd(r))) {
 		finish(r);
 		return;
 	}
-	{
-		bool have = r->off < r->len && !r->sink_dead;
-		uint32_t src_ev = !have && !r->eof ? EPOLLIN : 0;
-		uint32_t dst_ev = have ? EPOLLOUT : 0;
-		if (r->idx == 0) {
-			set_watch(r, &r->wh, r->hfd, src_ev);
-			set_watch(r, &r->wv, r->vfd, dst_ev);
-		} else {
-			set_watch(r, &r->wv, r->vfd, src_ev);
-			set_watch(r, &r->wh, r->hfd, dst_ev);
-		}
+	kc_relaybuf_events(&r->rb, &src_ev, &dst_ev);
+	if (r->idx == 0) {
+		set_watch(r, &r->wh, r->hfd, src_ev);
+		set_watch(r, &r->wv, r->vfd, dst_ev);
+	} else {
+		set_watch(r, &r->wv, r->vfd, src_ev);
+		set_watch(r, &r->wh, r->hfd, dst_ev);
 	}
 }
 
@@ -150,7 +109,6 @@ static void on_dialed(int fd, kc_err *err, void *ud)
 	}
 	r->vfd = fd;
 	kc_set_nonblock(fd, true);
-	r->buf = xmalloc(BUF);
 	pump(r);
 }
 
@@ -277,7 +235,7 @@ void relay_close_stdin(struct relay *r)
 	if (!r || r->done || r->idx != 0)
 		return;
 	/* Whatever was read is still sent, then the agent sees EOF. */
-	r->eof = true;
+	r->rb.eof = true;
 	if (r->vfd >= 0)
 		pump(r);
 	else
