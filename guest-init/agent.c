@@ -93,8 +93,7 @@ void kc_proc_reply_wait(struct kc_proc *p, ttrpc_call *call)
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 
 	r.exit_status = (uint32_t)p->exit_status;
-	ts.seconds = (int64_t)(p->exited_at / KC_NSEC_PER_SEC);
-	ts.nanos = (int32_t)(p->exited_at % KC_NSEC_PER_SEC);
+	kc_pb_timestamp(&ts, p->exited_at);
 	r.exited_at = &ts;
 	ttrpc_call_reply(call, &r.base);
 }

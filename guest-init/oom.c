@@ -30,8 +30,7 @@ static void reply_event(ttrpc_call *call, const char *id)
 	ev.container_id = (char *)id;
 	any.type_url = (char *)"containerd.events.TaskOOM";
 	any.value.data = kc_pb_pack(&ev.base, &any.value.len);
-	ts.seconds = (int64_t)(now / KC_NSEC_PER_SEC);
-	ts.nanos = (int32_t)(now % KC_NSEC_PER_SEC);
+	kc_pb_timestamp(&ts, now);
 	env.timestamp = &ts;
 	env.namespace_ = (char *)(ns ? ns : "k8s.io");
 	env.topic = (char *)"/tasks/oom";

@@ -88,12 +88,6 @@ static void h_start(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 	containerd__task__v2__start_request__free_unpacked(r, NULL);
 }
 
-static void fill_timestamp(Google__Protobuf__Timestamp *ts, uint64_t ns)
-{
-	ts->seconds = (int64_t)(ns / KC_NSEC_PER_SEC);
-	ts->nanos = (int32_t)(ns % KC_NSEC_PER_SEC);
-}
-
 static void h_delete(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	Containerd__Task__V2__DeleteRequest *r =
@@ -130,11 +124,11 @@ static void h_delete(ttrpc_call *call, const uint8_t *data, size_t len, void *ud
 	resp.pid = (uint32_t)p->pid;
 	if (p->published) {
 		resp.exit_status = (uint32_t)p->exit_status;
-		fill_timestamp(&ts, p->exited_at);
+		kc_pb_timestamp(&ts, p->exited_at);
 	} else {
 		/* Created but never started: it is killed now. */
 		resp.exit_status = 128 + SIGKILL;
-		fill_timestamp(&ts, kc_realtime_ns());
+		kc_pb_timestamp(&ts, kc_realtime_ns());
 	}
 	resp.exited_at = &ts;
 	if (p->exec_id)
@@ -171,7 +165,7 @@ static void h_state(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 		resp.terminal = p->terminal;
 		if (p->published) {
 			resp.exit_status = (uint32_t)p->exit_status;
-			fill_timestamp(&ts, p->exited_at);
+			kc_pb_timestamp(&ts, p->exited_at);
 			resp.exited_at = &ts;
 		}
 		ttrpc_call_reply(call, &resp.base);

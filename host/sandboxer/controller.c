@@ -51,14 +51,6 @@ static void pending_free(struct pending *p)
 	free(p);
 }
 
-static Google__Protobuf__Timestamp *ts(Google__Protobuf__Timestamp *t, uint64_t ns)
-{
-	google__protobuf__timestamp__init(t);
-	t->seconds = (int64_t)(ns / KC_NSEC_PER_SEC);
-	t->nanos = (int32_t)(ns % KC_NSEC_PER_SEC);
-	return t;
-}
-
 static struct sandbox *lookup(struct sbx_daemon *d, ttrpc_call *call, const char *id)
 {
 	struct sandbox *s = id ? sbx_find(d, id) : NULL;
@@ -194,7 +186,7 @@ static void on_started(struct sandbox *s, kc_err *err, void *ud)
 			 s->address);
 		resp.sandbox_id = s->id;
 		resp.pid = (uint32_t)s->procs[SBX_PROC_VMM].pid;
-		resp.created_at = ts(&created, s->created_at);
+		resp.created_at = kc_pb_timestamp(&created, s->created_at);
 		resp.address = s->address;
 		resp.version = SBX_TASK_API_VERSION;
 		if (p->call)
@@ -292,7 +284,7 @@ static void reply_wait(ttrpc_call *call, const struct sandbox *s)
 	Google__Protobuf__Timestamp exited;
 
 	resp.exit_status = s->exit_status;
-	resp.exited_at = ts(&exited, s->exited_at);
+	resp.exited_at = kc_pb_timestamp(&exited, s->exited_at);
 	ttrpc_call_reply(call, &resp.base);
 }
 
@@ -420,9 +412,9 @@ static void h_status(ttrpc_call *call, const uint8_t *data, size_t len, void *ud
 		resp.state =
 		    (char *)(s->state == SBX_RUNNING ? "SANDBOX_READY" : "SANDBOX_NOTREADY");
 		resp.pid = up ? (uint32_t)s->procs[SBX_PROC_VMM].pid : 0;
-		resp.created_at = ts(&created, s->created_at);
+		resp.created_at = kc_pb_timestamp(&created, s->created_at);
 		if (s->state == SBX_STOPPED)
-			resp.exited_at = ts(&exited, s->exited_at);
+			resp.exited_at = kc_pb_timestamp(&exited, s->exited_at);
 		if (up) {
 			resp.address = s->address;
 			resp.version = SBX_TASK_API_VERSION;
@@ -490,7 +482,7 @@ static void h_metrics(ttrpc_call *call, const uint8_t *data, size_t len, void *u
 	if (s) {
 		/* Like Kuasar: no data yet, only who and when. */
 		m.id = s->id;
-		m.timestamp = ts(&now, kc_realtime_ns());
+		m.timestamp = kc_pb_timestamp(&now, kc_realtime_ns());
 		resp.metrics = &m;
 		ttrpc_call_reply(call, &resp.base);
 	}

@@ -43,8 +43,7 @@ void events_publish(const char *topic, const char *type, const ProtobufCMessage 
 		}
 		ttrpc_client_set_metadata(shim->events, "containerd-namespace-ttrpc", shim->ns);
 	}
-	ts.seconds = (int64_t)(now / KC_NSEC_PER_SEC);
-	ts.nanos = (int32_t)(now % KC_NSEC_PER_SEC);
+	kc_pb_timestamp(&ts, now);
 	any.type_url = (char *)type;
 	any.value.data = kc_pb_pack(msg, &any.value.len);
 	env.timestamp = &ts;

@@ -225,8 +225,7 @@ static int cmd_delete(struct opts *o)
 	} else if (bundle_cleanup_dir(s.shared_dir, o->id)) {
 		pod_stop_vm();
 	}
-	ts.seconds = (int64_t)(now / KC_NSEC_PER_SEC);
-	ts.nanos = (int32_t)(now % KC_NSEC_PER_SEC);
+	kc_pb_timestamp(&ts, now);
 	r.exit_status = 128 + SIGKILL;
 	r.exited_at = &ts;
 	buf = kc_pb_pack(&r.base, &len);

@@ -85,12 +85,6 @@ void reply_status(ttrpc_call *c, const struct ttrpc_status *st)
 	ttrpc_call_reply_error(c, st->code, "%s", st->message);
 }
 
-void fill_ts(Google__Protobuf__Timestamp *ts, uint64_t ns)
-{
-	ts->seconds = (int64_t)(ns / KC_NSEC_PER_SEC);
-	ts->nanos = (int32_t)(ns % KC_NSEC_PER_SEC);
-}
-
 /* ------------------------------------------------------------- processes */
 
 struct sproc *sproc_new(struct task *t, const char *exec_id, bool terminal, const char *in,
@@ -141,7 +135,7 @@ void reply_wait(ttrpc_call *c, struct sproc *p)
 	Containerd__Task__V2__WaitResponse r = CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	r.exit_status = p->exit_status;
-	fill_ts(&ts, p->exited_at);
+	kc_pb_timestamp(&ts, p->exited_at);
 	r.exited_at = &ts;
 	ttrpc_call_reply(c, &r.base);
 }
@@ -161,7 +155,7 @@ void publish_exit(struct sproc *p)
 	ev.id = p->exec_id ? p->exec_id : p->task->id;
 	ev.pid = p->pid;
 	ev.exit_status = p->exit_status;
-	fill_ts(&ts, p->exited_at);
+	kc_pb_timestamp(&ts, p->exited_at);
 	ev.exited_at = &ts;
 	events_publish("/tasks/exit", "containerd.events.TaskExit", &ev.base);
 	while (p->n_waiters > 0) {
@@ -222,10 +216,7 @@ static void on_internal_wait(void *ud, const struct ttrpc_status *st, const uint
 	if (p) {
 		Containerd__Task__V2__WaitResponse *r =
 		    st->code == 0 ? containerd__task__v2__wait_response__unpack(NULL, n, d) : NULL;
-		uint64_t at = 0;
-		if (r && r->exited_at)
-			at = (uint64_t)r->exited_at->seconds * KC_NSEC_PER_SEC +
-			     (uint64_t)r->exited_at->nanos;
+		uint64_t at = r ? kc_pb_timestamp_ns(r->exited_at) : 0;
 		if (!r)
 			log_warn("wait %s: %s", x->id, st->message);
 		proc_agent_exited(p, r ? r->exit_status : 255, at);

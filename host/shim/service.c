@@ -407,7 +407,7 @@ static void h_state(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 		s.stderr = p->stdio[2];
 		s.terminal = p->terminal;
 		s.exit_status = p->exit_status;
-		fill_ts(&ts, p->exited_at);
+		kc_pb_timestamp(&ts, p->exited_at);
 		s.exited_at = &ts;
 		ttrpc_call_reply(c, &s.base);
 	} else {
@@ -424,7 +424,7 @@ static void reply_delete(ttrpc_call *c, struct sproc *p)
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	r.pid = p->pid;
 	r.exit_status = p->agent_exited ? p->exit_status : 128 + SIGKILL;
-	fill_ts(&ts, p->exited_at ? p->exited_at : kc_realtime_ns());
+	kc_pb_timestamp(&ts, p->exited_at ? p->exited_at : kc_realtime_ns());
 	r.exited_at = &ts;
 	ttrpc_call_reply(c, &r.base);
 }
@@ -447,7 +447,7 @@ static void delete_local(ttrpc_call *c, struct sproc *p)
 		ev.id = t->id;
 		ev.pid = p->pid;
 		ev.exit_status = p->exit_status;
-		fill_ts(&ts, p->exited_at ? p->exited_at : kc_realtime_ns());
+		kc_pb_timestamp(&ts, p->exited_at ? p->exited_at : kc_realtime_ns());
 		ev.exited_at = &ts;
 		events_publish("/tasks/delete", "containerd.events.TaskDelete", &ev.base);
 	}

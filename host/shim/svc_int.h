@@ -26,7 +26,6 @@ struct task *find_task(const char *id);
 struct sproc *find_proc(const char *id, const char *exec_id);
 void reply_empty(ttrpc_call *c);
 void reply_status(ttrpc_call *c, const struct ttrpc_status *st);
-void fill_ts(Google__Protobuf__Timestamp *ts, uint64_t ns);
 struct sproc *sproc_new(struct task *t, const char *exec_id, bool terminal, const char *in,
 			const char *out, const char *err);
 void sproc_free(struct sproc *p);

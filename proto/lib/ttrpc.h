@@ -20,6 +20,7 @@
 
 #include "err.h"
 #include "frame.h"
+#include "google/protobuf/timestamp.pb-c.h"
 #include "loop.h"
 
 /* gRPC status codes (google.rpc.Code). */
@@ -167,6 +168,10 @@ int ttrpc_cstream_close_send(ttrpc_cstream *s);
 
 /* Pack a message into a malloc'd buffer. */
 uint8_t *kc_pb_pack(const ProtobufCMessage *msg, size_t *len);
+/* google.protobuf.Timestamp <-> CLOCK_REALTIME ns. kc_pb_timestamp also
+ * initialises *ts and returns it. */
+Google__Protobuf__Timestamp *kc_pb_timestamp(Google__Protobuf__Timestamp *ts, uint64_t ns);
+uint64_t kc_pb_timestamp_ns(const Google__Protobuf__Timestamp *ts);
 /* Unpack with an error naming the message type. */
 int kc_pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
 		 ProtobufCMessage **ret, kc_err **err);

@@ -110,3 +110,18 @@ int kc_pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *data, si
 	*ret = m;
 	return 0;
 }
+
+Google__Protobuf__Timestamp *kc_pb_timestamp(Google__Protobuf__Timestamp *ts, uint64_t ns)
+{
+	google__protobuf__timestamp__init(ts);
+	ts->seconds = (int64_t)(ns / KC_NSEC_PER_SEC);
+	ts->nanos = (int32_t)(ns % KC_NSEC_PER_SEC);
+	return ts;
+}
+
+uint64_t kc_pb_timestamp_ns(const Google__Protobuf__Timestamp *ts)
+{
+	if (!ts || ts->seconds < 0)
+		return 0;
+	return (uint64_t)ts->seconds * KC_NSEC_PER_SEC + (uint64_t)ts->nanos;
+}
