@@ -513,7 +513,6 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle, char **
 	o.cgroup = c->cgroup;
 	o.terminal = terminal;
 	o.wait_start = true;
-	o.host_mode = kc_agent->host_mode;
 	kc_procio_child_fds(p->io, o.stdio);
 	if (kc_spawn_start(kc_agent->loop, &o, spawn_event, p, &p->spawn, &err) < 0)
 		goto fail;
@@ -568,7 +567,6 @@ void kc_proc_start(ttrpc_call *call, struct kc_proc *p)
 	o.join_pid = c->init->pid;
 	o.cgroup = c->cgroup;
 	o.terminal = p->terminal;
-	o.host_mode = kc_agent->host_mode;
 	kc_procio_child_fds(p->io, o.stdio);
 	if (kc_spawn_start(kc_agent->loop, &o, spawn_event, p, &p->spawn, &err) < 0) {
 		kc_procio_free(p->io);

@@ -36,7 +36,6 @@ struct kc_procio {
 	kc_procio_fn drained_fn;
 	void *drained_ud;
 	bool drained_reported;
-	bool abandoned;
 };
 
 static void stream_update(struct stream *s);
@@ -175,14 +174,13 @@ static void on_accept(kc_watch *w, int fd, uint32_t events, void *ud)
 		pump(s);
 }
 
-static int open_listener(const char *uri, bool host_side_unix, char **unix_path, kc_err **err)
+static int open_listener(const char *uri, char **unix_path, kc_err **err)
 {
 	struct kc_endpoint ep;
 	int fd;
 
 	if (kc_endpoint_parse(uri, &ep, err) < 0)
 		return kc_err_retp(err);
-	(void)host_side_unix;
 	if (ep.kind == KC_EP_HVSOCK) {
 		/* The UDS is the host's; inside the VM only the port matters. */
 		ep.kind = KC_EP_VSOCK;
@@ -228,7 +226,7 @@ static int stream_init(kc_procio *io, struct stream *s, int idx, const char *uri
 		return 0;
 	}
 	s->kind = S_LISTEN;
-	s->listen_fd = open_listener(uri, false, &s->unix_path, err);
+	s->listen_fd = open_listener(uri, &s->unix_path, err);
 	if (s->listen_fd < 0)
 		return kc_err_wrap(err, "stdio `%s`", uri);
 	if (kc_loop_watch(io->loop, s->listen_fd, EPOLLIN, on_accept, s, &s->w_listen, err) < 0)
@@ -338,7 +336,6 @@ bool kc_procio_drained(const kc_procio *io)
 
 void kc_procio_abandon(kc_procio *io)
 {
-	io->abandoned = true;
 	for (int i = 1; i < 3; i++) {
 		struct stream *s = &io->s[i];
 		if (s->done)

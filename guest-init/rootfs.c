@@ -82,7 +82,7 @@ static int mount_bind(int rootfd, const struct kc_mount *m, const struct kc_moun
 }
 
 static int mount_fs(int rootfd, const struct kc_mount *m, const struct kc_mount_opts *o,
-		    bool userns, kc_err **err)
+		    kc_err **err)
 {
 	const char *type = m->type;
 	const char *src = m->source && *m->source ? m->source : type;
@@ -114,11 +114,10 @@ static int mount_fs(int rootfd, const struct kc_mount *m, const struct kc_mount_
 		bo.rbind = true;
 		return mount_bind(rootfd, &b, &bo, err);
 	}
-	(void)userns;
 	return kc_do_mount(src, p, m->destination, type, o->flags, o->data, err);
 }
 
-static int mount_one(int rootfd, const struct kc_mount *m, bool userns, kc_err **err)
+static int mount_one(int rootfd, const struct kc_mount *m, kc_err **err)
 {
 	struct kc_mount_opts o;
 	int r;
@@ -131,7 +130,7 @@ static int mount_one(int rootfd, const struct kc_mount *m, bool userns, kc_err *
 		r = kc_err_set(err, EINVAL, "mount `%s`: no type and not a bind mount",
 			       m->destination);
 	else
-		r = mount_fs(rootfd, m, &o, userns, err);
+		r = mount_fs(rootfd, m, &o, err);
 	if (r == 0 && o.propagation) {
 		_cleanup_close_ int fd = kc_open_in_root(rootfd, m->destination, O_PATH, 0, err);
 		char p[32];
@@ -251,7 +250,7 @@ int kc_rootfs_setup(const struct kc_spec *spec, const char *rootfs, bool userns,
 	if (rootfd < 0)
 		return kc_err_sys(err, "open rootfs `%s`", rootfs);
 	for (size_t i = 0; i < spec->n_mounts; i++)
-		if (mount_one(rootfd, &spec->mounts[i], userns, err) < 0)
+		if (mount_one(rootfd, &spec->mounts[i], err) < 0)
 			return kc_err_retp(err);
 	if (setup_dev(rootfd, spec, userns, err) < 0)
 		return kc_err_retp(err);

@@ -47,7 +47,6 @@ struct kc_spawn {
 	int sync_fd;
 	pid_t pid;
 	int pty;
-	bool is_exec;
 	bool wait_start;
 	bool ready;
 	bool done; /* EXECED or FAILED delivered */
@@ -419,7 +418,7 @@ static int write_idmap(pid_t pid, const char *file, const struct kc_idmap *m, si
 	return kc_write_file(path, buf, len, O_WRONLY, 0, err);
 }
 
-static unsigned long clone_flags_for(const struct kc_spec *spec, bool host_mode)
+static unsigned long clone_flags_for(const struct kc_spec *spec)
 {
 	unsigned long flags = 0;
 	for (size_t i = 0; i < spec->n_namespaces; i++) {
@@ -428,7 +427,6 @@ static unsigned long clone_flags_for(const struct kc_spec *spec, bool host_mode)
 			continue; /* joined with setns in the child */
 		flags |= (unsigned long)ns->type;
 	}
-	(void)host_mode;
 	/* A cgroup namespace is rooted at its creator's cgroup, and the parent
 	 * moves the child into the container's cgroup only after the clone:
 	 * child_init unshares it after SYNC_GO, as runc does. */
@@ -457,7 +455,7 @@ int kc_spawn_start(kc_loop *loop, const struct kc_spawn_opts *o, kc_spawn_fn fn,
 		join = ns_flags_to_join(o->join_pid);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_err_sys(err, "socketpair");
-	flags = is_exec ? 0 : clone_flags_for(o->spec, o->host_mode);
+	flags = is_exec ? 0 : clone_flags_for(o->spec);
 	pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
 	if (pid < 0) {
 		int r = kc_err_sys(err, "clone (flags %#lx)", flags);
@@ -476,7 +474,6 @@ int kc_spawn_start(kc_loop *loop, const struct kc_spawn_opts *o, kc_spawn_fn fn,
 	s->loop = loop;
 	s->sync_fd = sv[0];
 	s->pty = -1;
-	s->is_exec = is_exec;
 	s->wait_start = o->wait_start && !is_exec;
 	s->fn = fn;
 	s->ud = ud;

@@ -44,7 +44,6 @@ struct kc_spawn_opts {
 	int stdio[3];                  /* child's 0,1,2 (-1: /dev/null); ignored with a tty */
 	bool terminal;
 	bool wait_start; /* stop after setup until kc_spawn_release() */
-	bool host_mode;  /* not PID 1 in a VM (net namespace rules) */
 };
 
 /* Clone the child. On success s->pid (or, for exec, later via the loop) and

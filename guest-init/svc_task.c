@@ -52,7 +52,6 @@ static void h_create(ttrpc_call *call, const uint8_t *data, size_t len, void *ud
 		char **types = xcalloc(n + 1, sizeof(char *));
 		char **sources = xcalloc(n + 1, sizeof(char *));
 		char ***opts = xcalloc(n + 1, sizeof(char **));
-		char **empty[1] = {NULL};
 		for (size_t i = 0; i < n; i++) {
 			types[i] = r->rootfs[i]->type;
 			sources[i] = r->rootfs[i]->source;
@@ -61,7 +60,6 @@ static void h_create(ttrpc_call *call, const uint8_t *data, size_t len, void *ud
 			memcpy(opts[i], r->rootfs[i]->options,
 			       r->rootfs[i]->n_options * sizeof(char *));
 		}
-		(void)empty;
 		kc_ctr_create(call, r->id, r->bundle, types, sources, opts, n, r->terminal,
 			      r->stdin, r->stdout, r->stderr);
 		for (size_t i = 0; i < n; i++)

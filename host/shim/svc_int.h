@@ -15,7 +15,6 @@
 struct pending {
 	ttrpc_call *call;
 	char *id, *exec_id;
-	void *extra;
 };
 
 struct pending *pending_new(ttrpc_call *call, const char *id, const char *exec_id);

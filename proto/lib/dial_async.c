@@ -111,8 +111,7 @@ static void failed(kc_dialer *d, int e, const char *what)
 	close_attempt(d);
 	kc_err_freep(&d->last);
 	kc_err_set(&d->last, e, "dial `%s`: %s: %s", a, what, strerror(e));
-	if (!(e == ENOENT || e == ECONNREFUSED || e == ECONNRESET || e == EAGAIN || e == EPIPE ||
-	      e == ENODEV || e == EHOSTUNREACH || e == ETIMEDOUT)) {
+	if (!kc_dial_retryable(e)) {
 		kc_err *err = d->last;
 		d->last = NULL;
 		finish(d, -1, err);

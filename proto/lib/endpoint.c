@@ -265,7 +265,7 @@ int kc_dial_once(const struct kc_endpoint *ep, uint64_t deadline_ns, kc_err **er
 	return steal_fd(&fd);
 }
 
-static bool retryable(int e)
+bool kc_dial_retryable(int e)
 {
 	return e == ENOENT || e == ECONNREFUSED || e == ECONNRESET || e == ETIMEDOUT ||
 	       e == EAGAIN || e == EPIPE || e == ENODEV || e == EHOSTUNREACH;
@@ -283,11 +283,11 @@ int kc_dial(const struct kc_endpoint *ep, uint64_t deadline_ns, kc_err **err)
 		if (fd >= 0)
 			return fd;
 		now = kc_now_ns();
-		if (!retryable(e->code) || now >= deadline_ns) {
+		if (!kc_dial_retryable(e->code) || now >= deadline_ns) {
 			int r = kc_err_ret(e);
 			if (err) {
 				*err = steal_pointer(&e);
-				if (retryable((*err)->code))
+				if (kc_dial_retryable((*err)->code))
 					kc_err_wrap(err, "gave up at deadline");
 			}
 			return r;

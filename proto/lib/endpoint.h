@@ -12,6 +12,7 @@
 #ifndef KC_ENDPOINT_H
 #define KC_ENDPOINT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/un.h>
 
@@ -49,6 +50,8 @@ int kc_dial_once(const struct kc_endpoint *ep, uint64_t deadline_ns, kc_err **er
  * still booting, a daemon that is still starting). Backoff grows from 1 ms to
  * 50 ms and never sleeps past the deadline. */
 int kc_dial(const struct kc_endpoint *ep, uint64_t deadline_ns, kc_err **err);
+/* Does this errno from a dial attempt mean "not there yet, try again"? */
+bool kc_dial_retryable(int e);
 int kc_dial_addr(const char *addr, uint64_t deadline_ns, kc_err **err);
 
 /* Asynchronous kc_dial on a loop: cb gets a connected fd (owned by the callee)
