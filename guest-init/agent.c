@@ -500,7 +500,8 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle, char **
 	if (kc_agent->cgroup_root) {
 		_cleanup_free_ char *path =
 		    kc_cgroup_path_for(kc_agent->cgroup_root, c->spec->cgroups_path, id);
-		if (kc_cgroup_create(path, &c->spec->resources, &c->cgroup, &err) < 0)
+		if (kc_cgroup_create(kc_agent->cgroup_root, path, &c->spec->resources, &c->cgroup,
+				     &err) < 0)
 			goto fail;
 		kc_oom_watch(c);
 	}

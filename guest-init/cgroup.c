@@ -103,25 +103,21 @@ static void needed_controllers(const struct kc_resources *r, const char **out, s
 		out[(*n)++] = "cpuset";
 	if (r->has_pids_limit)
 		out[(*n)++] = "pids";
-	for (size_t i = 0; i < r->n_unified && *n < 8; i++) {
-		char ctl[32];
-		const char *dot = strchr(r->unified_keys[i], '.');
-		size_t len = dot ? (size_t)(dot - r->unified_keys[i]) : 0;
-		if (!len || len >= sizeof(ctl) || !strncmp(r->unified_keys[i], "cgroup", len))
-			continue;
-		memcpy(ctl, r->unified_keys[i], len);
-		ctl[len] = '\0';
-		bool dup = false;
-		for (size_t k = 0; k < *n; k++)
-			dup |= !strcmp(out[k], ctl);
-		if (!dup)
-			out[(*n)++] = strcmp(ctl, "memory") == 0    ? "memory"
-				      : strcmp(ctl, "cpu") == 0     ? "cpu"
-				      : strcmp(ctl, "cpuset") == 0  ? "cpuset"
-				      : strcmp(ctl, "pids") == 0    ? "pids"
-				      : strcmp(ctl, "io") == 0      ? "io"
-				      : strcmp(ctl, "hugetlb") == 0 ? "hugetlb"
-								    : "misc";
+	/* linux.resources.unified: "<controller>.<file>"; cgroup.* needs none. */
+	for (size_t i = 0; i < r->n_unified; i++) {
+		static const char *const known[] = {"memory", "cpu",     "cpuset", "pids",
+						    "io",     "hugetlb", "rdma",   "misc"};
+		for (size_t k = 0; k < KC_ARRAY_SIZE(known); k++) {
+			size_t len = strlen(known[k]);
+			bool dup = false;
+			if (strncmp(r->unified_keys[i], known[k], len) ||
+			    r->unified_keys[i][len] != '.')
+				continue;
+			for (size_t m = 0; m < *n; m++)
+				dup |= !strcmp(out[m], known[k]);
+			if (!dup)
+				out[(*n)++] = known[k];
+		}
 	}
 }
 
@@ -178,28 +174,6 @@ static int enable_controller(const char *root, const char *path, const char *ctl
 		}
 	}
 	return 0;
-}
-
-static char *root_of(const char *path)
-{
-	/* The mount point is the longest prefix holding cgroup.controllers whose
-	 * parent has none; in practice the caller built path from the root, and
-	 * we find it again by walking up to the first dir without cgroup.procs. */
-	_cleanup_free_ char *p = xstrdup(path);
-	char *last = NULL;
-	for (;;) {
-		char *slash = strrchr(p, '/');
-		_cleanup_free_ char *f = NULL;
-		if (!slash || slash == p)
-			break;
-		*slash = '\0';
-		f = xasprintf("%s/cgroup.procs", p);
-		if (access(f, F_OK) < 0)
-			break;
-		free(last);
-		last = xstrdup(p);
-	}
-	return last ? last : xstrdup(path);
 }
 
 int kc_cgroup_apply(struct kc_cgroup *cg, const struct kc_resources *r, kc_err **err)
@@ -272,17 +246,15 @@ int kc_cgroup_apply(struct kc_cgroup *cg, const struct kc_resources *r, kc_err *
 	return 0;
 }
 
-int kc_cgroup_create(const char *path, const struct kc_resources *res, struct kc_cgroup **ret,
-		     kc_err **err)
+int kc_cgroup_create(const char *root, const char *path, const struct kc_resources *res,
+		     struct kc_cgroup **ret, kc_err **err)
 {
-	_cleanup_free_ char *root = NULL;
-	const char *ctls[8];
+	const char *ctls[16];
 	size_t n;
 	struct kc_cgroup *cg;
 
 	if (kc_mkdir_p(path, 0755, err) < 0)
 		return kc_err_wrap(err, "cgroup");
-	root = root_of(path);
 	needed_controllers(res, ctls, &n);
 	for (size_t i = 0; i < n; i++)
 		if (enable_controller(root, path, ctls[i], err) < 0)
