@@ -407,14 +407,14 @@ static void pending_cancelled(ttrpc_call *call, void *ud)
 		ctr_release(p->ctr);
 }
 
-static int mount_rootfs(struct kc_ctr *c, char **types, char **sources, char ***options, size_t n,
+static int mount_rootfs(struct kc_ctr *c, Containerd__Types__Mount *const *mounts, size_t n,
 			kc_err **err)
 {
 	c->rootfs = xasprintf("%s/rootfs", c->bundle);
 	if (kc_mkdir_p(c->rootfs, 0711, err) < 0)
 		return kc_err_retp(err);
 	for (size_t i = 0; i < n; i++) {
-		if (kc_mount_rootfs_entry(types[i], sources[i], options[i], c->rootfs, err) < 0) {
+		if (kc_mount_pb(mounts[i], c->rootfs, err) < 0) {
 			if (c->rootfs_mounted)
 				(void)umount2(c->rootfs, MNT_DETACH);
 			c->rootfs_mounted = false;
@@ -441,8 +441,8 @@ static int resolve_root(struct kc_ctr *c, kc_err **err)
 	return 0;
 }
 
-void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle, char **rootfs_types,
-		   char **rootfs_sources, char ***rootfs_options, size_t n_rootfs, bool terminal,
+void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
+		   Containerd__Types__Mount *const *rootfs, size_t n_rootfs, bool terminal,
 		   const char *in, const char *out, const char *err_uri)
 {
 	struct kc_spawn_opts o = {.join_pidfd = -1};
@@ -493,9 +493,7 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle, char **
 		/* containerd passes the same flag in both; trust the request. */
 		c->spec->process.terminal = terminal;
 	}
-	if (n_rootfs > 0
-		? mount_rootfs(c, rootfs_types, rootfs_sources, rootfs_options, n_rootfs, &err) < 0
-		: resolve_root(c, &err) < 0)
+	if (n_rootfs > 0 ? mount_rootfs(c, rootfs, n_rootfs, &err) < 0 : resolve_root(c, &err) < 0)
 		goto fail;
 	if (kc_agent->cgroup_root) {
 		_cleanup_free_ char *path =

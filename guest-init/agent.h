@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "cgroup.h"
+#include "containerd/types/mount.pb-c.h"
 #include "loop.h"
 #include "spawn.h"
 #include "spec.h"
@@ -94,8 +95,8 @@ enum kc_status kc_proc_status(const struct kc_proc *p);
 
 /* Lifecycle, used by the Task service. Each answers `call` itself when it
  * completes (possibly later, from the loop). */
-void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle, char **rootfs_types,
-		   char **rootfs_sources, char ***rootfs_options, size_t n_rootfs, bool terminal,
+void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
+		   Containerd__Types__Mount *const *rootfs, size_t n_rootfs, bool terminal,
 		   const char *in, const char *out, const char *err_uri);
 void kc_proc_start(ttrpc_call *call, struct kc_proc *p);
 int kc_exec_add(struct kc_ctr *c, const char *exec_id, bool terminal, const char *in,

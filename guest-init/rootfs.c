@@ -122,7 +122,7 @@ static int mount_one(int rootfd, const struct kc_mount *m, kc_err **err)
 	struct kc_mount_opts o;
 	int r;
 
-	if (kc_mount_opts_parse(m->options, &o, err) < 0)
+	if (kc_mount_opts_parse(m->options, kc_strv_len(m->options), &o, err) < 0)
 		return kc_err_retp(err);
 	if (o.bind || (m->type && !strcmp(m->type, "bind")))
 		r = mount_bind(rootfd, m, &o, err);

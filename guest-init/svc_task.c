@@ -48,25 +48,8 @@ static void h_create(ttrpc_call *call, const uint8_t *data, size_t len, void *ud
 				       "create %s: restoring from a checkpoint is not supported",
 				       r->id);
 	} else {
-		size_t n = r->n_rootfs;
-		char **types = xcalloc(n + 1, sizeof(char *));
-		char **sources = xcalloc(n + 1, sizeof(char *));
-		char ***opts = xcalloc(n + 1, sizeof(char **));
-		for (size_t i = 0; i < n; i++) {
-			types[i] = r->rootfs[i]->type;
-			sources[i] = r->rootfs[i]->source;
-			/* options is a counted array; make it NULL terminated. */
-			opts[i] = xcalloc(r->rootfs[i]->n_options + 1, sizeof(char *));
-			memcpy(opts[i], r->rootfs[i]->options,
-			       r->rootfs[i]->n_options * sizeof(char *));
-		}
-		kc_ctr_create(call, r->id, r->bundle, types, sources, opts, n, r->terminal,
-			      r->stdin, r->stdout, r->stderr);
-		for (size_t i = 0; i < n; i++)
-			free(opts[i]);
-		free(types);
-		free(sources);
-		free(opts);
+		kc_ctr_create(call, r->id, r->bundle, r->rootfs, r->n_rootfs, r->terminal, r->stdin,
+			      r->stdout, r->stderr);
 	}
 	containerd__task__v2__create_task_request__free_unpacked(r, NULL);
 }

@@ -160,7 +160,7 @@ static void rewrite_namespaces(json_t *doc)
 		json_decref(keep);
 }
 
-int bundle_prepare(struct task *t, char **types, char **sources, char ***options, size_t n_rootfs,
+int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size_t n_rootfs,
 		   kc_err **err)
 {
 	_cleanup_free_ char *cfg = xasprintf("%s/config.json", t->bundle);
@@ -180,8 +180,7 @@ int bundle_prepare(struct task *t, char **types, char **sources, char ***options
 	root = json_object_get(doc, "root");
 	if (n_rootfs > 0) {
 		for (size_t i = 0; i < n_rootfs; i++) {
-			if (kc_mount_rootfs_entry(types[i], sources[i], options[i], rootfs, err) <
-			    0) {
+			if (kc_mount_pb(mounts[i], rootfs, err) < 0) {
 				kc_err_wrap(err, "rootfs");
 				goto out;
 			}

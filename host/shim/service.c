@@ -108,29 +108,9 @@ static void h_create(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 	kc_list_add_tail(&shim->tasks, &t->node);
 	shim->n_tasks++;
 	t->init = sproc_new(t, NULL, r->terminal, r->stdin, r->stdout, r->stderr);
-	{
-		size_t k = r->n_rootfs;
-		char **types = xcalloc(k + 1, sizeof(char *)),
-		     **srcs = xcalloc(k + 1, sizeof(char *));
-		char ***opts = xcalloc(k + 1, sizeof(char **));
-		int rc;
-		for (size_t i = 0; i < k; i++) {
-			types[i] = r->rootfs[i]->type;
-			srcs[i] = r->rootfs[i]->source;
-			opts[i] = xcalloc(r->rootfs[i]->n_options + 1, sizeof(char *));
-			memcpy(opts[i], r->rootfs[i]->options,
-			       r->rootfs[i]->n_options * sizeof(char *));
-		}
-		rc = bundle_prepare(t, types, srcs, opts, k, &err);
-		for (size_t i = 0; i < k; i++)
-			free(opts[i]);
-		free(types);
-		free(srcs);
-		free(opts);
-		if (rc < 0) {
-			task_free(t);
-			goto fail;
-		}
+	if (bundle_prepare(t, r->rootfs, r->n_rootfs, &err) < 0) {
+		task_free(t);
+		goto fail;
 	}
 	gb = xasprintf("%s/%s", SHIM_GUEST_SHARED, t->id);
 	in = guest_uri(t->init, 0);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "containerd/types/mount.pb-c.h"
 #include "loop.h"
 #include "ttrpc.h"
 #include "util.h"
@@ -93,7 +94,7 @@ void pod_on_agent_lost(void);
 
 /* bundle.c: mount the rootfs and host bind sources under the shared dir and
  * write the rewritten config.json there. */
-int bundle_prepare(struct task *t, char **types, char **sources, char ***options, size_t n_rootfs,
+int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size_t n_rootfs,
 		   kc_err **err);
 void bundle_cleanup(struct task *t);
 /* Unmount and remove <shared>/<id>; true if no other container remains. */

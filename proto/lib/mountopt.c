@@ -52,12 +52,12 @@ static const struct {
     {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
 };
 
-int kc_mount_opts_parse(char *const *options, struct kc_mount_opts *o, kc_err **err)
+int kc_mount_opts_parse(char *const *options, size_t n, struct kc_mount_opts *o, kc_err **err)
 {
 	size_t datalen = 0;
 
 	memset(o, 0, sizeof(*o));
-	for (size_t i = 0; options && options[i]; i++) {
+	for (size_t i = 0; options && i < n && options[i]; i++) {
 		const char *opt = options[i];
 		bool known = false;
 
@@ -91,12 +91,12 @@ int kc_mount_opts_parse(char *const *options, struct kc_mount_opts *o, kc_err **
 		}
 		/* Everything else is for the filesystem (size=, mode=, lowerdir=...). */
 		{
-			size_t n = strlen(opt);
-			o->data = xrealloc(o->data, datalen + n + 2);
+			size_t olen = strlen(opt);
+			o->data = xrealloc(o->data, datalen + olen + 2);
 			if (datalen)
 				o->data[datalen++] = ',';
-			memcpy(o->data + datalen, opt, n + 1);
-			datalen += n;
+			memcpy(o->data + datalen, opt, olen + 1);
+			datalen += olen;
 		}
 	}
 	return 0;
@@ -123,13 +123,13 @@ int kc_do_mount(const char *src, const char *target, const char *shown_target, c
 			  shown_target, data && *data ? " with " : "", data ? data : "");
 }
 
-int kc_mount_rootfs_entry(const char *type, const char *source, char *const *options,
-			  const char *target, kc_err **err)
+int kc_mount_pb(const Containerd__Types__Mount *m, const char *target, kc_err **err)
 {
+	const char *type = m->type, *source = m->source;
 	struct kc_mount_opts o;
 	int r;
 
-	if (kc_mount_opts_parse(options, &o, err) < 0)
+	if (kc_mount_opts_parse(m->options, m->n_options, &o, err) < 0)
 		return kc_err_retp(err);
 	if (o.bind || (type && !strcmp(type, "bind"))) {
 		r = kc_do_mount(source, target, target, NULL, MS_BIND | (o.rbind ? MS_REC : 0),

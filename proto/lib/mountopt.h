@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "containerd/types/mount.pb-c.h"
 #include "err.h"
 
 struct kc_mount_opts {
@@ -17,17 +18,17 @@ struct kc_mount_opts {
 	char *data; /* the rest, comma separated, for the filesystem */
 };
 
-int kc_mount_opts_parse(char *const *options, struct kc_mount_opts *ret, kc_err **err);
+/* options: n entries, or fewer if NULL-terminated (pass kc_strv_len()). */
+int kc_mount_opts_parse(char *const *options, size_t n, struct kc_mount_opts *ret, kc_err **err);
 void kc_mount_opts_clear(struct kc_mount_opts *o);
 
 /* mount(2) with an error naming what failed ("mount proc on /proc: EPERM"). */
 int kc_do_mount(const char *src, const char *target, const char *shown_target, const char *type,
 		unsigned long flags, const char *data, kc_err **err);
 
-/* Mount a containerd.types.Mount-like description onto target (used for the
- * rootfs mounts of CreateTaskRequest). */
-int kc_mount_rootfs_entry(const char *type, const char *source, char *const *options,
-			  const char *target, kc_err **err);
+/* Mount one containerd.types.Mount onto target (the rootfs mounts of
+ * CreateTaskRequest). */
+int kc_mount_pb(const Containerd__Types__Mount *m, const char *target, kc_err **err);
 
 /* Unmount (lazily) every mount at or below base, deepest first. */
 int kc_umount_tree(const char *base, kc_err **err);

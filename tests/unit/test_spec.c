@@ -169,14 +169,14 @@ Test(mount, options_split_into_flags_propagation_and_data)
 			"rslave", "size=64k", "mode=755", "x-kuasar.ignored",
 			NULL};
 	struct kc_mount_opts o;
-	KC_OK(kc_mount_opts_parse(opts, &o, err_));
+	KC_OK(kc_mount_opts_parse(opts, kc_strv_len(opts), &o, err_));
 	cr_assert_eq(o.flags, MS_NOSUID | MS_NODEV | MS_RDONLY);
 	cr_assert(o.bind && o.rbind);
 	cr_assert_eq(o.propagation, MS_SLAVE | MS_REC);
 	cr_assert_str_eq(o.data, "size=64k,mode=755");
 	kc_mount_opts_clear(&o);
 	char *rw[] = {"ro", "rw", NULL};
-	KC_OK(kc_mount_opts_parse(rw, &o, err_));
+	KC_OK(kc_mount_opts_parse(rw, kc_strv_len(rw), &o, err_));
 	cr_assert_eq(o.flags & MS_RDONLY, 0);
 	kc_mount_opts_clear(&o);
 }
