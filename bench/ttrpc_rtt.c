@@ -22,12 +22,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 
 #include "containerd/task/v2/shim.pb-c.h"
 #include "endpoint.h"
 #include "loop.h"
+#include "serve.h"
 #include "ttrpc.h"
 #include "util.h"
 
@@ -79,51 +79,6 @@ static void h_state(ttrpc_call *c, const uint8_t *p, size_t n, void *d)
 
 static const struct ttrpc_method methods[] = {{"State", h_state, 0}};
 static const struct ttrpc_service service = {TASK_SVC, methods, KC_ARRAY_SIZE(methods)};
-
-static void on_signal(kc_watch *w, int fd, uint32_t events, void *data)
-{
-	kc_loop_quit(data);
-}
-
-static int serve(const char *addr, kc_err **err)
-{
-	kc_loop *loop = NULL;
-	ttrpc_server *srv = NULL;
-	kc_watch *sigw = NULL;
-	_cleanup_close_ int sfd = -1;
-	sigset_t mask;
-	int lfd, r;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0)
-		return kc_err_sys(err, "signalfd");
-	r = kc_loop_new(&loop, err);
-	if (r < 0)
-		return r;
-	lfd = r = kc_listen_addr(addr, err);
-	if (r < 0)
-		goto out;
-	r = ttrpc_server_new(loop, &srv, err);
-	if (r < 0) {
-		close(lfd);
-		goto out;
-	}
-	ttrpc_server_register(srv, &service, NULL);
-	r = ttrpc_server_listen(srv, lfd, err);
-	if (r >= 0)
-		r = kc_loop_watch(loop, sfd, EPOLLIN, on_signal, loop, &sigw, err);
-	if (r >= 0)
-		r = kc_loop_run(loop, err);
-out:
-	kc_watch_free(sigw);
-	ttrpc_server_free(srv);
-	kc_loop_free(loop);
-	return r;
-}
 
 /* ------------------------------------------------------------------ client */
 
@@ -356,7 +311,7 @@ int main(int argc, char **argv)
 	int r;
 
 	if (argc == 3 && !strcmp(argv[1], "serve")) {
-		r = serve(argv[2], &err);
+		r = tu_serve(argv[2], &service, NULL, &err);
 	} else if (argc == 3 && !strcmp(argv[1], "raw-serve")) {
 		r = raw_serve(argv[2], &err);
 	} else if ((argc == 6 && !strcmp(argv[1], "client")) ||

@@ -7,12 +7,15 @@
 INTEROP_PEER := $(O)/tests/ttrpc-peer
 BENCH_TTRPC_RTT := $(O)/bench/ttrpc-rtt
 
-$(INTEROP_PEER): $(call hobj,tests/interop/ttrpc_peer.c) $(O)/host/libkc.a
+# Both serve through tests/lib/serve.c.
+$(call hobj,tests/interop/ttrpc_peer.c bench/ttrpc_rtt.c): HOST_CFLAGS += -Itests/lib
+
+$(INTEROP_PEER): $(call hobj,tests/interop/ttrpc_peer.c tests/lib/serve.c) $(O)/host/libkc.a
 	@mkdir -p $(@D)
 	$(call qecho,LD,$@)
 	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(HOST_LIBS)
 
-$(BENCH_TTRPC_RTT): $(call hobj,bench/ttrpc_rtt.c) $(O)/host/libkc.a
+$(BENCH_TTRPC_RTT): $(call hobj,bench/ttrpc_rtt.c tests/lib/serve.c) $(O)/host/libkc.a
 	@mkdir -p $(@D)
 	$(call qecho,LD,$@)
 	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(HOST_LIBS)

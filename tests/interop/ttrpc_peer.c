@@ -16,11 +16,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/signalfd.h>
 
 #include "containerd/task/v2/shim.pb-c.h"
 #include "endpoint.h"
 #include "loop.h"
+#include "serve.h"
 #include "ttrpc.h"
 #include "util.h"
 
@@ -365,55 +365,18 @@ static const struct ttrpc_method task_methods[] = {
 static const struct ttrpc_service task_service = {TASK_SVC, task_methods,
 						  KC_ARRAY_SIZE(task_methods)};
 
-static void on_signal(kc_watch *w, int fd, uint32_t events, void *data)
+static void say_ready(void)
 {
-	kc_loop_quit(data);
+	printf("ready\n");
+	fflush(stdout);
 }
 
 static int serve(const char *addr, kc_err **err)
 {
-	kc_loop *loop = NULL;
-	ttrpc_server *srv = NULL;
-	kc_watch *sigw = NULL;
-	_cleanup_close_ int sfd = -1;
-	sigset_t mask;
-	int lfd, r;
-
-	/* Stop cleanly on SIGTERM/SIGINT, so that leak checkers see a clean exit. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0)
-		return kc_err_sys(err, "signalfd");
-	r = kc_loop_new(&loop, err);
-	if (r < 0)
-		return r;
-	lfd = r = kc_listen_addr(addr, err);
-	if (r < 0)
-		goto out;
-	r = ttrpc_server_new(loop, &srv, err);
-	if (r < 0) {
-		close(lfd);
-		goto out;
-	}
-	ttrpc_server_register(srv, &task_service, NULL);
-	r = ttrpc_server_listen(srv, lfd, err);
-	if (r < 0)
-		goto out;
-	r = kc_loop_watch(loop, sfd, EPOLLIN, on_signal, loop, &sigw, err);
-	if (r < 0)
-		goto out;
-	printf("ready\n");
-	fflush(stdout);
-	r = kc_loop_run(loop, err);
-out:
-	kc_watch_free(sigw);
-	ttrpc_server_free(srv); /* cancels parked Waits */
+	/* tu_serve frees the server first, which cancels parked Waits. */
+	int r = tu_serve(addr, &task_service, say_ready, err);
 	while (!kc_list_empty(&tasks))
 		task_free(kc_container_of(tasks.next, struct task, node));
-	kc_loop_free(loop);
 	return r;
 }
 
