@@ -121,26 +121,8 @@ if [ $api = 1 ]; then
 	ch_cmd+=(--api-socket "path=$dir/api.sock")
 fi
 
-# Shell-quote only where needed, so the line reads like the documented examples.
-shq() {
-	if [[ $1 =~ ^[A-Za-z0-9_./,:=+@%-]+$ ]]; then
-		printf '%s' "$1"
-	else
-		printf "'%s'" "${1//\'/\'\\\'\'}"
-	fi
-}
-print_cmd() {
-	if [ "$dry" = sh ]; then
-		local a sep=''
-		for a in "$@"; do
-			printf '%s%s' "$sep" "$(shq "$a")"
-			sep=' '
-		done
-		echo
-	else
-		printf '%s\n' "$@"
-	fi
-}
+# --dry-run output (shq, print_cmd).
+source "$(dirname "${BASH_SOURCE[0]}")/print-cmd.sh"
 if [ -n "$dry" ]; then
 	if [ ${#fs_cmd[@]} -gt 0 ]; then
 		print_cmd "${fs_cmd[@]}"
