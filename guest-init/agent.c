@@ -60,8 +60,7 @@ struct kc_proc *kc_proc_find(struct kc_ctr *c, const char *exec_id)
 
 enum kc_status kc_proc_status(const struct kc_proc *p)
 {
-	if (p->published || (p->exited && !p->started))
-		return KC_STATUS_STOPPED;
+	/* published implies exited; a process that never started ended too. */
 	if (p->exited)
 		return KC_STATUS_STOPPED;
 	if (!p->started)
@@ -642,14 +641,10 @@ void kc_proc_delete(struct kc_proc *p)
 	proc_free(p);
 }
 
-int kc_ctr_delete(struct kc_ctr *c, kc_err **err)
+void kc_ctr_delete(struct kc_ctr *c)
 {
-	(void)err;
-	if (c->init->spawn)
-		kc_spawn_free(c->init->spawn); /* kills a child still waiting to start */
-	c->init->spawn = NULL;
+	/* Freeing the init's spawn kills a child still waiting to start. */
 	ctr_release(c);
-	return 0;
 }
 
 void kc_agent_kill_all(void)

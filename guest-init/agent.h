@@ -103,7 +103,7 @@ int kc_exec_add(struct kc_ctr *c, const char *exec_id, bool terminal, const char
 		const char *out, const char *err_uri, const char *spec_json, size_t spec_len,
 		kc_err **err);
 /* Removes the container (stopped or never started) and everything it owns. */
-int kc_ctr_delete(struct kc_ctr *c, kc_err **err);
+void kc_ctr_delete(struct kc_ctr *c);
 void kc_proc_delete(struct kc_proc *p);
 int kc_proc_kill(struct kc_proc *p, int sig, bool all, kc_err **err);
 /* Park a Wait call (answered when the process is published). */

@@ -115,7 +115,7 @@ static void h_delete(ttrpc_call *call, const uint8_t *data, size_t len, void *ud
 	if (p->exec_id)
 		kc_proc_delete(p);
 	else
-		kc_ctr_delete(p->ctr, NULL);
+		kc_ctr_delete(p->ctr);
 	ttrpc_call_reply(call, &resp.base);
 out:
 	containerd__task__v2__delete_request__free_unpacked(r, NULL);

@@ -547,7 +547,6 @@ static void h_shutdown(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 		task_free(kc_container_of(shim->tasks.next, struct task, node));
 	pod_stop_vm();
 	reply_empty(c);
-	shim->exiting = true;
 	kc_timer_after(shim->loop, 0, quit, NULL);
 }
 

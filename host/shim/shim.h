@@ -78,7 +78,6 @@ struct shim {
 	kc_list tasks;
 	size_t n_tasks;
 	ttrpc_client *events;
-	bool exiting;
 };
 
 extern struct shim *shim;

@@ -171,21 +171,20 @@ static void remove_busybox_root(void)
 
 const char *agentctl_busybox_rootfs(kc_err **err)
 {
-	static char *root;
 	char *dir;
 
-	if (root)
-		return root;
-	/* Each test process builds its own; it goes when the process does. */
-	atexit(remove_busybox_root);
+	if (busybox_root)
+		return busybox_root;
 	dir = tu_tmpdir("rootfs");
 	if (agentctl_busybox_rootfs_at(dir, err) < 0) {
 		tu_rmtree(dir);
 		free(dir);
 		return NULL;
 	}
-	root = busybox_root = dir;
-	return root;
+	/* Each test process builds its own; it goes when the process does. */
+	busybox_root = dir;
+	atexit(remove_busybox_root);
+	return busybox_root;
 }
 
 static void append_strv_json(FILE *f, const char *const *v)
