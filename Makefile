@@ -1,5 +1,5 @@
 # kuasar-c build. Non-recursive: one Makefile builds the musl-static guest agent
-# and the glibc host binaries from the same shared sources (proto/lib) and the
+# and the glibc host binaries from the same shared runtime (lib/) and the
 # protobuf-c code generated from proto/ at build time.
 #
 #   make              build everything (installs missing build deps first)
@@ -37,9 +37,9 @@ BASE_CFLAGS := -std=gnu11 -g -D_GNU_SOURCE -DKC_VERSION='"$(VERSION)"' $(WARN) \
 	-fno-strict-aliasing -ffunction-sections -fdata-sections
 HOST_OPT ?= -O2
 GUEST_OPT ?= -Os
-HOST_CFLAGS := $(BASE_CFLAGS) $(HOST_OPT) -fstack-protector-strong -I$(O)/gen -Iproto/lib
+HOST_CFLAGS := $(BASE_CFLAGS) $(HOST_OPT) -fstack-protector-strong -I$(O)/gen -Ilib
 GUEST_CFLAGS := $(BASE_CFLAGS) $(GUEST_OPT) -fno-asynchronous-unwind-tables -fno-stack-protector \
-	-I$(O)/gen -Iproto/lib -I$(MUSL_SYSROOT)/include -I$(MUSL_KINC)
+	-I$(O)/gen -Ilib -I$(MUSL_SYSROOT)/include -I$(MUSL_KINC)
 GUEST_LDFLAGS := -static -Wl,--gc-sections -L$(MUSL_SYSROOT)/lib
 HOST_LDFLAGS := -Wl,--gc-sections
 # Criterion registers tests in a linker section that --gc-sections would drop.
@@ -64,9 +64,8 @@ $(BUILD)/gen/.stamp: $(PROTOS) | deps
 $(PB_C) $(PB_H): $(BUILD)/gen/.stamp ;
 
 # ------------------------------------------------------------------ sources
-LIB_SRCS := $(wildcard proto/lib/*.c)
+LIB_SRCS := $(wildcard lib/*.c)
 GUEST_SRCS := $(wildcard guest-init/*.c)
-HOST_COMMON_SRCS := $(wildcard host/common/*.c)
 SANDBOXER_SRCS := $(wildcard host/sandboxer/*.c)
 SHIM_SRCS := $(wildcard host/shim/*.c)
 
@@ -104,8 +103,8 @@ $(O)/host/libkc.a: $(LIB_HOBJS) $(PB_HOBJS)
 	@mkdir -p $(@D); rm -f $@; ar rcs $@ $^
 
 # ------------------------------------------------------------------ binaries
-GUEST_LIBS := $(O)/guest/libkc.a -lblkid -ljansson -lprotobuf-c
-HOST_LIBS := $(O)/host/libkc.a -ljansson -lmnl -lprotobuf-c
+GUEST_LIBS := $(O)/guest/libkc.a -ljansson -lprotobuf-c
+HOST_LIBS := $(O)/host/libkc.a -ljansson -lprotobuf-c
 
 BINS := $(O)/bin/vmm-task
 $(O)/bin/vmm-task: $(call gobj,$(GUEST_SRCS)) $(O)/guest/libkc.a
@@ -117,18 +116,18 @@ $(O)/bin/vmm-task: $(call gobj,$(GUEST_SRCS)) $(O)/guest/libkc.a
 $(O)/bin/vmm-task-host: $(call hobj,$(GUEST_SRCS)) $(O)/host/libkc.a
 	@mkdir -p $(@D)
 	$(call qecho,LD,$@)
-	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(HOST_LIBS) -lblkid
+	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(HOST_LIBS)
 
 ifneq ($(SANDBOXER_SRCS),)
 BINS += $(O)/bin/vmm-sandboxer
-$(O)/bin/vmm-sandboxer: $(call hobj,$(SANDBOXER_SRCS) $(HOST_COMMON_SRCS)) $(O)/host/libkc.a
+$(O)/bin/vmm-sandboxer: $(call hobj,$(SANDBOXER_SRCS)) $(O)/host/libkc.a
 	@mkdir -p $(@D)
 	$(call qecho,LD,$@)
 	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(HOST_LIBS)
 endif
 ifneq ($(SHIM_SRCS),)
 BINS += $(O)/bin/containerd-shim-kuasar-vmm-v2
-$(O)/bin/containerd-shim-kuasar-vmm-v2: $(call hobj,$(SHIM_SRCS) $(HOST_COMMON_SRCS)) $(O)/host/libkc.a
+$(O)/bin/containerd-shim-kuasar-vmm-v2: $(call hobj,$(SHIM_SRCS)) $(O)/host/libkc.a
 	@mkdir -p $(@D)
 	$(call qecho,LD,$@)
 	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(HOST_LIBS)
@@ -145,7 +144,9 @@ deps:
 	@bash scripts/setup-deps.sh build
 
 # Each concern keeps its rules in mk/*.mk (tests, interop, image, kernel, ...).
-include $(sort $(wildcard mk/*.mk))
+# tests.mk first: it defines the test helper objects the bench rules link.
+include mk/tests.mk
+include $(filter-out mk/tests.mk,$(sort $(wildcard mk/*.mk)))
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ------------------------------------------------------------------ style

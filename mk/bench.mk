@@ -1,12 +1,15 @@
-# Benchmarks: C drivers built against the test helpers; entry points are the
-# executable scripts in bench/ (they print tables, they never fail on targets).
-BENCH_BINS := $(O)/bench/container-start
+# Benchmarks: C drivers linked like the tests (product clients + test helpers,
+# no Criterion); entry points are the executable scripts in bench/ (they print
+# tables, they never fail on targets). Each builds on a fresh checkout.
+BENCH_BINS := $(O)/bench/container-start $(O)/bench/sandboxer-mem $(O)/bench/boot_probe
 
-$(O)/bench/container-start: bench/container_start.c $(call hobj,$(TEST_HELPER_SRCS)) $(O)/host/libkc.a
+# bench/foo_bar.c builds $(O)/bench/foo-bar (boot_probe keeps its name).
+bench_src = bench/$(subst -,_,$(notdir $(1))).c
+.SECONDEXPANSION:
+$(BENCH_BINS): $$(call bench_src,$$@) $(TEST_DEPS)
 	@mkdir -p $(@D)
 	$(call qecho,BENCH,$@)
-	$(Q)$(HOST_CC) $(HOST_CFLAGS) -Itests/lib $(HOST_LDFLAGS) -o $@ $< \
-		$(call hobj,$(TEST_HELPER_SRCS)) $(O)/host/libkc.a -ljansson -lprotobuf-c
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(TEST_INCLUDES) $(HOST_LDFLAGS) -o $@ $< $(TEST_LINK)
 
 .PHONY: bench-bins
 bench-bins: $(BENCH_BINS)

@@ -12,13 +12,13 @@
 
 HOST_TOOLS := $(BUILD)/host-tools
 MKCPIO := $(HOST_TOOLS)/mkcpio
-MKCPIO_SRCS := initramfs/mkcpio.c initramfs/cpio.c proto/lib/err.c proto/lib/util.c
+MKCPIO_SRCS := initramfs/mkcpio.c initramfs/cpio.c lib/err.c lib/util.c
 
 # A build tool: host gcc, never sanitized, independent of $(O).
-$(MKCPIO): $(MKCPIO_SRCS) initramfs/cpio.h proto/lib/err.h proto/lib/util.h
+$(MKCPIO): $(MKCPIO_SRCS) initramfs/cpio.h lib/err.h lib/util.h
 	@mkdir -p $(@D)
 	$(call qecho,HOSTCC,$@)
-	$(Q)$(HOST_CC) $(BASE_CFLAGS) -O2 -Iproto/lib -Iinitramfs -o $@ $(MKCPIO_SRCS)
+	$(Q)$(HOST_CC) $(BASE_CFLAGS) -O2 -Ilib -Iinitramfs -o $@ $(MKCPIO_SRCS)
 
 # The unit test compiles against the writer's core (initramfs/cpio.c).
 $(O)/tests/test_mkcpio: $(O)/host/initramfs/cpio.o
@@ -65,13 +65,7 @@ $(O)/bench/trivial_init: bench/trivial_init.c | $(BUILD)/gen/.stamp
 	@mkdir -p $(@D)
 	$(call qecho,GUESTCC,$@)
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $<
-# The QMP readiness gate is the test helper's (tests/lib/qmp.c).
-$(O)/bench/boot_probe: bench/boot_probe.c $(call hobj,tests/lib/qmp.c) $(O)/host/libkc.a
-	@mkdir -p $(@D)
-	$(call qecho,HOSTCC,$@)
-	$(Q)$(HOST_CC) $(HOST_CFLAGS) -Itests/lib $(HOST_LDFLAGS) -o $@ $< \
-		$(call hobj,tests/lib/qmp.c) $(HOST_LIBS)
-
+# boot_probe is built by mk/bench.mk.
 BENCH_BOOT_BINS := $(O)/bench/trivial_init $(O)/bench/boot_probe
 .PHONY: bench-boot bench-boot-bins
 bench-boot-bins: $(BENCH_BOOT_BINS) $(MKCPIO) $(O)/bin/vmm-task

@@ -9,14 +9,7 @@
 # VM tests skip and say so.
 test-integration: initramfs
 
-# (tests.mk, which defines TEST_HELPER_SRCS, is read after this file.)
-SBX_BENCH_HELPERS := $(call hobj,$(wildcard tests/lib/*.c))
-$(O)/bench/sandboxer-mem: bench/sandboxer_mem.c $(SBX_BENCH_HELPERS) $(O)/host/libkc.a
-	@mkdir -p $(@D)
-	$(call qecho,BENCH,$@)
-	$(Q)$(HOST_CC) $(HOST_CFLAGS) -Itests/lib $(HOST_LDFLAGS) -o $@ $< \
-		$(SBX_BENCH_HELPERS) $(O)/host/libkc.a -ljansson -lprotobuf-c
-
+# bench/sandboxer-mem's driver is built by mk/bench.mk.
 .PHONY: bench-sandboxer-mem
 bench-sandboxer-mem:
 	@bash bench/sandboxer-mem

@@ -12,8 +12,7 @@ TEST_HELPER_SRCS := $(wildcard tests/lib/*.c)
 
 # Modules of the agent and host daemons, linkable into tests (no main()).
 GUEST_MOD_HOBJS := $(call hobj,$(filter-out guest-init/main.c,$(GUEST_SRCS)))
-HOST_MOD_HOBJS := $(call hobj,$(HOST_COMMON_SRCS) \
-	$(filter-out host/sandboxer/main.c,$(SANDBOXER_SRCS)) \
+HOST_MOD_HOBJS := $(call hobj,$(filter-out host/sandboxer/main.c,$(SANDBOXER_SRCS)) \
 	$(filter-out host/shim/main.c,$(SHIM_SRCS)))
 
 $(O)/host/libguest-mods.a: $(GUEST_MOD_HOBJS)
@@ -21,20 +20,21 @@ $(O)/host/libguest-mods.a: $(GUEST_MOD_HOBJS)
 $(O)/host/libhost-mods.a: $(HOST_MOD_HOBJS)
 	@mkdir -p $(@D); rm -f $@; ar rcs $@ $^
 
-TEST_LIBS := $(O)/host/libguest-mods.a $(O)/host/libhost-mods.a $(O)/host/libkc.a \
-	-lcriterion -ljansson -lmnl -lblkid -lprotobuf-c -lpthread
+TEST_HELPER_OBJS := $(call hobj,$(TEST_HELPER_SRCS))
+TEST_INCLUDES := -Itests/lib -Iguest-init -Ihost/sandboxer -Ihost/shim
+# What a test or bench driver links: helpers, product modules, the runtime lib.
+TEST_DEPS := $(TEST_HELPER_OBJS) $(O)/host/libguest-mods.a $(O)/host/libhost-mods.a $(O)/host/libkc.a
+TEST_LINK := $(TEST_DEPS) -ljansson -lprotobuf-c -lpthread
+TEST_LIBS := $(TEST_LINK) -lcriterion
 
-$(O)/tests/%: tests/unit/%.c $(call hobj,$(TEST_HELPER_SRCS)) $(O)/host/libguest-mods.a \
-		$(O)/host/libhost-mods.a $(O)/host/libkc.a
+$(O)/tests/%: tests/unit/%.c $(TEST_DEPS)
 	@mkdir -p $(@D)
 	$(call qecho,TEST,$@)
-	$(Q)$(HOST_CC) $(HOST_CFLAGS) -Itests/lib -Iguest-init -Ihost/common -Ihost/sandboxer -Ihost/shim \
-		$(TEST_LDFLAGS) -o $@ $< $(call hobj,$(TEST_HELPER_SRCS)) $(TEST_LIBS)
-$(O)/tests/%: tests/integration/%.c $(call hobj,$(TEST_HELPER_SRCS)) $(O)/host/libkc.a
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(TEST_INCLUDES) $(TEST_LDFLAGS) -o $@ $< $(TEST_LIBS)
+$(O)/tests/%: tests/integration/%.c $(TEST_DEPS)
 	@mkdir -p $(@D)
 	$(call qecho,TEST,$@)
-	$(Q)$(HOST_CC) $(HOST_CFLAGS) -Itests/lib $(TEST_LDFLAGS) -o $@ $< \
-		$(call hobj,$(TEST_HELPER_SRCS)) $(TEST_LIBS)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(TEST_INCLUDES) $(TEST_LDFLAGS) -o $@ $< $(TEST_LIBS)
 
 .PHONY: test test-deps test-unit test-integration test-asan unit-bins
 test-deps:

@@ -23,7 +23,7 @@
 #
 # What it does, per group:
 #   apt packages (bookworm)       installed only when missing (needs root or sudo)
-#   build: musl static libs       protobuf-c, libblkid, jansson built with musl-gcc from Debian
+#   build: musl static libs       protobuf-c, jansson built with musl-gcc from Debian
 #                                 source packages (same source version as the host's -dev
 #                                 package) into $KC_CACHE/musl-sysroot; kernel-header
 #                                 symlinks in $KC_CACHE/musl-kinc
@@ -119,7 +119,7 @@ declare -A PKGS=()
 add_pkgs() { local p; for p in "$@"; do PKGS[$p]=1; done; }
 # dpkg-dev (dpkg-source) and xz-utils unpack the source packages of the musl libraries.
 [ -n "${G[build]:-}" ] && add_pkgs gcc make musl-tools protobuf-c-compiler libprotobuf-c-dev \
-	libjansson-dev libblkid-dev libmnl-dev pkg-config clang-format file dpkg-dev xz-utils \
+	libjansson-dev pkg-config clang-format file dpkg-dev xz-utils \
 	ca-certificates
 [ -n "${G[test]:-}" ] && add_pkgs libcriterion-dev golang-go golang-github-containerd-ttrpc-dev \
 	golang-github-containerd-containerd-dev socat strace busybox-static cpio lz4 python3
@@ -278,29 +278,6 @@ recipe_protobuf_c() {
 	install -D -m644 protobuf-c/protobuf-c.h "$SYSROOT/include/protobuf-c/protobuf-c.h"
 }
 
-recipe_libblkid() {
-	# Debian's patches touch configure.ac and some Makemodule.am (not libblkid's); with their
-	# new mtimes make would rerun aclocal/automake, which we neither need nor install.
-	find . \( -name configure.ac -o -name '*.am' -o -path './m4/*' \) \
-		-exec touch -d @946684800 {} +
-	# Every optional dependency off: the guest only probes filesystems on block devices.
-	./configure CC=musl-gcc CFLAGS="$MUSL_CFLAGS -I$KINC" \
-		--disable-all-programs --enable-libblkid --disable-libuuid --disable-libmount \
-		--disable-shared --enable-static --disable-nls --disable-dependency-tracking \
-		--disable-bash-completion --disable-asciidoc --disable-poman \
-		--without-udev --without-systemd --without-python --without-tinfo --without-ncursesw \
-		--without-ncurses --without-readline --without-cap-ng --without-libz \
-		--without-libmagic --without-btrfs --without-econf --without-user --without-selinux \
-		--without-audit --without-smack --without-cryptsetup
-	if grep -q 'unrecognized options' config.log; then
-		grep 'unrecognized options' config.log
-		exit 1
-	fi
-	make -j"$(nproc)" libblkid.la
-	install -D -m644 .libs/libblkid.a "$SYSROOT/lib/libblkid.a"
-	install -D -m644 libblkid/src/blkid.h "$SYSROOT/include/blkid/blkid.h"
-}
-
 recipe_jansson() {
 	# No generated configure in the source package; jansson needs only two config headers
 	# (values as its CMake build computes them on Linux), so compile src/*.c directly.
@@ -408,7 +385,6 @@ ensure_kinc() {
 if [ -n "${G[build]:-}" ]; then
 	ensure_kinc
 	musl_lib protobuf-c libprotobuf-c-dev recipe_protobuf_c
-	musl_lib libblkid libblkid-dev recipe_libblkid
 	musl_lib jansson libjansson-dev recipe_jansson
 fi
 
@@ -523,8 +499,7 @@ declare -A ENV=()
 ENV_KEYS=(MUSL_SYSROOT MUSL_KINC VHOST_DEVICE_VSOCK VIRTIOFSD CLOUD_KERNEL CLOUD_KERNEL_MODULES
 	LINUX_SOURCE_TARBALL BUSYBOX_STATIC GO CONTAINERD2)
 for k in "${ENV_KEYS[@]}"; do ENV[$k]=""; done
-if [ -f "$SYSROOT/.stamp-protobuf-c" ] && [ -f "$SYSROOT/.stamp-libblkid" ] &&
-	[ -f "$SYSROOT/.stamp-jansson" ]; then
+if [ -f "$SYSROOT/.stamp-protobuf-c" ] && [ -f "$SYSROOT/.stamp-jansson" ]; then
 	ENV[MUSL_SYSROOT]=$SYSROOT
 fi
 [ ! -L "$KINC/linux" ] || ENV[MUSL_KINC]=$KINC

@@ -9,7 +9,7 @@
 #include "argv.h"
 #include "containerd/services/sandbox/v1/sandbox.pb-c.h"
 #include "log.h"
-#include "pod.h"
+#include "pod_config.h"
 #include "state.h"
 #include "vm.h"
 

@@ -9,14 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent_client.h"
 #include "argv.h"
 #include "chapi.h"
 #include "endpoint.h"
 #include "log.h"
 #include "qmp.h"
 #include "sockwait.h"
-#include "proc.h"
+#include "helper_proc.h"
 #include "state.h"
 #include "vm_int.h"
 

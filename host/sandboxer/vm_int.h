@@ -4,7 +4,7 @@
 #ifndef SBX_VM_INT_H
 #define SBX_VM_INT_H
 
-#include "agent.h"
+#include "agent_client.h"
 #include "chapi.h"
 #include "qmp.h"
 #include "sandbox.h"

@@ -9,7 +9,7 @@
 #include "argv.h"
 #include "endpoint.h"
 #include "log.h"
-#include "proc.h"
+#include "helper_proc.h"
 #include "vm.h"
 #include "vm_int.h"
 

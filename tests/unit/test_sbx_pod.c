@@ -7,7 +7,7 @@
 
 #include "config.h"
 #include "cri/runtime/v1/pod_sandbox_config.pb-c.h"
-#include "pod.h"
+#include "pod_config.h"
 #include "util.h"
 
 static struct sbx_config C;

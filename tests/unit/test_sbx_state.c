@@ -14,7 +14,7 @@
 
 #include "argv.h"
 #include "sandbox.h"
-#include "proc.h"
+#include "helper_proc.h"
 #include "state.h"
 #include "testutil.h"
 #include "util.h"

@@ -5,8 +5,8 @@
  * outlive a daemon restart), follow them by pidfd, and adopt them again after
  * a restart without mistaking a recycled pid for them.
  */
-#ifndef SBX_PROC_H
-#define SBX_PROC_H
+#ifndef SBX_HELPER_PROC_H
+#define SBX_HELPER_PROC_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "pod.h"
+#include "pod_config.h"
 
 #include <errno.h>
 #include <stdio.h>

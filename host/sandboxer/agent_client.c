@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "agent.h"
+#include "agent_client.h"
 
 #include <errno.h>
 #include <string.h>

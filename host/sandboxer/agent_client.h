@@ -6,8 +6,8 @@
  * grpc.SandboxService/Check; a graceful stop is Task.Shutdown(now=true),
  * which powers the VM off.
  */
-#ifndef SBX_AGENT_H
-#define SBX_AGENT_H
+#ifndef SBX_AGENT_CLIENT_H
+#define SBX_AGENT_CLIENT_H
 
 #include <stdint.h>
 

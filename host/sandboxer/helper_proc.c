@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "proc.h"
+#include "helper_proc.h"
 
 #include <dirent.h>
 #include <errno.h>

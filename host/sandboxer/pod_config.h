@@ -12,8 +12,8 @@
  *   3. annotations io.kuasar.vm.vcpus / io.kuasar.vm.memory_mb, from
  *      PodSandboxConfig.annotations and then the request's own annotations
  */
-#ifndef SBX_POD_H
-#define SBX_POD_H
+#ifndef SBX_POD_CONFIG_H
+#define SBX_POD_CONFIG_H
 
 #include <stdint.h>
 
