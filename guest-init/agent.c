@@ -11,28 +11,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "containerd/events/task.pb-c.h"
 #include "containerd/task/v2/shim.pb-c.h"
 #include "log.h"
 #include "mount.h"
+#include "events.h"
 #include "oom.h"
 
 struct kc_agent *kc_agent;
-
-/* cgroups whose rmdir failed because dying processes were still in them */
-static char **stale_cgroups;
-static size_t n_stale_cgroups;
-
-static void retry_stale_cgroups(void)
-{
-	for (size_t i = 0; i < n_stale_cgroups;) {
-		if (rmdir(stale_cgroups[i]) == 0 || errno == ENOENT) {
-			free(stale_cgroups[i]);
-			stale_cgroups[i] = stale_cgroups[--n_stale_cgroups];
-		} else {
-			i++;
-		}
-	}
-}
 
 struct kc_ctr *kc_ctr_find(const char *id)
 {
@@ -159,6 +145,46 @@ static void on_drain_timeout(kc_timer *t, void *ud)
 	publish(p);
 }
 
+/* The agent maps memory.events watches to containers; oom.c only watches. */
+static void oom_check(struct kc_ctr *c)
+{
+	Containerd__Events__TaskOOM ev = CONTAINERD__EVENTS__TASK_OOM__INIT;
+	uint64_t kills;
+
+	if (!c->cgroup)
+		return;
+	kills = kc_cgroup_oom_kills(c->cgroup);
+	if (kills <= c->oom_kills)
+		return;
+	c->oom_kills = kills;
+	log_info("%s: OOM kill in its cgroup", c->id);
+	ev.container_id = c->id;
+	kc_events_push("/tasks/oom", "containerd.events.TaskOOM", &ev.base);
+}
+
+static void on_memory_events(void *ud)
+{
+	oom_check(ud);
+}
+
+static void oom_watch(struct kc_ctr *c)
+{
+	_cleanup_free_ char *f = xasprintf("%s/memory.events", c->cgroup->path);
+
+	c->oom_kills = kc_cgroup_oom_kills(c->cgroup);
+	c->oom = kc_oom_watch_add(f, on_memory_events, c);
+}
+
+static void oom_unwatch(struct kc_ctr *c)
+{
+	if (!c->oom)
+		return;
+	/* A last look: the kill may be why the container ended. */
+	oom_check(c);
+	kc_oom_watch_rm(c->oom);
+	c->oom = NULL;
+}
+
 static void proc_exited(struct kc_proc *p, int status)
 {
 	if (p->exited)
@@ -167,7 +193,7 @@ static void proc_exited(struct kc_proc *p, int status)
 	p->exit_status = status;
 	p->exited_at = kc_realtime_ns();
 	if (!p->exec_id)
-		kc_oom_unwatch(p->ctr);
+		oom_unwatch(p->ctr);
 	if (!p->exec_id && p->ctr->cgroup) {
 		/* The init is gone: nothing else in the container may outlive it
 		 * (without a private PID namespace the kernel would not do it). */
@@ -209,8 +235,7 @@ void kc_agent_on_exit(pid_t pid, int status)
 		kc_agent->orphans[i].pid = pid;
 		kc_agent->orphans[i].status = status;
 	}
-	if (n_stale_cgroups)
-		retry_stale_cgroups();
+	kc_cgroup_retry_stale();
 }
 
 static bool take_orphan(pid_t pid, int *status)
@@ -272,15 +297,12 @@ static void ctr_release(struct kc_ctr *c)
 		proc_free(p);
 	}
 	proc_free(c->init);
-	kc_oom_unwatch(c);
+	oom_unwatch(c);
 	if (c->cgroup) {
 		(void)kc_cgroup_kill(c->cgroup, NULL);
-		if (rmdir(c->cgroup->path) < 0 && errno == EBUSY) {
-			stale_cgroups =
-			    xrealloc(stale_cgroups, (n_stale_cgroups + 1) * sizeof(*stale_cgroups));
-			stale_cgroups[n_stale_cgroups++] = xstrdup(c->cgroup->path);
-		}
-		kc_cgroup_free(c->cgroup);
+		_cleanup_err_ kc_err *err = NULL;
+		if (kc_cgroup_destroy(c->cgroup, &err) < 0)
+			log_warn("%s: %s", c->id, err->msg);
 	}
 	if (c->rootfs_mounted) {
 		if (umount2(c->rootfs, MNT_DETACH) < 0)
@@ -476,7 +498,6 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 	c = xcalloc(1, sizeof(*c));
 	c->id = xstrdup(id);
 	c->bundle = xstrdup(bundle);
-	c->oom_wd = -1;
 	kc_list_init(&c->execs);
 	kc_list_add_tail(&kc_agent->ctrs, &c->node);
 	kc_agent->n_ctrs++;
@@ -500,7 +521,7 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 		if (kc_cgroup_create(kc_agent->cgroup_root, path, &c->spec->resources, &c->cgroup,
 				     &err) < 0)
 			goto fail;
-		kc_oom_watch(c);
+		oom_watch(c);
 	}
 	if (kc_procio_new(kc_agent->loop, in, out, err_uri, terminal, &p->io, &err) < 0)
 		goto fail;

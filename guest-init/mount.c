@@ -103,16 +103,3 @@ void kc_fd_path(int fd, char buf[32])
 {
 	snprintf(buf, 32, "/proc/self/fd/%d", fd);
 }
-
-bool kc_is_mountpoint(const char *path)
-{
-	/* struct statx is kernel ABI; only two fields are needed, and libc
-	 * headers disagree about declaring it, so read them by offset. */
-	uint64_t stx[32] = {0};
-	const uint64_t attr_mount_root = 0x2000; /* STATX_ATTR_MOUNT_ROOT, 5.8+ */
-
-	if (syscall(SYS_statx, AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, 0, stx) < 0)
-		return false;
-	/* stx_attributes at byte 8, stx_attributes_mask at byte 56 */
-	return (stx[7] & attr_mount_root) && (stx[1] & attr_mount_root);
-}

@@ -21,6 +21,4 @@ int kc_touch_in_root(int rootfd, const char *path, kc_err **err);
 /* "/proc/self/fd/N" for mounting onto a resolved fd. */
 void kc_fd_path(int fd, char buf[32]);
 
-bool kc_is_mountpoint(const char *path);
-
 #endif

@@ -102,11 +102,6 @@ int kc_watch_set_events(kc_watch *w, uint32_t events)
 	return 0;
 }
 
-uint32_t kc_watch_events(const kc_watch *w)
-{
-	return w->events;
-}
-
 void kc_watch_free(kc_watch *w)
 {
 	if (!w || w->dead)

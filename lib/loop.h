@@ -28,7 +28,6 @@ void kc_loop_free(kc_loop *loop);
 int kc_loop_watch(kc_loop *loop, int fd, uint32_t events, kc_io_fn fn, void *data, kc_watch **ret,
 		  kc_err **err);
 int kc_watch_set_events(kc_watch *w, uint32_t events);
-uint32_t kc_watch_events(const kc_watch *w);
 /* Stop watching. Safe inside callbacks; NULL is a no-op. */
 void kc_watch_free(kc_watch *w);
 

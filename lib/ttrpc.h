@@ -82,7 +82,6 @@ int ttrpc_server_serve_fd(ttrpc_server *s, int fd, kc_err **err);
 /* Number of open connections (tests, leak checks). */
 size_t ttrpc_server_n_conns(const ttrpc_server *s);
 
-const char *ttrpc_call_service(const ttrpc_call *c);
 const char *ttrpc_call_method(const ttrpc_call *c);
 /* First value of a metadata key, or NULL. */
 const char *ttrpc_call_metadata(const ttrpc_call *c, const char *key);
