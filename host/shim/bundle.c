@@ -25,7 +25,7 @@
 
 #include "log.h"
 #include "mountopt.h"
-#include "shim.h"
+#include "bundle.h"
 
 #define SANDBOX_ID_ANNOTATION "io.kubernetes.cri.sandbox-id"
 
