@@ -22,6 +22,8 @@ $(O)/host/libhost-mods.a: $(HOST_MOD_HOBJS)
 
 TEST_HELPER_OBJS := $(call hobj,$(TEST_HELPER_SRCS))
 TEST_INCLUDES := -Itests/lib -Iguest-init -Ihost/sandboxer -Ihost/shim
+# Helpers drive product modules (the sandboxer's QMP client, ...).
+$(TEST_HELPER_OBJS): HOST_CFLAGS += $(TEST_INCLUDES)
 # What a test or bench driver links: helpers, product modules, the runtime lib.
 TEST_DEPS := $(TEST_HELPER_OBJS) $(O)/host/libguest-mods.a $(O)/host/libhost-mods.a $(O)/host/libkc.a
 TEST_LINK := $(TEST_DEPS) -ljansson -lprotobuf-c -lpthread
