@@ -98,8 +98,3 @@ int kc_touch_in_root(int rootfd, const char *path, kc_err **err)
 	close(fd);
 	return kc_open_in_root(rootfd, path, O_PATH, 0, err);
 }
-
-void kc_fd_path(int fd, char buf[32])
-{
-	snprintf(buf, 32, "/proc/self/fd/%d", fd);
-}

@@ -15,7 +15,8 @@
 
 /* Files in a sandbox directory <dir>/<id>/. */
 #define SBX_F_STATE     "sandbox.json"
-#define SBX_F_SHARED    "shared"
+#define SBX_F_SHARED    "shared"     /* the guest's view: a read-only bind of mounts/ */
+#define SBX_F_MOUNTS    "mounts"     /* host-only: the shim builds bundles here */
 #define SBX_F_TASK_SOCK "task.vsock" /* hybrid vsock (CH, vhost-device-vsock) */
 #define SBX_F_VHU_SOCK  "vhu.sock"   /* vhost-user vsock control (QEMU) */
 #define SBX_F_FS_SOCK   "virtiofs.sock"

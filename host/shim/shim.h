@@ -86,7 +86,7 @@ struct shim {
 	ttrpc_client *agent; /* set only in SHIM_VM_READY */
 	char *agent_addr;
 	char *vsock_uds;  /* the VMM's hybrid vsock socket */
-	char *shared_dir; /* host side of the guest's /run/kuasar/state */
+	char *shared_dir; /* <sandbox>/mounts: host-only; the guest sees a read-only view */
 	kc_list tasks;
 	size_t n_tasks;
 	uint64_t next_gen;

@@ -149,7 +149,8 @@ static void with_sandboxer(step_fn then)
 }
 
 /* "ttrpc+hvsock:///run/kuasar-vmm/<id>/task.vsock:1024" -> the UDS and the
- * sandbox dir's shared/ (exported to the guest as /run/kuasar/state). */
+ * sandbox dir's mounts/ (its read-only view shared/ is the guest's
+ * /run/kuasar/state). */
 static int adopt_address(const char *address, kc_err **err)
 {
 	struct kc_endpoint ep;
@@ -166,7 +167,8 @@ static int adopt_address(const char *address, kc_err **err)
 	shim->agent_addr = xstrdup(address);
 	shim->vsock_uds = xstrdup(ep.path);
 	dir = xstrdup(ep.path);
-	shim->shared_dir = xasprintf("%s/shared", dirname(dir));
+	/* The host-only tree; the guest sees a read-only view of it. */
+	shim->shared_dir = xasprintf("%s/mounts", dirname(dir));
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -221,4 +222,111 @@ Test(shim, concurrent_creates)
 	cr_assert(access(pod_dir, F_OK) < 0 && errno == ENOENT,
 		  "sandbox dir still there after Shutdown");
 	agentctl_stop(&c);
+}
+
+/* The share as a compromised guest would attack it. The guest reaches the
+ * share only through what virtiofsd exports (<sandbox>/shared); writes there
+ * are tried from the host as virtiofsd would do them. The host-only tree
+ * (<sandbox>/mounts) is then planted as if the guest had got in anyway: the
+ * shim must refuse rather than follow. */
+Test(shim, hostile_share)
+{
+	_cleanup_free_ char *why = NULL, *cfg = NULL, *pod = NULL, *ann = NULL;
+	_cleanup_free_ char *b1 = NULL, *b2 = NULL, *vol = NULL, *sub = NULL, *victim = NULL;
+	_cleanup_free_ char *mnt = NULL, *log1 = NULL, *base = NULL, *p = NULL;
+	struct agentctl holder = {0}, c = {0};
+	struct answer a2 = {0};
+	const char *args1[] = {"sh", "-c",
+			       "echo x >/kc-w && test -s /kc-w && rm /kc-w || exit 10; "
+			       "touch /vol/x 2>/dev/null && exit 11; "
+			       "touch /vol/sub/x 2>/dev/null && exit 12; "
+			       "test -f /vol/sub/inside || exit 13; exit 0",
+			       NULL};
+	const char *args2[] = {"true", NULL};
+	uint32_t status = 99;
+	kc_err *e = NULL;
+	struct stat st;
+
+	if (!tu_is_root())
+		cr_skip_test("skipped: needs root (mounts, /run/kuasar-c)");
+	cfg = sbxd_qemu_config("microvm", NULL, &why);
+	if (!cfg)
+		cr_skip_test("skipped: %s", why);
+	if (!agentctl_busybox_rootfs(&e))
+		cr_skip_test("skipped: no busybox rootfs: %s", kc_err_msg(e));
+	cr_assert_eq(sbxd_start(&D, cfg, &e), 0, "%s", kc_err_msg(e));
+
+	work = tu_tmpdir("shimhostile");
+	holder.dir = work;
+	pod = xasprintf("hostile%d", (int)getpid());
+	ann = xasprintf("\"io.kubernetes.cri.sandbox-id\":\"%s\"", pod);
+	/* A read-only volume with a submount: both must be read-only. */
+	vol = xasprintf("%s/vol", work);
+	sub = xasprintf("%s/vol/sub", work);
+	cr_assert_eq(mkdir(vol, 0755), 0);
+	cr_assert_eq(mkdir(sub, 0755), 0);
+	cr_assert_eq(mount("tmpfs", sub, "tmpfs", 0, "size=1m"), 0, "%s", strerror(errno));
+	p = xasprintf("%s/inside", sub);
+	cr_assert_eq(kc_write_file(p, "in\n", 3, 0, 0644, NULL), 0);
+	mnt = xasprintf("{\"destination\":\"/vol\",\"type\":\"bind\",\"source\":\"%s\","
+			"\"options\":[\"rbind\",\"ro\"]}",
+			vol);
+	victim = xasprintf("%s/victim", work);
+	cr_assert_eq(mkdir(victim, 0755), 0);
+	b1 = agentctl_bundle(
+	    &holder, "c1",
+	    &(struct bundle_opts){.args = args1, .annotations = ann, .extra_mounts = mnt});
+	b2 = agentctl_bundle(&holder, "c2",
+			     &(struct bundle_opts){.args = args2, .annotations = ann});
+	log1 = xasprintf("%s/log", b1);
+	cr_assert_eq(kc_write_file(log1, "", 0, 0, 0644, NULL), 0);
+
+	shim_addr = run_start(b1, "c1");
+	cr_assert_eq(agentctl_connect(&c, shim_addr, &e), 0, "%s", kc_err_msg(e));
+	cr_assert_eq(task_create(&c, "c1", b1, false, "", "", "", NULL, &e), 0, "Create c1: %s",
+		     kc_err_msg(e));
+	base = xasprintf("%s/%s", D.dir, pod);
+
+	/* 1. What virtiofsd exports is read-only at the top: no link can be
+	 *    planted where the host builds, no config.json rewritten. */
+	free(p);
+	p = xasprintf("%s/shared/c2", base);
+	cr_assert(symlink(victim, p) < 0 && errno == EROFS, "planted %s: %s", p, strerror(errno));
+	free(p);
+	p = xasprintf("%s/shared/c1/config.json", base);
+	cr_assert(open(p, O_WRONLY | O_TRUNC) < 0 && errno == EROFS, "config.json writable");
+	/* ... and a read-only volume is read-only all the way down. */
+	free(p);
+	p = xasprintf("%s/shared/c1/mounts/0/sub/x", base);
+	cr_assert(open(p, O_WRONLY | O_CREAT, 0644) < 0 && errno == EROFS,
+		  "the ro volume's submount is writable");
+
+	/* 2. The real guest: its rootfs is writable, /vol and /vol/sub not. */
+	cr_assert_eq(task_start(&c, "c1", NULL, NULL, &e), 0, "Start c1: %s", kc_err_msg(e));
+	cr_assert_eq(task_wait(&c, "c1", NULL, &status, &e), 0, "Wait c1: %s", kc_err_msg(e));
+	cr_assert_eq(status, 0,
+		     "in the guest: exit %u (10 rootfs ro, 11/12 volume writable, 13 "
+		     "submount missing)",
+		     status);
+
+	/* 3. Defense in depth: a link planted in the host-only tree itself is
+	 *    refused, never followed. */
+	free(p);
+	p = xasprintf("%s/mounts/c2", base);
+	cr_assert_eq(symlink(victim, p), 0, "%s", strerror(errno));
+	create_async(&c, "c2", b2, &a2);
+	cr_assert(tu_loop_until(c.loop, &a2.done, BOOT_MS), "Create c2 not answered");
+	cr_assert_neq(a2.code, 0, "Create c2 followed a planted link");
+	cr_assert(strstr(a2.msg, "c2"), "the error names the entry: %s", a2.msg);
+	free(p);
+	p = xasprintf("%s/rootfs", victim);
+	cr_assert(lstat(p, &st) < 0 && errno == ENOENT, "the shim wrote through the link");
+	free(p);
+	p = xasprintf("%s/mounts/c2", base);
+	cr_assert_eq(unlink(p), 0);
+
+	cr_assert_eq(task_delete(&c, "c1", NULL, NULL, &e), 0, "Delete c1: %s", kc_err_msg(e));
+	cr_assert_eq(task_shutdown(&c, false, &e), 0, "Shutdown: %s", kc_err_msg(e));
+	agentctl_stop(&c);
+	umount2(sub, MNT_DETACH);
 }
