@@ -38,15 +38,21 @@ $(O)/tests/%: tests/integration/%.c $(TEST_DEPS)
 	$(call qecho,TEST,$@)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(TEST_INCLUDES) $(TEST_LDFLAGS) -o $@ $< $(TEST_LIBS)
 
+# The CRI suite's pause image binary: static, like Kubernetes' pause.
+$(O)/tests/cri-pause: tests/cri/pause.c | $(BUILD)/gen/.stamp
+	@mkdir -p $(@D)
+	$(call qecho,GUESTCC,$@)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $<
+
 .PHONY: test test-deps test-unit test-integration test-asan unit-bins
 test-deps:
-	@bash scripts/setup-deps.sh build test vm kernel containerd containerd2 bench
+	@bash scripts/setup-deps.sh build test vm kernel containerd containerd2 cri bench
 unit-bins: $(UNIT_BINS)
 
 test-unit: test-deps $(UNIT_BINS)
 	@bash tests/run-tests.sh unit $(UNIT_BINS)
 
-test-integration: test-deps all $(IT_BINS) $(O)/bin/vmm-task-host
+test-integration: test-deps all $(IT_BINS) $(O)/bin/vmm-task-host $(O)/tests/cri-pause
 	@KC_BIN=$(abspath $(O)/bin) KC_BUILD=$(abspath $(BUILD)) KC_TOP=$(CURDIR) \
 	  bash tests/run-tests.sh integration $(IT_BINS) $(wildcard tests/integration/*.sh)
 

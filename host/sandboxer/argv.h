@@ -27,8 +27,8 @@
 #define SBX_F_FS_LOG    "virtiofsd.log"
 #define SBX_F_VSOCK_LOG "vsockd.log"
 /* Longest socket name: "task.vsock_<port>" (guest-initiated hybrid vsock
- * connections, ports up to 65535). */
-#define SBX_F_NAME_MAX 16
+ * connections; a vsock port is 32 bits, as lib/endpoint.c allows for). */
+#define SBX_F_NAME_MAX 21
 
 #define SBX_AGENT_PORT 1024
 #define SBX_GUEST_CID  3

@@ -27,9 +27,11 @@
 #include "log.h"
 #include "mountopt.h"
 #include "share.h"
+#include "shim_proc.h"
 #include "bundle.h"
 
-#define SANDBOX_ID_ANNOTATION "io.kubernetes.cri.sandbox-id"
+#define SANDBOX_ID_ANNOTATION     "io.kubernetes.cri.sandbox-id"
+#define CONTAINER_TYPE_ANNOTATION "io.kubernetes.cri.container-type"
 
 char *bundle_group_id(const char *bundle, const char *id)
 {
@@ -133,28 +135,78 @@ static int rewrite_mounts(struct task *t, json_t *doc, int dir, kc_err **err)
 	return 0;
 }
 
-static void rewrite_namespaces(json_t *doc)
+/* /proc/<pid>/ns/<name> for an OCI namespace type. */
+static const char *proc_ns_name(const char *type)
+{
+	static const char *const map[][2] = {
+	    {"pid", "pid"},   {"ipc", "ipc"},       {"uts", "uts"},  {"mount", "mnt"},
+	    {"user", "user"}, {"cgroup", "cgroup"}, {"time", "time"}};
+	for (size_t i = 0; type && i < KC_ARRAY_SIZE(map); i++)
+		if (!strcmp(type, map[i][0]))
+			return map[i][1];
+	return NULL;
+}
+
+/* The guest pid of the pod's sandbox (pause) container when t is an app
+ * container of a pod this shim runs, else 0. */
+static uint32_t sandbox_guest_pid(json_t *doc)
+{
+	json_t *ann = json_object_get(doc, "annotations");
+	const char *type = json_string_value(json_object_get(ann, CONTAINER_TYPE_ANNOTATION));
+	const char *sid = json_string_value(json_object_get(ann, SANDBOX_ID_ANNOTATION));
+	struct task *sb;
+
+	if (!type || strcmp(type, "container") || !sid)
+		return 0;
+	sb = find_task(sid);
+	return sb && sb->in_guest && sb->init->pid && !sb->init->exited ? sb->init->pid : 0;
+}
+
+/* A namespace path names a host namespace. CRI uses them for the pod's
+ * shared namespaces (those of the sandbox container): in the VM they become
+ * the pause container's, by its guest pid. Network: the VM is the pod's
+ * network namespace. */
+static int rewrite_namespaces(json_t *doc, kc_err **err)
 {
 	json_t *l = json_object_get(doc, "linux");
 	json_t *ns = json_object_get(l, "namespaces"), *keep = json_array(), *v;
+	uint32_t pause = sandbox_guest_pid(doc);
 	size_t i;
 
 	json_array_foreach(ns, i, v)
 	{
 		const char *type = json_string_value(json_object_get(v, "type"));
 		json_t *path = json_object_get(v, "path");
-		/* A path names a host namespace: inside the VM the pod shares
-		 * the VM's. Network: the VM is the pod's network namespace. */
-		if (json_is_string(path) && *json_string_value(path))
-			continue;
+		const char *name = proc_ns_name(type);
+
 		if (type && !strcmp(type, "network"))
 			continue;
+		if (json_is_string(path) && *json_string_value(path)) {
+			if (!pause || !name) {
+				log_info(
+				    "namespace %s at `%s`: no pod sandbox in this VM to map it "
+				    "to; the container gets the VM's",
+				    type ? type : "?", json_string_value(path));
+				continue;
+			}
+			{
+				_cleanup_free_ char *gp = xasprintf("/proc/%u/ns/%s", pause, name);
+				json_t *n = json_pack("{s:s,s:s}", "type", type, "path", gp);
+				if (!n) {
+					json_decref(keep);
+					return kc_err_set(err, ENOMEM, "namespaces");
+				}
+				json_array_append_new(keep, n);
+			}
+			continue;
+		}
 		json_array_append(keep, v);
 	}
 	if (l && ns)
 		json_object_set_new(l, "namespaces", keep);
 	else
 		json_decref(keep);
+	return 0;
 }
 
 int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size_t n_rootfs,
@@ -213,7 +265,8 @@ int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size
 	json_object_set_new(root, "path", json_string("rootfs"));
 	if (rewrite_mounts(t, doc, dir, err) < 0)
 		goto out;
-	rewrite_namespaces(doc);
+	if (rewrite_namespaces(doc, err) < 0)
+		goto out;
 	/* The guest has no LSMs to load these into. */
 	json_object_del(json_object_get(doc, "process"), "apparmorProfile");
 	json_object_del(json_object_get(doc, "process"), "selinuxLabel");
