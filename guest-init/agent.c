@@ -18,6 +18,7 @@
 #include "mount.h"
 #include "events.h"
 #include "oom.h"
+#include "podshm.h"
 
 struct kc_agent *kc_agent;
 
@@ -296,6 +297,8 @@ static void ctr_release(struct kc_ctr *c)
 			log_warn("%s: unmount rootfs `%s`: %s", c->id, c->rootfs, strerror(errno));
 		(void)rmdir(c->rootfs);
 	}
+	if (c->spec)
+		kc_podshm_release(kc_agent->root_dir, c->id, c->spec);
 	kc_spec_free(c->spec);
 	free(c->id);
 	free(c->bundle);
@@ -492,7 +495,8 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 	p->stdout_uri = xstrdup(out ? out : "");
 	p->stderr_uri = xstrdup(err_uri ? err_uri : "");
 
-	if (kc_spec_load(bundle, &c->spec, &err) < 0)
+	if (kc_spec_load(bundle, &c->spec, &err) < 0 ||
+	    kc_podshm_prepare(kc_agent->root_dir, id, c->spec, &err) < 0)
 		goto fail;
 	if (c->spec->process.terminal != terminal) {
 		/* containerd passes the same flag in both; trust the request. */

@@ -187,6 +187,10 @@ class Suite:
                 ns[cid] = {t: self.out(cid, "readlink /proc/self/ns/" + t)
                            for t in ("uts", "ipc", "pid")}
             check(ns[a]["uts"] == ns[b]["uts"], "UTS not shared: %s" % ns)
+            # The pod's /dev/shm is one.
+            self.out(a, "echo shm-%d >/dev/shm/kc-shared" % share)
+            check(self.out(b, "cat /dev/shm/kc-shared") == "shm-%d" % share,
+                  "/dev/shm is not shared in the pod")
             check(ns[a]["ipc"] == ns[b]["ipc"], "IPC not shared: %s" % ns)
             for cid in (a, b):
                 check(self.out(cid, "hostname") == cfg.hostname,
