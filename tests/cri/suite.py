@@ -19,6 +19,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cri as crimod  # noqa: E402
+import wsstream  # noqa: E402
 
 IMAGE = os.environ.get("KC_CRI_IMAGE", "localhost/kuasar-c/busybox:test")
 NOETC = os.environ.get("KC_NOETC_IMAGE", "localhost/kuasar-c/busybox-noetc:test")
@@ -249,6 +250,40 @@ class Suite:
         check((code, out, err) == (5, "v1\n", "e\n"), "ExecSync: %r" % ((code, out, err),))
         self.remove_pod(pod)
 
+    def case_streaming(self):
+        """Exec and Attach through containerd's streaming server (WebSocket),
+        with and without a tty, stdin included; ReopenContainerLog."""
+        pod, cfg = self.pod("stream")
+        cid = self.container(pod, cfg, "app", ["sh", "-c",
+                             "while true; do echo tick; sleep 0.2; done"])
+        url = self.c.rt("Exec", container_id=cid, cmd=["sh", "-c", "echo o; echo e >&2; exit 3"],
+                        stdout=True, stderr=True).url
+        out, code = wsstream.Stream(url).collect()
+        check((out[1], out[2], code) == (b"o\n", b"e\n", 3), "exec: %r, exit %r" % (out, code))
+        # stdin reaches the process; EOF ends it.
+        url = self.c.rt("Exec", container_id=cid, cmd=["sh", "-c", "read l; echo got:$l"],
+                        stdin=True, stdout=True, stderr=True).url
+        st = wsstream.Stream(url)
+        st.send(0, b"kc-input\n")
+        out, code = st.collect()
+        check(out[1] == b"got:kc-input\n" and code == 0, "exec stdin: %r, exit %r" % (out, code))
+        url = self.c.rt("Exec", container_id=cid, cmd=["tty"], tty=True, stdout=True).url
+        out, code = wsstream.Stream(url).collect()
+        check(out[1].strip().startswith(b"/dev/pts/") and code == 0,
+              "exec tty: %r, exit %r" % (out, code))
+        url = self.c.rt("Attach", container_id=cid, stdout=True, stderr=True).url
+        out, _ = wsstream.Stream(url).collect(deadline_s=20, until=lambda o: b"tick" in o[1])
+        check(b"tick" in out[1], "attach saw no output: %r" % out)
+        # The log moves away, CRI reopens it: new lines land in the new file.
+        log = os.path.join(cfg.log_directory, "app.log")
+        os.rename(log, log + ".1")
+        self.c.rt("ReopenContainerLog", container_id=cid)
+        end = time.time() + 20
+        while time.time() < end and not (os.path.exists(log) and "tick" in open(log).read()):
+            time.sleep(0.2)
+        check(os.path.exists(log) and "tick" in open(log).read(), "no output after reopen")
+        self.remove_pod(pod)
+
     def case_stop_grace(self):
         """StopContainer: SIGTERM first, SIGKILL after the grace period."""
         pod, cfg = self.pod("stop")
@@ -288,7 +323,7 @@ class Suite:
 
 
 CASES = ["lifecycle", "pod_identity", "shared_namespaces", "resources", "pod_size", "exec",
-         "stop_grace"]
+         "streaming", "stop_grace"]
 
 
 def main():

@@ -217,6 +217,41 @@ Test(agent, env_cwd_user_hostname_mounts)
 			 "readonly\ndevnull\n");
 }
 
+/* A terminal exec with no stdin (CRI's `kubectl exec -t` without -i): its
+ * output still arrives, even when the process is gone before we connect. */
+Test(agent, exec_tty_without_stdin)
+{
+	const char *args[] = {"/bin/sh", "-c", "sleep 100", NULL};
+	const char *xargs[] = {"/bin/sh", "-c", "tty; echo after", NULL};
+	struct bundle_opts o = {.args = args};
+	struct bundle_opts xo = {.args = xargs, .terminal = true};
+	_cleanup_free_ char *bundle = agentctl_bundle(&A, "cxt", &o);
+	_cleanup_free_ char *pj = agentctl_process_json(&xo);
+	_cleanup_free_ char *xout = xasprintf("unix://%s/xt.out", A.dir);
+	_cleanup_free_ char *out = NULL;
+	kc_err *e = NULL;
+	uint32_t st = 99;
+	int fd;
+
+	cr_assert_eq(task_create(&A, "cxt", bundle, false, NULL, NULL, NULL, NULL, &e), 0, "%s",
+		     kc_err_msg(e));
+	cr_assert_eq(task_start(&A, "cxt", NULL, NULL, &e), 0, "%s", kc_err_msg(e));
+	cr_assert_eq(task_exec(&A, "cxt", "t1", true, NULL, xout, NULL, pj, &e), 0, "%s",
+		     kc_err_msg(e));
+	cr_assert_eq(task_start(&A, "cxt", "t1", NULL, &e), 0, "%s", kc_err_msg(e));
+	usleep(300 * 1000); /* let it finish first: the late reader must still get it all */
+	fd = io_dial(xout, &e);
+	cr_assert_geq(fd, 0, "%s", kc_err_msg(e));
+	cr_assert_eq(task_wait(&A, "cxt", "t1", &st, &e), 0, "%s", kc_err_msg(e));
+	cr_assert_eq(st, 0);
+	out = io_read_all(fd, 5000, NULL);
+	close(fd);
+	cr_assert(strstr(out, "/dev/pts/") && strstr(out, "after"), "output: `%s`", out);
+	cr_assert_eq(task_kill(&A, "cxt", NULL, SIGKILL, false, &e), 0, "%s", kc_err_msg(e));
+	cr_assert_eq(task_wait(&A, "cxt", NULL, &st, &e), 0);
+	cr_assert_eq(task_delete(&A, "cxt", NULL, NULL, &e), 0, "%s", kc_err_msg(e));
+}
+
 Test(agent, tty_with_resize)
 {
 	const char *args[] = {"/bin/sh", "-c",
