@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "seccomp.h"
 #include "util.h"
 
 int kc_proc_limits(const struct kc_process *p, kc_err **err)
@@ -120,7 +121,7 @@ char *kc_find_program(const char *name, char *const *env)
 	return NULL;
 }
 
-int kc_proc_exec(const struct kc_process *p, kc_err **err)
+int kc_proc_exec(const struct kc_process *p, const struct kc_seccomp *sc, kc_err **err)
 {
 	_cleanup_free_ char *prog = NULL;
 
@@ -133,6 +134,10 @@ int kc_proc_exec(const struct kc_process *p, kc_err **err)
 	prog = kc_find_program(p->args[0], p->env);
 	if (!prog)
 		return kc_err_sys(err, "exec `%s`: not found in $PATH", p->args[0]);
+	/* As close to execve as possible, so the profile has to allow few of our
+	 * own syscalls (runc does the same with no_new_privs). */
+	if (kc_seccomp_load(sc, err) < 0)
+		return kc_err_retp(err);
 	execve(prog, p->args, p->env ? p->env : (char *[]){NULL});
 	return kc_err_sys(err, "exec `%s`", prog);
 }

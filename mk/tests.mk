@@ -24,7 +24,7 @@ TEST_HELPER_OBJS := $(call hobj,$(TEST_HELPER_SRCS))
 TEST_INCLUDES := -Itests/lib -Iguest-init -Ihost/sandboxer -Ihost/shim
 # What a test or bench driver links: helpers, product modules, the runtime lib.
 TEST_DEPS := $(TEST_HELPER_OBJS) $(O)/host/libguest-mods.a $(O)/host/libhost-mods.a $(O)/host/libkc.a
-TEST_LINK := $(TEST_DEPS) -ljansson -lprotobuf-c -lpthread
+TEST_LINK := $(TEST_DEPS) -ljansson -lprotobuf-c -lseccomp -lpthread
 TEST_LIBS := $(TEST_LINK) -lcriterion
 
 $(O)/tests/%: tests/unit/%.c $(TEST_DEPS)
