@@ -36,6 +36,14 @@ $(O)/tests/%: tests/integration/%.c $(TEST_DEPS)
 	$(call qecho,TEST,$@)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(TEST_INCLUDES) $(TEST_LDFLAGS) -o $@ $< $(TEST_LIBS)
 
+# A static program the seccomp tests run inside containers (any runtime).
+SECCOMP_PROBE := $(O)/tests/seccomp-probe
+$(SECCOMP_PROBE): tests/integration/seccomp_probe.c | $(BUILD)/gen/.stamp
+	@mkdir -p $(@D)
+	$(call qecho,GUESTCC,$@)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $<
+$(O)/tests/test_agent_seccomp: $(SECCOMP_PROBE)
+
 .PHONY: test test-deps test-unit test-integration test-asan unit-bins
 test-deps:
 	@bash scripts/setup-deps.sh build test vm kernel containerd containerd2 bench
@@ -65,7 +73,8 @@ test-asan:
 	@KC_SAN=1 bash tests/run-tests.sh unit $(patsubst $(O)/%,$(BUILD)/san/%,$(UNIT_BINS))
 	@KC_AGENT=$(abspath $(BUILD)/san/bin/vmm-task-host) ASAN_OPTIONS=detect_leaks=1 \
 	  KC_SANDBOXER=$(abspath $(BUILD)/san/bin/vmm-sandboxer) \
-	  bash tests/run-tests.sh asan-integration $(O)/tests/test_agent_host $(O)/tests/test_sandboxer
+	  bash tests/run-tests.sh asan-integration $(O)/tests/test_agent_host \
+	  $(O)/tests/test_agent_seccomp $(O)/tests/test_sandboxer
 	@# The containerd end-to-end checks (containerd 1.6 only) with sanitized host daemons.
 	@KC_BIN_DIR=$(abspath $(BUILD)/san/bin) bash tests/run-tests.sh asan-integration \
 	  tests/integration/test_containerd_e2e.sh
