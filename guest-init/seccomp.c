@@ -15,6 +15,11 @@
  *  - unless the default action allows (ALLOW, LOG, TRACE), a stub in front of
  *    libseccomp's program answers ENOSYS for syscall numbers above the largest
  *    one the profile names on each arch (seccomp_stub.c);
+ *  - one libseccomp context per arch, their programs behind a dispatch on the
+ *    arch (seccomp_stub.c): the same decisions as libseccomp's multi-arch
+ *    filter (the unit tests compare them call by call) in half the time, as
+ *    libseccomp's code generation grows faster than the program; and the last
+ *    few compiled profiles are kept (kc_seccomp_parse);
  *  - flags: LOG and SPEC_ALLOW go to seccomp(2); with no "flags" member at all
  *    SPEC_ALLOW is set when the kernel has it (runc >= 1.2); TSYNC is accepted
  *    and not needed (the child is single-threaded); WAIT_KILLABLE_RECV only
@@ -69,10 +74,11 @@ struct kc_seccomp {
 };
 
 struct sc_parse {
-	scmp_filter_ctx ctx;
 	uint32_t def_action;
 	struct kc_stub_arch arches[KC_STUB_MAX_ARCHES];
 	size_t n_arches;
+	scmp_filter_ctx ctx[KC_STUB_MAX_ARCHES]; /* one per arch, or one for all */
+	size_t n_ctx;
 	size_t n_names;
 	size_t n_skipped;
 	char skipped[SC_SKIP_SHOWN + 8];
@@ -262,17 +268,17 @@ static int parse_args(json_t *r, const char *path, struct scmp_arg_cmp *cmp, siz
 	return 0;
 }
 
-static int add_one(struct sc_parse *p, uint32_t act, int nr, const struct scmp_arg_cmp *cmp,
+static int add_one(scmp_filter_ctx ctx, uint32_t act, int nr, const struct scmp_arg_cmp *cmp,
 		   size_t n_cmp, bool repeated)
 {
 	int rc;
 
 	if (!n_cmp)
-		return seccomp_rule_add_array(p->ctx, act, nr, 0, NULL);
+		return seccomp_rule_add_array(ctx, act, nr, 0, NULL);
 	if (!repeated)
-		return seccomp_rule_add_array(p->ctx, act, nr, (unsigned)n_cmp, cmp);
+		return seccomp_rule_add_array(ctx, act, nr, (unsigned)n_cmp, cmp);
 	for (size_t i = 0; i < n_cmp; i++)
-		if ((rc = seccomp_rule_add_array(p->ctx, act, nr, 1, &cmp[i])) < 0)
+		if ((rc = seccomp_rule_add_array(ctx, act, nr, 1, &cmp[i])) < 0)
 			return rc;
 	return 0;
 }
@@ -334,9 +340,10 @@ static int parse_rule(struct sc_parse *p, json_t *r, size_t idx, kc_err **err)
 		}
 		if (act == p->def_action)
 			continue; /* redundant, and libseccomp would refuse it */
-		if ((rc = add_one(p, act, nr, cmp, n_cmp, repeated)) < 0)
-			return kc_err_set(err, -rc, "%s: `%s`: libseccomp: %s", path, name,
-					  strerror(-rc));
+		for (size_t k = 0; k < p->n_ctx; k++)
+			if ((rc = add_one(p->ctx[k], act, nr, cmp, n_cmp, repeated)) < 0)
+				return kc_err_set(err, -rc, "%s: `%s`: libseccomp: %s", path, name,
+						  strerror(-rc));
 	}
 	return 0;
 }
@@ -348,7 +355,7 @@ static int parse_arches(struct sc_parse *p, json_t *sc, kc_err **err)
 	char path[64];
 
 	/* The native arch is always in libseccomp's filter, and runc >= 1.2 always
-	 * gives it a stub section. */
+	 * gives it a stub section; it comes first (program 0). */
 	p->arches[p->n_arches++] = (struct kc_stub_arch){.arch = seccomp_arch_native()};
 	if (spec_get_arr(sc, "architectures", "linux.seccomp.architectures", &a, err) < 0)
 		return -EINVAL;
@@ -357,7 +364,6 @@ static int parse_arches(struct sc_parse *p, json_t *sc, kc_err **err)
 		const char *s = json_string_value(v);
 		uint32_t arch = 0;
 		size_t k;
-		int rc;
 
 		snprintf(path, sizeof(path), "linux.seccomp.architectures[%zu]", i);
 		if (!s)
@@ -369,15 +375,42 @@ static int parse_arches(struct sc_parse *p, json_t *sc, kc_err **err)
 			return kc_err_set(err, EINVAL,
 					  "%s: unknown architecture %.64s (libseccomp %s)", path, s,
 					  lib_version());
-		rc = seccomp_arch_add(p->ctx, arch);
-		if (rc < 0 && rc != -EEXIST)
-			return kc_err_set(err, -rc, "%s: %s: libseccomp: %s", path, s,
-					  strerror(-rc));
 		for (k = 0; k < p->n_arches && p->arches[k].arch != arch; k++)
 			;
 		/* One entry per distinct arch, so n_arches <= KC_ARRAY_SIZE(arch_names). */
 		if (k == p->n_arches)
 			p->arches[p->n_arches++] = (struct kc_stub_arch){.arch = arch};
+	}
+	return 0;
+}
+
+/* The libseccomp contexts: one per arch (split) or one with every arch. */
+static int make_contexts(struct sc_parse *p, bool split, const char *def, kc_err **err)
+{
+	uint32_t native = seccomp_arch_native();
+
+	for (size_t i = 0; i < (split ? p->n_arches : 1); i++) {
+		scmp_filter_ctx c = seccomp_init(p->def_action);
+		int rc;
+		if (!c)
+			return kc_err_set(
+			    err, EINVAL,
+			    "linux.seccomp.defaultAction: %s: refused by libseccomp %s", def,
+			    lib_version());
+		p->ctx[p->n_ctx++] = c;
+		if ((rc = seccomp_attr_set(c, SCMP_FLTATR_CTL_NNP, 0)) < 0)
+			return kc_err_set(err, -rc, "linux.seccomp: libseccomp: %s", strerror(-rc));
+		for (size_t k = split ? i : 0; k < (split ? i + 1 : p->n_arches); k++) {
+			if (p->arches[k].arch == native)
+				continue;
+			if ((rc = seccomp_arch_add(c, p->arches[k].arch)) < 0)
+				return kc_err_set(
+				    err, -rc, "linux.seccomp.architectures: %#x: libseccomp: %s",
+				    p->arches[k].arch, strerror(-rc));
+			p->arches[k].prog = (unsigned)i;
+		}
+		if (split && i > 0 && (rc = seccomp_arch_remove(c, native)) < 0)
+			return kc_err_set(err, -rc, "linux.seccomp: libseccomp: %s", strerror(-rc));
 	}
 	return 0;
 }
@@ -432,12 +465,14 @@ static int parse_flags(json_t *sc, unsigned *ret, kc_err **err)
 	return 0;
 }
 
-/* libseccomp 2.5 exports only to an fd: a memfd, read back whole. */
-static int export_bpf(scmp_filter_ctx ctx, struct sock_filter **ret, size_t *n, kc_err **err)
+/* Append ctx's program to *buf (*n instructions so far). libseccomp 2.5
+ * exports only to an fd: a memfd, read back whole. */
+static int export_bpf(scmp_filter_ctx ctx, struct sock_filter **buf, size_t *n, size_t *len,
+		      kc_err **err)
 {
 	_cleanup_close_ int fd = memfd_create("kc-seccomp", MFD_CLOEXEC);
 	struct stat st;
-	ssize_t got;
+	size_t add;
 	int rc;
 
 	if (fd < 0)
@@ -448,19 +483,17 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_filter **ret, size_t *n, 
 				  strerror(-rc));
 	if (fstat(fd, &st) < 0)
 		return kc_err_sys(err, "linux.seccomp: stat the BPF program");
-	if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) ||
-	    st.st_size > BPF_MAXINSNS * (off_t)sizeof(struct sock_filter))
+	add = (size_t)st.st_size / sizeof(struct sock_filter);
+	if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) || add > BPF_MAXINSNS - *n)
 		return kc_err_set(err, E2BIG,
-				  "linux.seccomp: the filter compiles to %lld bytes of BPF (the "
-				  "kernel takes at most %d instructions)",
-				  (long long)st.st_size, BPF_MAXINSNS);
-	*n = (size_t)st.st_size / sizeof(struct sock_filter);
-	*ret = xmalloc((size_t)st.st_size);
-	got = pread(fd, *ret, (size_t)st.st_size, 0);
-	if (got != st.st_size) {
-		kc_freep(ret);
+				  "linux.seccomp: the filter compiles to more than %d BPF "
+				  "instructions, the kernel's limit",
+				  BPF_MAXINSNS);
+	*buf = xrealloc(*buf, (*n + add) * sizeof(struct sock_filter));
+	if (pread(fd, *buf + *n, (size_t)st.st_size, 0) != st.st_size)
 		return kc_err_set(err, EIO, "linux.seccomp: short read of the BPF program");
-	}
+	*n += add;
+	*len = add;
 	return 0;
 }
 
@@ -477,6 +510,7 @@ static int build(struct sc_parse *p, json_t *calls, unsigned flags, struct kc_se
 {
 	_cleanup_free_ struct sock_filter *lib = NULL;
 	struct sock_filter stub[KC_STUB_MAX_INSNS];
+	size_t prog_len[KC_STUB_MAX_ARCHES];
 	size_t n_lib = 0, n_stub = 0, i;
 	struct kc_seccomp *s;
 	json_t *r;
@@ -484,16 +518,23 @@ static int build(struct sc_parse *p, json_t *calls, unsigned flags, struct kc_se
 	if (json_array_size(calls) > SC_MAX_RULES)
 		return kc_err_set(err, E2BIG, "linux.seccomp.syscalls: %zu entries, at most %d",
 				  json_array_size(calls), SC_MAX_RULES);
-	json_array_foreach(calls, i, r) if (parse_rule(p, r, i, err) < 0) return -EINVAL;
-	/* libseccomp's binary search tree over the syscall number pays off for long
-	 * profiles (runc uses it above 32 rules). */
-	if (p->n_names > 32)
-		(void)seccomp_attr_set(p->ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-	if (export_bpf(p->ctx, &lib, &n_lib, err) < 0)
-		return -EINVAL;
-	/* ERRNO(ENOSYS) by default: the stub would change nothing. */
-	if (!allows(p->def_action) && p->def_action != SCMP_ACT_ERRNO(ENOSYS) &&
-	    kc_stub_generate(p->arches, p->n_arches, stub, &n_stub, err) < 0)
+	json_array_foreach(calls, i, r)
+	{
+		if (parse_rule(p, r, i, err) < 0)
+			return -EINVAL;
+	}
+	for (i = 0; i < p->n_ctx; i++) {
+		/* libseccomp's binary search tree over the syscall number pays off
+		 * for long profiles (runc uses it above 32 rules). */
+		if (p->n_names > 32)
+			(void)seccomp_attr_set(p->ctx[i], SCMP_FLTATR_CTL_OPTIMIZE, 2);
+		if (export_bpf(p->ctx[i], &lib, &n_lib, &prog_len[i], err) < 0)
+			return -EINVAL;
+	}
+	/* With ERRNO(ENOSYS) by default the bounds would change nothing. */
+	if (kc_stub_generate(p->arches, p->n_arches, prog_len, p->n_ctx,
+			     !allows(p->def_action) && p->def_action != SCMP_ACT_ERRNO(ENOSYS),
+			     stub, &n_stub, err) < 0)
 		return -EINVAL;
 	if (n_stub + n_lib > BPF_MAXINSNS)
 		return kc_err_set(err, E2BIG,
@@ -510,7 +551,7 @@ static int build(struct sc_parse *p, json_t *calls, unsigned flags, struct kc_se
 	return 0;
 }
 
-int kc_seccomp_parse(json_t *sc, struct kc_seccomp **ret, kc_err **err)
+int kc_seccomp_compile(json_t *sc, bool split, struct kc_seccomp **ret, kc_err **err)
 {
 	struct sc_parse p = {0};
 	_cleanup_free_ char *def = NULL, *listener = NULL;
@@ -543,24 +584,63 @@ int kc_seccomp_parse(json_t *sc, struct kc_seccomp **ret, kc_err **err)
 	if (!def || !*def)
 		return kc_err_set(err, EINVAL, "linux.seccomp.defaultAction: required");
 	if (parse_action(def, got > 0, (uint32_t)def_errno, "linux.seccomp.defaultAction",
-			 &p.def_action, err) < 0)
+			 &p.def_action, err) < 0 ||
+	    parse_flags(sc, &flags, err) < 0 || parse_arches(&p, sc, err) < 0)
 		return -EINVAL;
-	if (parse_flags(sc, &flags, err) < 0)
-		return -EINVAL;
-	p.ctx = seccomp_init(p.def_action);
-	if (!p.ctx)
-		return kc_err_set(err, EINVAL,
-				  "linux.seccomp.defaultAction: %s: refused by libseccomp %s", def,
-				  lib_version());
-	if ((got = seccomp_attr_set(p.ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0)
-		kc_err_set(err, -got, "linux.seccomp: libseccomp: %s", strerror(-got));
-	else if (parse_arches(&p, sc, err) >= 0)
+	if (make_contexts(&p, split, def, err) >= 0)
 		r = build(&p, calls, flags, ret, err);
-	seccomp_release(p.ctx);
+	for (size_t i = 0; i < p.n_ctx; i++)
+		seccomp_release(p.ctx[i]);
 	if (r >= 0 && p.n_skipped)
 		log_info("linux.seccomp: %zu syscall names unknown to libseccomp %s left out: %s",
 			 p.n_skipped, lib_version(), p.skipped);
 	return r;
+}
+
+static struct kc_seccomp *dup_filter(const struct kc_seccomp *sc)
+{
+	size_t size = sizeof(*sc) + sc->len * sizeof(struct sock_filter);
+	struct kc_seccomp *d = xmalloc(size);
+	memcpy(d, sc, size);
+	return d;
+}
+
+/* Compiling containerd's profile takes milliseconds; every container of a pod
+ * and every pod of a node has the same one. A few compiled filters are kept
+ * with a copy of their profile (json_equal on a hit: tens of microseconds).
+ * The kernel, which decides the default flags, does not change underneath. */
+#define SC_CACHE_SLOTS 4
+static struct {
+	json_t *profile;
+	struct kc_seccomp *sc;
+	uint64_t used;
+} cache[SC_CACHE_SLOTS];
+static uint64_t cache_clock;
+
+int kc_seccomp_parse(json_t *sc, struct kc_seccomp **ret, kc_err **err)
+{
+	size_t slot = 0;
+
+	*ret = NULL;
+	for (size_t i = 0; sc && i < SC_CACHE_SLOTS; i++) {
+		if (cache[i].profile && json_equal(cache[i].profile, sc)) {
+			cache[i].used = ++cache_clock;
+			*ret = dup_filter(cache[i].sc);
+			return 0;
+		}
+		if (cache[i].used < cache[slot].used)
+			slot = i;
+	}
+	if (kc_seccomp_compile(sc, true, ret, err) < 0)
+		return -EINVAL;
+	if (*ret) {
+		json_decref(cache[slot].profile);
+		free(cache[slot].sc);
+		cache[slot].profile = json_deep_copy(sc);
+		cache[slot].sc = dup_filter(*ret);
+		cache[slot].used = ++cache_clock;
+	}
+	return 0;
 }
 
 int kc_seccomp_parse_text(const char *json, size_t len, struct kc_seccomp **ret, kc_err **err)
@@ -603,6 +683,11 @@ int kc_seccomp_load(const struct kc_seccomp *sc, kc_err **err)
 void kc_seccomp_free(struct kc_seccomp *sc)
 {
 	free(sc);
+}
+
+const struct sock_filter *kc_seccomp_prog(const struct kc_seccomp *sc)
+{
+	return sc ? sc->prog : NULL;
 }
 
 size_t kc_seccomp_insns(const struct kc_seccomp *sc)

@@ -4,6 +4,9 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include "seccomp.h"
+#include "seccomp_stub.h"
 #include "spec.h"
 #include "testutil.h"
 #include "util.h"
@@ -489,4 +493,181 @@ Test(seccomp, through_the_spec_parser)
 	    strstr(kc_err_msg(e), "linux.seccomp.syscalls[0].action: unknown action SCMP_ACT_FOO"),
 	    "%s", kc_err_msg(e));
 	kc_err_free(e);
+}
+
+/* A classic BPF interpreter, enough for what libseccomp and the stub emit. */
+static uint32_t bpf_run(const struct sock_filter *f, size_t n, const struct seccomp_data *d)
+{
+	uint32_t A = 0, X = 0, M[BPF_MEMWORDS] = {0};
+
+	for (size_t pc = 0; pc < n; pc++) {
+		const struct sock_filter *i = &f[pc];
+		uint32_t v = BPF_SRC(i->code) == BPF_X ? X : i->k;
+		switch (BPF_CLASS(i->code)) {
+		case BPF_LD:
+			if (BPF_MODE(i->code) == BPF_ABS) {
+				cr_assert(BPF_SIZE(i->code) == BPF_W && i->k + 4 <= sizeof(*d));
+				memcpy(&A, (const char *)d + i->k, 4);
+			} else if (BPF_MODE(i->code) == BPF_IMM) {
+				A = i->k;
+			} else {
+				cr_assert_eq(BPF_MODE(i->code), BPF_MEM);
+				A = M[i->k % BPF_MEMWORDS];
+			}
+			break;
+		case BPF_LDX:
+			X = BPF_MODE(i->code) == BPF_IMM ? i->k : M[i->k % BPF_MEMWORDS];
+			break;
+		case BPF_ST:
+			M[i->k % BPF_MEMWORDS] = A;
+			break;
+		case BPF_STX:
+			M[i->k % BPF_MEMWORDS] = X;
+			break;
+		case BPF_ALU:
+			switch (BPF_OP(i->code)) {
+			case BPF_ADD:
+				A += v;
+				break;
+			case BPF_SUB:
+				A -= v;
+				break;
+			case BPF_MUL:
+				A *= v;
+				break;
+			case BPF_DIV:
+				A = v ? A / v : 0;
+				break;
+			case BPF_OR:
+				A |= v;
+				break;
+			case BPF_AND:
+				A &= v;
+				break;
+			case BPF_LSH:
+				A <<= v;
+				break;
+			case BPF_RSH:
+				A >>= v;
+				break;
+			case BPF_NEG:
+				A = -A;
+				break;
+			case BPF_XOR:
+				A ^= v;
+				break;
+			default:
+				cr_assert_fail("alu op %#x", i->code);
+			}
+			break;
+		case BPF_JMP: {
+			bool c = false;
+			if (BPF_OP(i->code) == BPF_JA) {
+				pc += i->k;
+				break;
+			}
+			switch (BPF_OP(i->code)) {
+			case BPF_JEQ:
+				c = A == v;
+				break;
+			case BPF_JGT:
+				c = A > v;
+				break;
+			case BPF_JGE:
+				c = A >= v;
+				break;
+			case BPF_JSET:
+				c = (A & v) != 0;
+				break;
+			default:
+				cr_assert_fail("jmp op %#x", i->code);
+			}
+			pc += c ? i->jt : i->jf;
+			break;
+		}
+		case BPF_RET:
+			return BPF_RVAL(i->code) == BPF_A ? A : i->k;
+		case BPF_MISC:
+			if (BPF_MISCOP(i->code) == BPF_TAX)
+				X = A;
+			else
+				A = X;
+			break;
+		default:
+			cr_assert_fail("class %#x", i->code);
+		}
+	}
+	cr_assert_fail("ran off the end of the program");
+	return 0;
+}
+
+/* One libseccomp context per arch plus our dispatch must decide every call
+ * exactly as one context for all arches (libseccomp's own multi-arch filter)
+ * plus the ENOSYS stub: every number below 600 of every listed ABI, an arch
+ * not listed, and argument values the profiles' rules test. */
+static void split_equals_combined(const char *profile_json, const uint32_t *audits, size_t n_audits)
+{
+	static const uint64_t argv0[] = {0,          1,          8,          40,
+					 0x10000000, 0x7e020000, 0xffffffff, 0x100000000ULL};
+	json_error_t je;
+	json_t *prof = json_loads(profile_json, 0, &je);
+	struct kc_seccomp *split = NULL, *comb = NULL;
+	kc_err *e = NULL;
+	size_t checked = 0;
+
+	cr_assert_not_null(prof, "%s", je.text);
+	cr_assert_eq(kc_seccomp_compile(prof, true, &split, &e), 0, "%s", kc_err_msg(e));
+	cr_assert_eq(kc_seccomp_compile(prof, false, &comb, &e), 0, "%s", kc_err_msg(e));
+	for (size_t a = 0; a < n_audits; a++)
+		for (uint32_t x32 = 0; x32 <= (audits[a] == AUDIT_ARCH_X86_64 ? 1u : 0u); x32++)
+			for (uint32_t nr = 0; nr < 600; nr++)
+				for (size_t k = 0; k < KC_ARRAY_SIZE(argv0); k++) {
+					struct seccomp_data d = {
+					    .nr = (int)(nr | (x32 ? 0x40000000U : 0)),
+					    .arch = audits[a],
+					    .args = {argv0[k], 1, 0, 0, 0, 0}};
+					uint32_t r1 = bpf_run(kc_seccomp_prog(split),
+							      kc_seccomp_insns(split), &d);
+					uint32_t r2 = bpf_run(kc_seccomp_prog(comb),
+							      kc_seccomp_insns(comb), &d);
+					cr_assert_eq(r1, r2,
+						     "arch %#x nr %#x arg0 %#llx: split %#x, "
+						     "combined %#x",
+						     d.arch, (unsigned)d.nr,
+						     (unsigned long long)argv0[k], r1, r2);
+					checked++;
+				}
+	cr_assert_gt(checked, 1000);
+	kc_seccomp_free(split);
+	kc_seccomp_free(comb);
+	json_decref(prof);
+}
+
+Test(seccomp, per_arch_programs_decide_like_one_filter)
+{
+	_cleanup_free_ char *json = fixture("seccomp-containerd-2.1.9.json");
+	static const uint32_t audits[] = {AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, AUDIT_ARCH_AARCH64};
+	split_equals_combined(json, audits, KC_ARRAY_SIZE(audits));
+	/* Only the native ABI listed (x32 calls must be refused), and foreign
+	 * arches. */
+	split_equals_combined("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":["
+			      "\"read\",\"write\",\"socket\",\"clone\",\"personality\"],"
+			      "\"action\":\"SCMP_ACT_ALLOW\",\"args\":[{\"index\":0,\"value\":40,"
+			      "\"op\":\"SCMP_CMP_NE\"}]}]}",
+			      audits, KC_ARRAY_SIZE(audits));
+	{
+		static const uint32_t foreign[] = {AUDIT_ARCH_X86_64, AUDIT_ARCH_AARCH64,
+						   AUDIT_ARCH_ARM, AUDIT_ARCH_S390X,
+						   AUDIT_ARCH_I386};
+		split_equals_combined(
+		    "{\"defaultAction\":\"SCMP_ACT_KILL_PROCESS\",\"architectures\":["
+		    "\"SCMP_ARCH_AARCH64\",\"SCMP_ARCH_ARM\",\"SCMP_ARCH_RISCV64\",\"SCMP_ARCH_"
+		    "X32\"]"
+		    ","
+		    "\"syscalls\":[{\"names\":[\"read\",\"openat\",\"clone3\",\"futex_waitv\"],"
+		    "\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"close\"],\"action\":"
+		    "\"SCMP_ACT_ERRNO\",\"errnoRet\":9,\"args\":[{\"index\":0,\"value\":65280,"
+		    "\"valueTwo\":256,\"op\":\"SCMP_CMP_MASKED_EQ\"}]}]}",
+		    foreign, KC_ARRAY_SIZE(foreign));
+	}
 }
