@@ -130,6 +130,42 @@ static void bench_runc(struct agentctl *bundles, const struct bundle_opts *o, st
 	free(v);
 }
 
+/* The first container with a profile compiles it (later ones reuse it): one
+ * container per freshly started agent. */
+static void bench_first(const char *bin, const struct bundle_opts *o, struct stat_row *row,
+			struct agentctl *bundles)
+{
+	enum { RUNS = 7 };
+	uint64_t v[RUNS];
+	kc_err *e = NULL;
+
+	for (int i = 0; i < RUNS; i++) {
+		struct agentctl a;
+		char id[32];
+		_cleanup_free_ char *b = NULL;
+		uint64_t t0;
+		int r;
+		snprintf(id, sizeof(id), "f%d", i);
+		b = agentctl_bundle(bundles, id, o);
+		if (agentctl_start(&a, bin, NULL, &e) < 0) {
+			snprintf(row->note, sizeof(row->note), "start: %.100s", kc_err_msg(e));
+			kc_err_free(e);
+			agentctl_stop(&a);
+			return;
+		}
+		t0 = kc_now_ns();
+		r = one_task_cycle(&a, id, b, &e);
+		v[i] = kc_now_ns() - t0;
+		agentctl_stop(&a);
+		if (r < 0) {
+			snprintf(row->note, sizeof(row->note), "failed: %.100s", kc_err_msg(e));
+			kc_err_free(e);
+			return;
+		}
+	}
+	summarize(row, v, RUNS);
+}
+
 /* Start containerd-shim-runc-v2 the way containerd does and connect to it. */
 static pid_t start_runc_shim(struct agentctl *bundles, struct agentctl *shim, char *note)
 {
@@ -199,12 +235,14 @@ static long vm_kib(pid_t pid, const char *file, const char *key)
 int main(int argc, char **argv)
 {
 	struct agentctl agent, shim = {0}, bundles;
-	struct stat_row rows[5] = {
+	struct stat_row rows[7] = {
 	    {.name = "vmm-task (Task API, host mode)", .peer = 2},
 	    {.name = "containerd-shim-runc-v2 (Task API)", .peer = 2},
 	    {.name = "runc run", .peer = 2},
 	    {.name = "vmm-task, RuntimeDefault seccomp", .peer = 4},
 	    {.name = "runc run, RuntimeDefault seccomp", .peer = 4},
+	    {.name = "vmm-task, RuntimeDefault seccomp, first container (compiles it)", .peer = 4},
+	    {.name = "vmm-task, first container, no profile", .peer = 2},
 	};
 	const char *args[] = {"/bin/true", NULL};
 	struct bundle_opts o = {.args = args};
@@ -251,7 +289,9 @@ int main(int argc, char **argv)
 		so_sc.extra_linux = sc_linux;
 		bench_task_api(&agent, NULL, &rows[3], &so_sc, &bundles);
 		bench_runc(&bundles, &so_sc, &rows[4]);
+		bench_first(bin, &so_sc, &rows[5], &bundles);
 	}
+	bench_first(bin, &o, &rows[6], &bundles);
 
 	/* Memory: 10 running containers. */
 	{
