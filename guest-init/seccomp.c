@@ -96,34 +96,27 @@ static const struct {
     {"SCMP_ACT_LOG", SCMP_ACT_LOG},
 };
 
-#define SC_OP(x)                                                                                   \
-	{                                                                                          \
-#x, x                                                                              \
-	}
+/* The OCI names are libseccomp's macro names. */
+#define NAMED(x) #x, x
 static const struct {
 	const char *name;
 	enum scmp_compare op;
 } operators[] = {
-    SC_OP(SCMP_CMP_NE), SC_OP(SCMP_CMP_LT), SC_OP(SCMP_CMP_LE),        SC_OP(SCMP_CMP_EQ),
-    SC_OP(SCMP_CMP_GE), SC_OP(SCMP_CMP_GT), SC_OP(SCMP_CMP_MASKED_EQ),
+    {NAMED(SCMP_CMP_NE)}, {NAMED(SCMP_CMP_LT)}, {NAMED(SCMP_CMP_LE)},        {NAMED(SCMP_CMP_EQ)},
+    {NAMED(SCMP_CMP_GE)}, {NAMED(SCMP_CMP_GT)}, {NAMED(SCMP_CMP_MASKED_EQ)},
 };
 
-/* The OCI names are libseccomp's macro names. */
-#define SC_ARCH(x)                                                                                 \
-	{                                                                                          \
-#x, x                                                                              \
-	}
 static const struct {
 	const char *name;
 	uint32_t arch;
 } arch_names[] = {
-    SC_ARCH(SCMP_ARCH_X86),      SC_ARCH(SCMP_ARCH_X86_64),      SC_ARCH(SCMP_ARCH_X32),
-    SC_ARCH(SCMP_ARCH_ARM),      SC_ARCH(SCMP_ARCH_AARCH64),     SC_ARCH(SCMP_ARCH_MIPS),
-    SC_ARCH(SCMP_ARCH_MIPS64),   SC_ARCH(SCMP_ARCH_MIPS64N32),   SC_ARCH(SCMP_ARCH_MIPSEL),
-    SC_ARCH(SCMP_ARCH_MIPSEL64), SC_ARCH(SCMP_ARCH_MIPSEL64N32), SC_ARCH(SCMP_ARCH_PPC),
-    SC_ARCH(SCMP_ARCH_PPC64),    SC_ARCH(SCMP_ARCH_PPC64LE),     SC_ARCH(SCMP_ARCH_S390),
-    SC_ARCH(SCMP_ARCH_S390X),    SC_ARCH(SCMP_ARCH_PARISC),      SC_ARCH(SCMP_ARCH_PARISC64),
-    SC_ARCH(SCMP_ARCH_RISCV64),
+    {NAMED(SCMP_ARCH_X86)},      {NAMED(SCMP_ARCH_X86_64)},      {NAMED(SCMP_ARCH_X32)},
+    {NAMED(SCMP_ARCH_ARM)},      {NAMED(SCMP_ARCH_AARCH64)},     {NAMED(SCMP_ARCH_MIPS)},
+    {NAMED(SCMP_ARCH_MIPS64)},   {NAMED(SCMP_ARCH_MIPS64N32)},   {NAMED(SCMP_ARCH_MIPSEL)},
+    {NAMED(SCMP_ARCH_MIPSEL64)}, {NAMED(SCMP_ARCH_MIPSEL64N32)}, {NAMED(SCMP_ARCH_PPC)},
+    {NAMED(SCMP_ARCH_PPC64)},    {NAMED(SCMP_ARCH_PPC64LE)},     {NAMED(SCMP_ARCH_S390)},
+    {NAMED(SCMP_ARCH_S390X)},    {NAMED(SCMP_ARCH_PARISC)},      {NAMED(SCMP_ARCH_PARISC64)},
+    {NAMED(SCMP_ARCH_RISCV64)},
 };
 
 static const char *lib_version(void)
@@ -139,7 +132,15 @@ static const char *lib_version(void)
  * far as reading the (NULL) program and fail with EFAULT, as libseccomp probes. */
 static bool kernel_has_flag(unsigned flag)
 {
-	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, NULL) < 0 && errno == EFAULT;
+	static unsigned known, probed; /* the kernel does not change underneath */
+
+	if (!(probed & flag)) {
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, NULL) < 0 &&
+		    errno == EFAULT)
+			known |= flag;
+		probed |= flag;
+	}
+	return (known & flag) == flag;
 }
 
 /* action + errnoRet -> libseccomp action; "path" names the action's field. */

@@ -323,6 +323,11 @@ Test(seccomp, unknown_names_are_left_out)
 
 Test(seccomp, flags)
 {
+	errno = 0;
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, NULL) ==
+		-1 &&
+	    errno != EFAULT)
+		cr_skip_test("skipped: kernel without SECCOMP_FILTER_FLAG_SPEC_ALLOW (< 4.17)");
 	static const struct {
 		const char *flags;
 		unsigned want;
