@@ -11,28 +11,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "containerd/events/task.pb-c.h"
 #include "containerd/task/v2/shim.pb-c.h"
+#include "id.h"
 #include "log.h"
 #include "mount.h"
+#include "events.h"
 #include "oom.h"
 
 struct kc_agent *kc_agent;
-
-/* cgroups whose rmdir failed because dying processes were still in them */
-static char **stale_cgroups;
-static size_t n_stale_cgroups;
-
-static void retry_stale_cgroups(void)
-{
-	for (size_t i = 0; i < n_stale_cgroups;) {
-		if (rmdir(stale_cgroups[i]) == 0 || errno == ENOENT) {
-			free(stale_cgroups[i]);
-			stale_cgroups[i] = stale_cgroups[--n_stale_cgroups];
-		} else {
-			i++;
-		}
-	}
-}
 
 struct kc_ctr *kc_ctr_find(const char *id)
 {
@@ -68,20 +55,6 @@ enum kc_status kc_proc_status(const struct kc_proc *p)
 	if (p->ctr->paused)
 		return KC_STATUS_PAUSED;
 	return KC_STATUS_RUNNING;
-}
-
-static bool valid_id(const char *id)
-{
-	size_t n = id ? strlen(id) : 0;
-	if (n == 0 || n > 128 || id[0] == '.' || id[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = id[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.'))
-			return false;
-	}
-	return true;
 }
 
 /* --------------------------------------------------------------- exits */
@@ -159,6 +132,46 @@ static void on_drain_timeout(kc_timer *t, void *ud)
 	publish(p);
 }
 
+/* The agent maps memory.events watches to containers; oom.c only watches. */
+static void oom_check(struct kc_ctr *c)
+{
+	Containerd__Events__TaskOOM ev = CONTAINERD__EVENTS__TASK_OOM__INIT;
+	uint64_t kills;
+
+	if (!c->cgroup)
+		return;
+	kills = kc_cgroup_oom_kills(c->cgroup);
+	if (kills <= c->oom_kills)
+		return;
+	c->oom_kills = kills;
+	log_info("%s: OOM kill in its cgroup", c->id);
+	ev.container_id = c->id;
+	kc_events_push("/tasks/oom", "containerd.events.TaskOOM", &ev.base);
+}
+
+static void on_memory_events(void *ud)
+{
+	oom_check(ud);
+}
+
+static void oom_watch(struct kc_ctr *c)
+{
+	_cleanup_free_ char *f = xasprintf("%s/memory.events", c->cgroup->path);
+
+	c->oom_kills = kc_cgroup_oom_kills(c->cgroup);
+	c->oom = kc_oom_watch_add(f, on_memory_events, c);
+}
+
+static void oom_unwatch(struct kc_ctr *c)
+{
+	if (!c->oom)
+		return;
+	/* A last look: the kill may be why the container ended. */
+	oom_check(c);
+	kc_oom_watch_rm(c->oom);
+	c->oom = NULL;
+}
+
 static void proc_exited(struct kc_proc *p, int status)
 {
 	if (p->exited)
@@ -167,7 +180,7 @@ static void proc_exited(struct kc_proc *p, int status)
 	p->exit_status = status;
 	p->exited_at = kc_realtime_ns();
 	if (!p->exec_id)
-		kc_oom_unwatch(p->ctr);
+		oom_unwatch(p->ctr);
 	if (!p->exec_id && p->ctr->cgroup) {
 		/* The init is gone: nothing else in the container may outlive it
 		 * (without a private PID namespace the kernel would not do it). */
@@ -209,8 +222,7 @@ void kc_agent_on_exit(pid_t pid, int status)
 		kc_agent->orphans[i].pid = pid;
 		kc_agent->orphans[i].status = status;
 	}
-	if (n_stale_cgroups)
-		retry_stale_cgroups();
+	kc_cgroup_retry_stale();
 }
 
 static bool take_orphan(pid_t pid, int *status)
@@ -272,15 +284,12 @@ static void ctr_release(struct kc_ctr *c)
 		proc_free(p);
 	}
 	proc_free(c->init);
-	kc_oom_unwatch(c);
+	oom_unwatch(c);
 	if (c->cgroup) {
 		(void)kc_cgroup_kill(c->cgroup, NULL);
-		if (rmdir(c->cgroup->path) < 0 && errno == EBUSY) {
-			stale_cgroups =
-			    xrealloc(stale_cgroups, (n_stale_cgroups + 1) * sizeof(*stale_cgroups));
-			stale_cgroups[n_stale_cgroups++] = xstrdup(c->cgroup->path);
-		}
-		kc_cgroup_free(c->cgroup);
+		_cleanup_err_ kc_err *err = NULL;
+		if (kc_cgroup_destroy(c->cgroup, &err) < 0)
+			log_warn("%s: %s", c->id, err->msg);
 	}
 	if (c->rootfs_mounted) {
 		if (umount2(c->rootfs, MNT_DETACH) < 0)
@@ -450,11 +459,9 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 	kc_err *err = NULL;
 	struct stat st;
 
-	if (!valid_id(id)) {
-		ttrpc_call_reply_error(call, TTRPC_INVALID_ARGUMENT,
-				       "create: invalid container id `%.140s` (1-128 of "
-				       "[A-Za-z0-9_.-])",
-				       id ? id : "");
+	if (kc_id_check("container id", id, &err) < 0) {
+		ttrpc_call_reply_error(call, TTRPC_INVALID_ARGUMENT, "create: %s", err->msg);
+		kc_err_free(err);
 		return;
 	}
 	if (kc_ctr_find(id)) {
@@ -476,7 +483,6 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 	c = xcalloc(1, sizeof(*c));
 	c->id = xstrdup(id);
 	c->bundle = xstrdup(bundle);
-	c->oom_wd = -1;
 	kc_list_init(&c->execs);
 	kc_list_add_tail(&kc_agent->ctrs, &c->node);
 	kc_agent->n_ctrs++;
@@ -500,7 +506,7 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 		if (kc_cgroup_create(kc_agent->cgroup_root, path, &c->spec->resources, &c->cgroup,
 				     &err) < 0)
 			goto fail;
-		kc_oom_watch(c);
+		oom_watch(c);
 	}
 	if (kc_procio_new(kc_agent->loop, in, out, err_uri, terminal, &p->io, &err) < 0)
 		goto fail;
@@ -587,8 +593,8 @@ int kc_exec_add(struct kc_ctr *c, const char *exec_id, bool terminal, const char
 {
 	struct kc_proc *p;
 
-	if (!valid_id(exec_id))
-		return kc_err_set(err, EINVAL, "invalid exec id `%.140s`", exec_id ? exec_id : "");
+	if (kc_id_check("exec id", exec_id, err) < 0)
+		return -1;
 	if (kc_proc_find(c, exec_id))
 		return kc_err_set(err, EEXIST, "exec %s: already exists in %s", exec_id, c->id);
 	if (!c->init->started || c->init->exited)

@@ -63,8 +63,8 @@ struct kc_ctr {
 	struct kc_proc *init;
 	kc_list execs;
 	bool paused;
-	uint64_t oom_kills; /* memory.events oom_kill seen so far */
-	int oom_wd;         /* inotify watch of memory.events, -1 if none */
+	uint64_t oom_kills;       /* memory.events oom_kill seen so far */
+	struct kc_oom_watch *oom; /* memory.events watch, NULL if none */
 };
 
 struct kc_agent {

@@ -374,12 +374,6 @@ static uint64_t read_u64(struct kc_cgroup *cg, const char *file)
 	return strtoull(s, NULL, 10);
 }
 
-bool kc_cgroup_populated(struct kc_cgroup *cg)
-{
-	_cleanup_free_ char *s = read_small(cg, "cgroup.events");
-	return s && read_kv(s, "populated") != 0;
-}
-
 uint64_t kc_cgroup_oom_kills(struct kc_cgroup *cg)
 {
 	_cleanup_free_ char *s = read_small(cg, "memory.events");
@@ -463,15 +457,42 @@ void kc_cgroup_metrics_free(Io__Containerd__Cgroups__V2__Metrics *m)
 	free(m);
 }
 
+/* cgroups whose rmdir failed because dying processes were still in them */
+static char **stale;
+static size_t n_stale;
+
 int kc_cgroup_destroy(struct kc_cgroup *cg, kc_err **err)
 {
 	int r = 0;
 	if (!cg)
 		return 0;
-	if (rmdir(cg->path) < 0 && errno != ENOENT)
-		r = kc_err_sys(err, "remove cgroup %s", cg->path);
+	if (rmdir(cg->path) < 0) {
+		if (errno == EBUSY) {
+			/* Killed processes leave the cgroup only once reaped. */
+			stale = xrealloc(stale, (n_stale + 1) * sizeof(*stale));
+			stale[n_stale++] = xstrdup(cg->path);
+		} else if (errno != ENOENT) {
+			r = kc_err_sys(err, "remove cgroup %s", cg->path);
+		}
+	}
 	kc_cgroup_free(cg);
 	return r;
+}
+
+void kc_cgroup_retry_stale(void)
+{
+	for (size_t i = 0; i < n_stale;) {
+		if (rmdir(stale[i]) == 0 || errno == ENOENT) {
+			free(stale[i]);
+			stale[i] = stale[--n_stale];
+		} else {
+			i++;
+		}
+	}
+	if (!n_stale) {
+		free(stale);
+		stale = NULL;
+	}
 }
 
 void kc_cgroup_free(struct kc_cgroup *cg)

@@ -34,7 +34,6 @@ int kc_cgroup_add_pid(struct kc_cgroup *cg, pid_t pid, kc_err **err);
 int kc_cgroup_kill(struct kc_cgroup *cg, kc_err **err);
 int kc_cgroup_freeze(struct kc_cgroup *cg, bool frozen, kc_err **err);
 int kc_cgroup_pids(struct kc_cgroup *cg, pid_t **ret, size_t *n, kc_err **err);
-bool kc_cgroup_populated(struct kc_cgroup *cg);
 /* Fill an io.containerd.cgroups.v2.Metrics (caller frees with
  * kc_cgroup_metrics_free). */
 int kc_cgroup_metrics(struct kc_cgroup *cg, Io__Containerd__Cgroups__V2__Metrics **ret,
@@ -42,8 +41,10 @@ int kc_cgroup_metrics(struct kc_cgroup *cg, Io__Containerd__Cgroups__V2__Metrics
 void kc_cgroup_metrics_free(Io__Containerd__Cgroups__V2__Metrics *m);
 /* memory.events "oom_kill" counter (0 when unavailable). */
 uint64_t kc_cgroup_oom_kills(struct kc_cgroup *cg);
-/* rmdir (the cgroup must be empty) and free. */
+/* rmdir and free. A cgroup still busy with dying processes is retried by
+ * kc_cgroup_retry_stale (call it after reaping). */
 int kc_cgroup_destroy(struct kc_cgroup *cg, kc_err **err);
+void kc_cgroup_retry_stale(void);
 void kc_cgroup_free(struct kc_cgroup *cg);
 
 /* cpu.shares (v1, 2..262144) -> cpu.weight (v2, 1..10000), as runc does. */

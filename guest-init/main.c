@@ -19,6 +19,7 @@
 #include "debug.h"
 #include "endpoint.h"
 #include "log.h"
+#include "events.h"
 #include "oom.h"
 #include "reaper.h"
 #include "svc.h"
@@ -31,14 +32,6 @@ static void usage(FILE *f)
 		   "                [--drain-timeout MS] [--version]\n"
 		   "As PID 1 it boots the VM and listens on " DEFAULT_VM_LISTEN ".\n"
 		   "ADDR: unix:///path, vsock://CID:PORT\n");
-}
-
-void svc_agent_shutdown(void)
-{
-	kc_agent_kill_all();
-	if (!kc_agent->host_mode)
-		kc_boot_poweroff();
-	kc_loop_quit(kc_agent->loop);
 }
 
 static void on_exit_cb(pid_t pid, int status, void *ud)
@@ -183,6 +176,8 @@ int main(int argc, char **argv)
 			break;
 	}
 	ttrpc_server_free(agent.server);
+	kc_events_fini();
+	kc_oom_fini();
 	kc_loop_free(agent.loop);
 	free(agent.cgroup_root);
 	kc_cmdline_clear(&cmdline);

@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* OOM kills as events: inotify on each container's memory.events (cgroup v2),
- * queued for grpc.SandboxService/GetEvents (a long poll, as in Kuasar). */
+/* Watch files for modification with one inotify fd on the agent's loop: the
+ * agent watches each container's memory.events (cgroup v2) to see OOM kills.
+ * The watcher knows paths and callbacks only; who owns a watch is the caller's. */
 #ifndef KC_OOM_H
 #define KC_OOM_H
 
-#include "agent.h"
+#include "err.h"
+#include "loop.h"
+
+typedef struct kc_oom_watch kc_oom_watch;
+typedef void (*kc_oom_cb)(void *ud);
 
 int kc_oom_init(kc_loop *loop, kc_err **err);
-/* Start/stop watching a container's cgroup. */
-void kc_oom_watch(struct kc_ctr *c);
-void kc_oom_unwatch(struct kc_ctr *c);
-/* Answer a GetEvents call with the next event, now or when one happens. */
-void kc_oom_get_event(ttrpc_call *call);
+void kc_oom_fini(void);
+/* Call cb(ud) whenever `path` is modified. NULL when it cannot be watched
+ * (no inotify, no such file): the caller then simply sees no events. */
+kc_oom_watch *kc_oom_watch_add(const char *path, kc_oom_cb cb, void *ud);
+void kc_oom_watch_rm(kc_oom_watch *w);
 
 #endif

@@ -2,6 +2,7 @@
 #include "rootfs.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,8 +82,14 @@ static int mount_bind(int rootfd, const struct kc_mount *m, const struct kc_moun
 	return 0;
 }
 
+/* What a mount needs to know about the container beyond the mount itself. */
+struct mount_ctx {
+	const char *cgroup; /* the container's cgroup directory, or NULL */
+	bool cgroupns;      /* it has a cgroup namespace of its own */
+};
+
 static int mount_fs(int rootfd, const struct kc_mount *m, const struct kc_mount_opts *o,
-		    kc_err **err)
+		    const struct mount_ctx *ctx, kc_err **err)
 {
 	const char *type = m->type;
 	const char *src = m->source && *m->source ? m->source : type;
@@ -98,6 +105,15 @@ static int mount_fs(int rootfd, const struct kc_mount *m, const struct kc_mount_
 	if (!strcmp(type, "cgroup")) {
 		type = "cgroup2";
 		src = "cgroup2";
+	}
+	if (!strcmp(type, "cgroup2") && !ctx->cgroupns && ctx->cgroup) {
+		/* Without a cgroup namespace a fresh cgroup2 would show the VM's
+		 * root: bind the container's own cgroup instead, as runc does,
+		 * so its limits (memory.max, cpu.max) read as its own. */
+		struct kc_mount b = {.destination = m->destination, .source = (char *)ctx->cgroup};
+		struct kc_mount_opts bo = *o;
+		bo.rbind = true;
+		return mount_bind(rootfd, &b, &bo, err);
 	}
 	r = kc_do_mount(src, p, m->destination, type, o->flags, o->data, NULL);
 	if (r == 0)
@@ -117,7 +133,8 @@ static int mount_fs(int rootfd, const struct kc_mount *m, const struct kc_mount_
 	return kc_do_mount(src, p, m->destination, type, o->flags, o->data, err);
 }
 
-static int mount_one(int rootfd, const struct kc_mount *m, kc_err **err)
+static int mount_one(int rootfd, const struct kc_mount *m, const struct mount_ctx *ctx,
+		     kc_err **err)
 {
 	struct kc_mount_opts o;
 	int r;
@@ -130,7 +147,7 @@ static int mount_one(int rootfd, const struct kc_mount *m, kc_err **err)
 		r = kc_err_set(err, EINVAL, "mount `%s`: no type and not a bind mount",
 			       m->destination);
 	else
-		r = mount_fs(rootfd, m, &o, err);
+		r = mount_fs(rootfd, m, &o, ctx, err);
 	if (r == 0 && o.propagation) {
 		_cleanup_close_ int fd = kc_open_in_root(rootfd, m->destination, O_PATH, 0, err);
 		char p[32];
@@ -236,9 +253,12 @@ static int setup_dev(int rootfd, const struct kc_spec *spec, bool userns, kc_err
 	return 0;
 }
 
-int kc_rootfs_setup(const struct kc_spec *spec, const char *rootfs, bool userns, kc_err **err)
+int kc_rootfs_setup(const struct kc_spec *spec, const char *rootfs, const char *cgroup, bool userns,
+		    kc_err **err)
 {
 	_cleanup_close_ int rootfd = -1;
+	const struct kc_namespace *cns = kc_spec_namespace(spec, CLONE_NEWCGROUP);
+	struct mount_ctx ctx = {.cgroup = cgroup, .cgroupns = cns && !cns->path};
 
 	/* Nothing we mount may propagate back to the agent's namespace. */
 	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
@@ -250,7 +270,7 @@ int kc_rootfs_setup(const struct kc_spec *spec, const char *rootfs, bool userns,
 	if (rootfd < 0)
 		return kc_err_sys(err, "open rootfs `%s`", rootfs);
 	for (size_t i = 0; i < spec->n_mounts; i++)
-		if (mount_one(rootfd, &spec->mounts[i], err) < 0)
+		if (mount_one(rootfd, &spec->mounts[i], &ctx, err) < 0)
 			return kc_err_retp(err);
 	if (setup_dev(rootfd, spec, userns, err) < 0)
 		return kc_err_retp(err);

@@ -11,7 +11,10 @@
 
 /* Runs in the child (new mount namespace); on return the process is inside
  * the container root. userns: mknod is not allowed, bind devices instead. */
-int kc_rootfs_setup(const struct kc_spec *spec, const char *rootfs, bool userns, kc_err **err);
+/* cgroup: the container's cgroup directory (bound at a cgroup mount when the
+ * container has no cgroup namespace of its own), or NULL. */
+int kc_rootfs_setup(const struct kc_spec *spec, const char *rootfs, const char *cgroup, bool userns,
+		    kc_err **err);
 
 /* After pivot_root: read-only root, masked and read-only paths. */
 int kc_rootfs_finish(const struct kc_spec *spec, kc_err **err);

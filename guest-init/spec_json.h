@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Internal to spec*.c and seccomp.c: typed getters for config.json. Absent (or null) ->
+/* Typed getters for config.json (spec*.c, seccomp.c). Absent (or null) ->
  * 0 with the output untouched; present -> 1; wrong type -> < 0 with an error
  * naming the JSON path. */
 #ifndef KC_SPEC_JSON_H
@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "spec.h"
 
 int spec_type_err(kc_err **err, const char *path, const char *want);
 int spec_get_str(json_t *o, const char *key, const char *path, char **ret, kc_err **err);
@@ -21,9 +20,5 @@ int spec_get_u32(json_t *o, const char *key, const char *path, uint32_t *ret, kc
 int spec_get_obj(json_t *o, const char *key, const char *path, json_t **ret, kc_err **err);
 int spec_get_arr(json_t *o, const char *key, const char *path, json_t **ret, kc_err **err);
 int spec_get_strv(json_t *o, const char *key, const char *path, char ***ret, kc_err **err);
-
-/* spec_linux.c */
-int spec_parse_resources(json_t *r, struct kc_resources *res, kc_err **err);
-int spec_parse_linux(json_t *l, struct kc_spec *s, kc_err **err);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "seccomp.h"
 #include "spec_json.h"
+#include "spec_linux.h"
 #include "util.h"
 
 int spec_parse_resources(json_t *r, struct kc_resources *res, kc_err **err)

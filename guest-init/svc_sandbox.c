@@ -7,7 +7,7 @@
 
 #include "agent.h"
 #include "kuasar/sandbox.pb-c.h"
-#include "oom.h"
+#include "events.h"
 #include "svc.h"
 
 static void h_check(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
@@ -58,7 +58,7 @@ static void h_get_events(ttrpc_call *call, const uint8_t *data, size_t len, void
 	(void)data;
 	(void)len;
 	(void)ud;
-	kc_oom_get_event(call);
+	kc_events_get(call);
 }
 
 static void h_later(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)

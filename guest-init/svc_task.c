@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "boot.h"
 #include "containerd/task/v2/shim.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "log.h"
@@ -198,6 +199,15 @@ static void do_shutdown(kc_timer *t, void *ud)
 	(void)t;
 	(void)ud;
 	svc_agent_shutdown();
+}
+
+/* Task.Shutdown and SandboxService shutdown: stop everything; as PID 1 power off. */
+void svc_agent_shutdown(void)
+{
+	kc_agent_kill_all();
+	if (!kc_agent->host_mode)
+		kc_boot_poweroff();
+	kc_loop_quit(kc_agent->loop);
 }
 
 static void h_shutdown(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)

@@ -44,11 +44,6 @@ void kc_cpio_free(kc_cpio *c)
 	free(c);
 }
 
-size_t kc_cpio_count(const kc_cpio *c)
-{
-	return c->n;
-}
-
 /* "/a//b/" -> "a/b"; NULL for names the kernel could not create safely. */
 static char *normalize_name(const char *name)
 {

@@ -55,8 +55,6 @@ int kc_cpio_parse_line(kc_cpio *c, const char *line, kc_err **err);
 /* Parse a whole list; errors name "fname:line". */
 int kc_cpio_parse_list(kc_cpio *c, FILE *f, const char *fname, kc_err **err);
 
-size_t kc_cpio_count(const kc_cpio *c);
-
 /*
  * Write the archive (entries sorted, then the TRAILER!!! record, padded to a
  * multiple of 512 bytes) to fd. Fails on duplicate names, on an entry whose

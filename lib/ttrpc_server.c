@@ -190,11 +190,6 @@ size_t ttrpc_call_pending_out(const ttrpc_call *c)
 	return c->sc ? c->sc->conn->queued : 0;
 }
 
-const char *ttrpc_call_service(const ttrpc_call *c)
-{
-	return c->req->service;
-}
-
 const char *ttrpc_call_method(const ttrpc_call *c)
 {
 	return c->req->method;

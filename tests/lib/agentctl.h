@@ -53,6 +53,7 @@ struct bundle_opts {
 	const char *extra_linux;   /* raw JSON members for "linux", comma separated */
 	const char *extra_process; /* raw JSON members for "process" */
 	const char *rootfs;        /* root.path; default: the busybox rootfs */
+	const char *annotations;   /* raw JSON members for "annotations" */
 };
 /* <dir>/<id>/config.json; returns the bundle path. */
 char *agentctl_bundle(struct agentctl *a, const char *id, const struct bundle_opts *o);
