@@ -45,6 +45,30 @@ char *bundle_group_id(const char *bundle, const char *id)
 	return r;
 }
 
+size_t bundle_vm_annotations(const char *bundle, char ***ret)
+{
+	static const char *const keys[] = {
+	    "io.kubernetes.cri.sandbox-cpu-quota", "io.kubernetes.cri.sandbox-cpu-period",
+	    "io.kubernetes.cri.sandbox-cpu-shares", "io.kubernetes.cri.sandbox-memory"};
+	_cleanup_free_ char *path = xasprintf("%s/config.json", bundle);
+	json_t *doc = json_load_file(path, 0, NULL);
+	json_t *ann = json_object_get(doc, "annotations");
+	char **kv = xcalloc(2 * KC_ARRAY_SIZE(keys) + 1, sizeof(*kv));
+	size_t n = 0;
+
+	for (size_t i = 0; i < KC_ARRAY_SIZE(keys); i++) {
+		const char *v = json_string_value(json_object_get(ann, keys[i]));
+		if (v && strlen(v) < 32) {
+			kv[2 * n] = xstrdup(keys[i]);
+			kv[2 * n + 1] = xstrdup(v);
+			n++;
+		}
+	}
+	json_decref(doc);
+	*ret = kv;
+	return n;
+}
+
 static void record_mount(struct task *t, const char *path)
 {
 	t->mounts = xrealloc(t->mounts, (t->n_mounts + 1) * sizeof(char *));

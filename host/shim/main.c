@@ -107,6 +107,7 @@ static void shim_release(struct shim *s)
 	free(s->agent_addr);
 	free(s->vsock_uds);
 	free(s->shared_dir);
+	kc_strv_free(s->vm_annotations);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -82,6 +82,8 @@ struct shim {
 	char *socket_path;
 	/* the pod's VM (shim_vm.c) */
 	enum shim_vm_state vm_state;
+	char **vm_annotations; /* for Controller.Create: key, value, ... */
+	size_t n_vm_annotations;
 	struct shim_vm *vm;
 	ttrpc_client *agent; /* set only in SHIM_VM_READY */
 	char *agent_addr;

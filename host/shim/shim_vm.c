@@ -324,11 +324,21 @@ static void do_create(const kc_err *err)
 {
 	Containerd__Services__Sandbox__V1__ControllerCreateRequest cr =
 	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_CREATE_REQUEST__INIT;
+	Containerd__Services__Sandbox__V1__ControllerCreateRequest__AnnotationsEntry e_[4], *pe[4];
 	kc_err *e = NULL;
 
 	if (err)
 		return start_failed(err);
 	cr.sandbox_id = shim->group;
+	/* The pod's size, as CRI annotated its sandbox container. */
+	for (size_t i = 0; i < shim->n_vm_annotations && i < KC_ARRAY_SIZE(e_); i++) {
+		containerd__services__sandbox__v1__controller_create_request__annotations_entry__init(
+		    &e_[i]);
+		e_[i].key = shim->vm_annotations[2 * i];
+		e_[i].value = shim->vm_annotations[2 * i + 1];
+		pe[cr.n_annotations++] = &e_[i];
+	}
+	cr.annotations = pe;
 	if (kc_rpc_call(shim->vm->sbx, CTRL, "Create", &cr.base, SANDBOXER_TIMEOUT, on_created,
 			NULL, &e) < 0) {
 		start_failed(e);

@@ -43,7 +43,7 @@ class Suite:
         self.pods = []
 
     # ------------------------------------------------------------ helpers
-    def pod(self, name, hostname=None, dns=None, share_pid=False, cgroup=True):
+    def pod(self, name, hostname=None, dns=None, share_pid=False, cgroup=True, resources=None):
         pb = self.pb
         uid = uuid.uuid4().hex[:12]
         ns = pb.NamespaceOption(
@@ -54,6 +54,8 @@ class Suite:
         )
         if cgroup:
             linux.cgroup_parent = "/kctest-pods/pod" + uid
+        if resources:
+            linux.resources.CopyFrom(pb.LinuxContainerResources(**resources))
         logdir = os.path.join(self.a.logs, "%s-%s" % (name, uid))
         os.makedirs(logdir, exist_ok=True)
         cfg = pb.PodSandboxConfig(
@@ -220,6 +222,21 @@ class Suite:
         check(st.memory.working_set_bytes.value > 0, "no memory stats: %s" % st)
         self.remove_pod(pod)
 
+    def case_pod_size(self):
+        """The pod's resources (kubelet's sandbox resources, PodOverhead
+        included) size the VM: 2 CPUs and 384 MiB here (the default is 1 and 256)."""
+        res = {"cpu_period": 100000, "cpu_quota": 200000, "memory_limit_in_bytes": 384 << 20}
+        pod, cfg = self.pod("size", resources=res)
+        cid = self.container(pod, cfg, "app", ["sleep", "3600"])
+        ncpu = int(self.out(cid, "grep -c ^processor /proc/cpuinfo"))
+        mem_kb = int(self.out(cid, "awk '/^MemTotal/ {print $2}' /proc/meminfo"))
+        if self.handler == "kuasar-vmm":
+            check(ncpu == 2, "the VM has %d CPUs, not 2" % ncpu)
+            check(300 << 10 < mem_kb <= 384 << 10, "the VM has %d KiB, not ~384 MiB" % mem_kb)
+        else:
+            check(ncpu >= 1 and mem_kb > 0, "no CPUs or memory seen")
+        self.remove_pod(pod)
+
     def case_exec(self):
         """ExecSync: exit codes, stdout and stderr, env of the container."""
         pod, cfg = self.pod("exec")
@@ -266,7 +283,8 @@ class Suite:
         self.remove_pod(s["pod"])
 
 
-CASES = ["lifecycle", "pod_identity", "shared_namespaces", "resources", "exec", "stop_grace"]
+CASES = ["lifecycle", "pod_identity", "shared_namespaces", "resources", "pod_size", "exec",
+         "stop_grace"]
 
 
 def main():
