@@ -21,6 +21,7 @@
 #include "mount.h"
 #include "procsetup.h"
 #include "rootfs.h"
+#include "seccomp.h"
 #include "util.h"
 
 #define SYNC_TEXT_MAX 1024
@@ -235,7 +236,13 @@ static void child_common_tail(int sync, const struct kc_spawn_opts *o, bool wait
 	} else if (child_stdio(o->stdio, &err) < 0) {
 		child_fail(sync, err);
 	}
-	if (kc_proc_limits(p, &err) < 0 || kc_proc_identity(p, &err) < 0)
+	if (kc_proc_limits(p, &err) < 0)
+		child_fail(sync, err);
+	/* Without no_new_privs a filter needs CAP_SYS_ADMIN: load it before the
+	 * capabilities go, as runc does (with it: last, in kc_proc_exec). */
+	if (!p->no_new_privs && kc_seccomp_load(o->spec->seccomp, &err) < 0)
+		child_fail(sync, err);
+	if (kc_proc_identity(p, &err) < 0)
 		child_fail(sync, err);
 	if (wait_start) {
 		struct sync_msg m;
@@ -244,7 +251,7 @@ static void child_common_tail(int sync, const struct kc_spawn_opts *o, bool wait
 		if (sync_recv(sync, &m, NULL) <= 0 || m.type != SYNC_START)
 			_exit(127); /* the agent gave up on us */
 	}
-	kc_proc_exec(p, &err);
+	kc_proc_exec(p, p->no_new_privs ? o->spec->seccomp : NULL, &err);
 	child_fail(sync, err);
 }
 
@@ -444,10 +451,6 @@ int kc_spawn_start(kc_loop *loop, const struct kc_spawn_opts *o, kc_spawn_fn fn,
 	kc_spawn *s;
 	pid_t pid;
 
-	if (o->spec->has_seccomp)
-		return kc_err_set(err, EOPNOTSUPP,
-				  "linux.seccomp: seccomp filters are not supported by vmm-task; "
-				  "remove the profile (refusing rather than running unconfined)");
 	if (o->spec->has_hooks)
 		return kc_err_set(err, EOPNOTSUPP,
 				  "hooks: OCI hooks are not supported inside the guest");

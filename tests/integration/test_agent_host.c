@@ -388,14 +388,15 @@ Test(agent, bad_specs_fail_clearly_and_agent_survives)
 	struct bundle_opts bad_cap = {.args = args,
 				      .extra_linux = "\"sysctl\":{\"net.nosuch.key\":\"1\"}"};
 	struct bundle_opts seccomp = {
-	    .args = args, .extra_linux = "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"}"};
+	    .args = args, .extra_linux = "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_FOO\"}"};
 
 	expect_create_error("bad-root", &missing_root, "rootfs `/nonexistent/rootfs`");
 	expect_create_error("bad-mount", &bad_mount, "/no/such/dir");
 	expect_create_error("bad-fs", &bad_fs, "nosuchfs");
 	expect_create_error("bad-user", &bad_user, "username");
 	expect_create_error("bad-sysctl", &bad_cap, "net.nosuch.key");
-	expect_create_error("bad-seccomp", &seccomp, "seccomp");
+	expect_create_error("bad-seccomp", &seccomp,
+			    "linux.seccomp.defaultAction: unknown action SCMP_ACT_FOO");
 
 	/* A program that does not exist fails at Start, naming it. */
 	{

@@ -228,8 +228,8 @@ static void write_process(FILE *f, const struct bundle_opts *o)
 	fprintf(f,
 		",\"capabilities\":{\"bounding\":%s,\"effective\":%s,\"permitted\":%s},"
 		"\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1024,\"soft\":1024}],"
-		"\"noNewPrivileges\":true",
-		default_caps, default_caps, default_caps);
+		"\"noNewPrivileges\":%s",
+		default_caps, default_caps, default_caps, o->new_privs ? "false" : "true");
 	if (o->extra_process)
 		fprintf(f, ",%s", o->extra_process);
 	fputc('}', f);
