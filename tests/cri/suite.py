@@ -71,12 +71,15 @@ class Suite:
         self.pods.append(r.pod_sandbox_id)
         return r.pod_sandbox_id, cfg
 
-    def container(self, pod, cfg, name, cmd, image=IMAGE, memory=0, envs=None, start=True):
+    def container(self, pod, cfg, name, cmd, image=IMAGE, memory=0, envs=None, start=True,
+                  seccomp=False):
         pb = self.pb
         # The container's own namespace options (CRI's default mode is POD).
         pod_ns = cfg.linux.security_context.namespace_options
         sc = pb.LinuxContainerSecurityContext(
             namespace_options=pb.NamespaceOption(network=pb.POD, pid=pod_ns.pid, ipc=pb.POD))
+        if seccomp:
+            sc.seccomp.CopyFrom(pb.SecurityProfile(profile_type=pb.SecurityProfile.RuntimeDefault))
         res = pb.LinuxContainerResources()
         if memory:
             res.memory_limit_in_bytes = memory
@@ -242,6 +245,21 @@ class Suite:
             check(ncpu >= 1 and mem_kb > 0, "no CPUs or memory seen")
         self.remove_pod(pod)
 
+    def case_seccomp_runtime_default(self):
+        """seccompProfile: RuntimeDefault (Pod Security "restricted"): containerd's
+        default profile is in force, for the process and for an exec."""
+        pod, cfg = self.pod("seccomp")
+        cid = self.container(pod, cfg, "app", ["sleep", "3600"], seccomp=True)
+        check(self.out(cid, "grep ^Seccomp: /proc/self/status") == "Seccomp:\t2",
+              "no filter in force: %s" % self.out(cid, "grep ^Seccomp: /proc/self/status"))
+        code, out, err = self.sh(cid, "unshare -U true")
+        check(code != 0 and "Operation not permitted" in out + err,
+              "unshare allowed under RuntimeDefault: %d %s%s" % (code, out, err))
+        plain = self.container(pod, cfg, "plain", ["sleep", "3600"])
+        check(self.out(plain, "grep ^Seccomp: /proc/self/status") == "Seccomp:\t0",
+              "a container without a profile is filtered")
+        self.remove_pod(pod)
+
     def case_exec(self):
         """ExecSync: exit codes, stdout and stderr, env of the container."""
         pod, cfg = self.pod("exec")
@@ -323,7 +341,7 @@ class Suite:
 
 
 CASES = ["lifecycle", "pod_identity", "shared_namespaces", "resources", "pod_size", "exec",
-         "streaming", "stop_grace"]
+         "streaming", "seccomp_runtime_default", "stop_grace"]
 
 
 def main():
