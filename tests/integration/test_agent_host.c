@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -217,9 +218,10 @@ Test(agent, env_cwd_user_hostname_mounts)
 			 "readonly\ndevnull\n");
 }
 
-/* A terminal exec with no stdin (CRI's `kubectl exec -t` without -i): its
- * output still arrives, even when the process is gone before we connect. */
-Test(agent, exec_tty_without_stdin)
+/* A terminal exec whose stdin is closed at once (CRI's `kubectl exec -t`
+ * without -i: it passes a stdin FIFO and closes it): the output still
+ * arrives, also to a reader that connects after the process is gone. */
+Test(agent, exec_tty_stdin_closed_at_once)
 {
 	const char *args[] = {"/bin/sh", "-c", "sleep 100", NULL};
 	const char *xargs[] = {"/bin/sh", "-c", "tty; echo after", NULL};
@@ -227,18 +229,22 @@ Test(agent, exec_tty_without_stdin)
 	struct bundle_opts xo = {.args = xargs, .terminal = true};
 	_cleanup_free_ char *bundle = agentctl_bundle(&A, "cxt", &o);
 	_cleanup_free_ char *pj = agentctl_process_json(&xo);
+	_cleanup_free_ char *xin = xasprintf("unix://%s/xt.in", A.dir);
 	_cleanup_free_ char *xout = xasprintf("unix://%s/xt.out", A.dir);
 	_cleanup_free_ char *out = NULL;
 	kc_err *e = NULL;
 	uint32_t st = 99;
-	int fd;
+	int fd, fi;
 
 	cr_assert_eq(task_create(&A, "cxt", bundle, false, NULL, NULL, NULL, NULL, &e), 0, "%s",
 		     kc_err_msg(e));
 	cr_assert_eq(task_start(&A, "cxt", NULL, NULL, &e), 0, "%s", kc_err_msg(e));
-	cr_assert_eq(task_exec(&A, "cxt", "t1", true, NULL, xout, NULL, pj, &e), 0, "%s",
+	cr_assert_eq(task_exec(&A, "cxt", "t1", true, xin, xout, NULL, pj, &e), 0, "%s",
 		     kc_err_msg(e));
 	cr_assert_eq(task_start(&A, "cxt", "t1", NULL, &e), 0, "%s", kc_err_msg(e));
+	fi = io_dial(xin, &e);
+	cr_assert_geq(fi, 0, "%s", kc_err_msg(e));
+	shutdown(fi, SHUT_WR);
 	usleep(300 * 1000); /* let it finish first: the late reader must still get it all */
 	fd = io_dial(xout, &e);
 	cr_assert_geq(fd, 0, "%s", kc_err_msg(e));
@@ -246,6 +252,7 @@ Test(agent, exec_tty_without_stdin)
 	cr_assert_eq(st, 0);
 	out = io_read_all(fd, 5000, NULL);
 	close(fd);
+	close(fi);
 	cr_assert(strstr(out, "/dev/pts/") && strstr(out, "after"), "output: `%s`", out);
 	cr_assert_eq(task_kill(&A, "cxt", NULL, SIGKILL, false, &e), 0, "%s", kc_err_msg(e));
 	cr_assert_eq(task_wait(&A, "cxt", NULL, &st, &e), 0);
