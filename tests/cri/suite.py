@@ -228,6 +228,9 @@ class Suite:
         check(self.out(cid, read) == str(96 << 20), "updated limit: %s" % self.out(cid, read))
         st = self.c.rt("ContainerStats", container_id=cid).stats
         check(st.memory.working_set_bytes.value > 0, "no memory stats: %s" % st)
+        listed = [x for x in self.c.rt("ListContainerStats").stats if x.attributes.id == cid]
+        check(listed and listed[0].memory.working_set_bytes.value > 0,
+              "ListContainerStats lacks the container's numbers")
         self.remove_pod(pod)
 
     def case_pod_size(self):
