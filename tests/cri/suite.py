@@ -138,6 +138,9 @@ class Suite:
             if pod in cmd and "suite.py" not in cmd:
                 left.append("%s: %s" % (p, cmd[:120]))
         check(not left, "processes left for pod %s: %s" % (pod[:12], left))
+        with open("/proc/self/mountinfo") as f:
+            mounts = [ln.split()[4] for ln in f if pod in ln]
+        check(not mounts, "mounts left for pod %s: %s" % (pod[:12], mounts[:5]))
         if self.a.sandboxer_dir:
             d = os.path.join(self.a.sandboxer_dir, pod)
             check(not os.path.exists(d), "sandbox dir %s left" % d)
