@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "containerd/events/task.pb-c.h"
 #include "containerd/task/v2/shim.pb-c.h"
 #include "log.h"
@@ -236,6 +237,8 @@ void kc_agent_on_exit(pid_t pid, int status)
 		kc_agent->orphans[i].status = status;
 	}
 	kc_cgroup_retry_stale();
+	/* An ended process may have freed fds (ENFILE is system-wide). */
+	kc_acceptor_fds_freed();
 }
 
 static bool take_orphan(pid_t pid, int *status)
@@ -314,6 +317,7 @@ static void ctr_release(struct kc_ctr *c)
 	free(c->bundle);
 	free(c->rootfs);
 	free(c);
+	kc_acceptor_fds_freed();
 }
 
 /* --------------------------------------------------------------- create */

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "events.h"
 #include "oom.h"
+#include "peer.h"
 #include "reaper.h"
 #include "svc.h"
 
@@ -151,6 +152,8 @@ int main(int argc, char **argv)
 	}
 	if (ttrpc_server_new(agent.loop, &agent.server, &err) < 0)
 		goto fatal;
+	/* Over vsock only the host may call (peer.h). */
+	ttrpc_server_set_peer_filter(agent.server, kc_peer_allowed, "ttrpc API");
 	ttrpc_server_register(agent.server, &kc_task_service, NULL);
 	ttrpc_server_register(agent.server, &kc_sandbox_service, NULL);
 	if (pid1 && cmdline.debug &&
