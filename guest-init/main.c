@@ -22,6 +22,7 @@
 #include "events.h"
 #include "oom.h"
 #include "peer.h"
+#include "procsetup.h"
 #include "reaper.h"
 #include "svc.h"
 
@@ -114,8 +115,11 @@ int main(int argc, char **argv)
 	agent.host_mode = !pid1;
 	if (pid1) {
 		char *errors = NULL;
+		struct rlimit nofile;
 		if (kc_boot_init(&cmdline, &errors) > 0)
 			agent.init_error = errors;
+		if (kc_boot_nofile_default(&nofile))
+			kc_proc_set_base_nofile(&nofile);
 		if (cmdline.listen)
 			listen_addr = cmdline.listen;
 		if (cmdline.drain_timeout_ms)

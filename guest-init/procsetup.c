@@ -15,8 +15,19 @@
 
 #include "util.h"
 
+static struct rlimit base_nofile;
+static bool have_base_nofile;
+
+void kc_proc_set_base_nofile(const struct rlimit *rl)
+{
+	base_nofile = *rl;
+	have_base_nofile = true;
+}
+
 int kc_proc_limits(const struct kc_process *p, kc_err **err)
 {
+	if (have_base_nofile && setrlimit(RLIMIT_NOFILE, &base_nofile) < 0)
+		return kc_err_sys(err, "reset RLIMIT_NOFILE");
 	for (size_t i = 0; i < p->n_rlimits; i++) {
 		struct rlimit rl = {.rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard};
 		if (setrlimit(p->rlimits[i].resource, &rl) < 0)

@@ -4,9 +4,14 @@
 #ifndef KC_PROCSETUP_H
 #define KC_PROCSETUP_H
 
+#include <sys/resource.h>
+
 #include "err.h"
 #include "spec.h"
 
+/* The RLIMIT_NOFILE container processes start from when the agent raised its
+ * own (PID 1); unset: they inherit the agent's. */
+void kc_proc_set_base_nofile(const struct rlimit *rl);
 /* rlimits and oom_score_adj: done while still fully privileged. */
 int kc_proc_limits(const struct kc_process *p, kc_err **err);
 /* Switch uid/gid/groups and set the capability sets. */

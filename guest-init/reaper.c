@@ -26,7 +26,9 @@ void kc_reaper_reap(void)
 {
 	for (;;) {
 		int st;
-		pid_t pid = waitpid(-1, &st, WNOHANG);
+		/* __WALL: also children whose exit signal is not SIGCHLD (a
+		 * "clone child"), which WNOHANG alone never reaps. */
+		pid_t pid = waitpid(-1, &st, WNOHANG | __WALL);
 		if (pid <= 0)
 			break; /* 0: none left exited; -1/ECHILD: no children */
 		if (exit_fn)
