@@ -17,6 +17,7 @@
 #include "log.h"
 #include "mount.h"
 #include "events.h"
+#include "id.h"
 #include "oom.h"
 
 struct kc_agent *kc_agent;
@@ -55,20 +56,6 @@ enum kc_status kc_proc_status(const struct kc_proc *p)
 	if (p->ctr->paused)
 		return KC_STATUS_PAUSED;
 	return KC_STATUS_RUNNING;
-}
-
-static bool valid_id(const char *id)
-{
-	size_t n = id ? strlen(id) : 0;
-	if (n == 0 || n > 128 || id[0] == '.' || id[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = id[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.'))
-			return false;
-	}
-	return true;
 }
 
 /* --------------------------------------------------------------- exits */
@@ -476,11 +463,9 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 	kc_err *err = NULL;
 	struct stat st;
 
-	if (!valid_id(id)) {
-		ttrpc_call_reply_error(call, TTRPC_INVALID_ARGUMENT,
-				       "create: invalid container id `%.140s` (1-128 of "
-				       "[A-Za-z0-9_.-])",
-				       id ? id : "");
+	if (kc_id_check("container id", id, &err) < 0) {
+		ttrpc_call_reply_error(call, TTRPC_INVALID_ARGUMENT, "create: %s", err->msg);
+		kc_err_free(err);
 		return;
 	}
 	if (kc_ctr_find(id)) {
@@ -612,8 +597,8 @@ int kc_exec_add(struct kc_ctr *c, const char *exec_id, bool terminal, const char
 {
 	struct kc_proc *p;
 
-	if (!valid_id(exec_id))
-		return kc_err_set(err, EINVAL, "invalid exec id `%.140s`", exec_id ? exec_id : "");
+	if (kc_id_check("exec id", exec_id, err) < 0)
+		return kc_err_retp(err);
 	if (kc_proc_find(c, exec_id))
 		return kc_err_set(err, EEXIST, "exec %s: already exists in %s", exec_id, c->id);
 	if (!c->init->started || c->init->exited)

@@ -9,6 +9,7 @@
 
 #include "google/rpc/status.pb-c.h"
 #include "log.h"
+#include "pbcheck.h"
 #include "ttrpc/request.pb-c.h"
 #include "ttrpc_conn.h"
 
@@ -304,6 +305,14 @@ static void handle_request(struct sconn *sc, struct ttrpc_frame *f)
 			 conn_full ? "on this connection" : "in total");
 		send_response(sc, f->hdr.stream_id, TTRPC_RESOURCE_EXHAUSTED, msg, NULL, 0);
 		return;
+	}
+	{
+		_cleanup_err_ kc_err *e = NULL;
+		if (kc_pb_check_strings(&ttrpc__request__descriptor, f->data, f->hdr.len, &e) < 0) {
+			send_response(sc, f->hdr.stream_id, TTRPC_INVALID_ARGUMENT, e->msg, NULL,
+				      0);
+			return;
+		}
 	}
 	req = ttrpc__request__unpack(NULL, f->hdr.len, f->data);
 	if (!req) {
