@@ -19,6 +19,7 @@
 #include "events.h"
 #include "id.h"
 #include "oom.h"
+#include "sysctl.h"
 
 struct kc_agent *kc_agent;
 
@@ -213,9 +214,11 @@ static struct kc_proc *find_by_pid(pid_t pid)
 
 void kc_agent_on_exit(pid_t pid, int status)
 {
-	struct kc_proc *p = find_by_pid(pid);
+	struct kc_proc *p = NULL;
 
-	if (p) {
+	if (kc_spawn_reaped(pid)) {
+		/* A setup helper: its exit says nothing about a container. */
+	} else if ((p = find_by_pid(pid))) {
 		proc_exited(p, status);
 	} else {
 		/* Maybe an exec process whose pid we have not learned yet. */
@@ -375,6 +378,7 @@ static void spawn_event(kc_spawn *s, enum kc_spawn_event ev, const kc_err *err, 
 			return;
 		}
 		p->ready = true;
+		p->pid = kc_spawn_pid(s);
 		p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
 		reply_create(p);
 		return;
@@ -498,6 +502,9 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 
 	if (kc_spec_load(bundle, &c->spec, &err) < 0)
 		goto fail;
+	/* Inside a VM our own namespaces are the pod's (sysctl.h). */
+	if (kc_sysctl_check(c->spec, !kc_agent->host_mode, &err) < 0)
+		goto fail;
 	if (c->spec->process.terminal != terminal) {
 		/* containerd passes the same flag in both; trust the request. */
 		c->spec->process.terminal = terminal;
@@ -525,7 +532,6 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 	if (kc_spawn_start(kc_agent->loop, &o, spawn_event, p, &p->spawn, &err) < 0)
 		goto fail;
 	kc_procio_close_child_fds(p->io);
-	p->pid = kc_spawn_pid(p->spawn);
 	p->pending = call;
 	ttrpc_call_set_cancel(call, pending_cancelled, p);
 	return;
@@ -609,6 +615,9 @@ int kc_exec_add(struct kc_ctr *c, const char *exec_id, bool terminal, const char
 		proc_free(p);
 		return kc_err_wrap(err, "exec %s", exec_id);
 	}
+	/* runc: an exec without capabilities gets the container's. */
+	if (!p->spec.caps.set)
+		p->spec.caps = c->spec->process.caps;
 	p->terminal = terminal;
 	p->spec.terminal = terminal;
 	p->stdin_uri = xstrdup(in ? in : "");
