@@ -426,9 +426,19 @@ static void pending_cancelled(ttrpc_call *call, void *ud)
 static int mount_rootfs(struct kc_ctr *c, Containerd__Types__Mount *const *mounts, size_t n,
 			kc_err **err)
 {
+	_cleanup_close_ int bfd = open(c->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int rfd = -1;
+
 	c->rootfs = xasprintf("%s/rootfs", c->bundle);
-	if (kc_mkdir_p(c->rootfs, 0711, err) < 0)
-		return kc_err_retp(err);
+	if (bfd < 0)
+		return kc_err_sys(err, "open bundle `%s`", c->bundle);
+	/* <bundle>/rootfs must be a directory of the bundle: a symlink there
+	 * would put the rootfs mounts anywhere. */
+	if (mkdirat(bfd, "rootfs", 0711) < 0 && errno != EEXIST)
+		return kc_err_sys(err, "mkdir `%s`", c->rootfs);
+	rfd = openat(bfd, "rootfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rfd < 0)
+		return kc_err_sys(err, "`%s` (must be a directory, not a symlink)", c->rootfs);
 	for (size_t i = 0; i < n; i++) {
 		if (kc_mount_pb(mounts[i], c->rootfs, err) < 0) {
 			if (c->rootfs_mounted)
@@ -437,6 +447,27 @@ static int mount_rootfs(struct kc_ctr *c, Containerd__Types__Mount *const *mount
 			return kc_err_wrap(err, "rootfs mount %zu", i);
 		}
 		c->rootfs_mounted = true;
+	}
+	return 0;
+}
+
+/* A container's cgroup is its own: not another's, nor a parent or a child of
+ * another's (Kill writes cgroup.kill there). */
+static int cgroup_in_use(const struct kc_ctr *self, const char *path, kc_err **err)
+{
+	size_t n = strlen(path);
+
+	kc_list_for_each (it, &kc_agent->ctrs) {
+		const struct kc_ctr *c = kc_container_of(it, struct kc_ctr, node);
+		size_t m;
+		if (c == self || !c->cgroup)
+			continue;
+		m = strlen(c->cgroup->path);
+		if (!strncmp(path, c->cgroup->path, n < m ? n : m) &&
+		    (n == m || (n < m ? c->cgroup->path[n] : path[m]) == '/'))
+			return kc_err_set(err, EBUSY,
+					  "linux.cgroupsPath: %s overlaps the cgroup of %s", path,
+					  c->id);
 	}
 	return 0;
 }
@@ -512,8 +543,11 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 	if (n_rootfs > 0 ? mount_rootfs(c, rootfs, n_rootfs, &err) < 0 : resolve_root(c, &err) < 0)
 		goto fail;
 	if (kc_agent->cgroup_root) {
-		_cleanup_free_ char *path =
-		    kc_cgroup_path_for(kc_agent->cgroup_root, c->spec->cgroups_path, id);
+		_cleanup_free_ char *path = NULL;
+		if (kc_cgroup_path_for(kc_agent->cgroup_root, c->spec->cgroups_path, id, &path,
+				       &err) < 0 ||
+		    cgroup_in_use(c, path, &err) < 0)
+			goto fail;
 		if (kc_cgroup_create(kc_agent->cgroup_root, path, &c->spec->resources, &c->cgroup,
 				     &err) < 0)
 			goto fail;

@@ -21,8 +21,11 @@ struct kc_cgroup {
  * /sys/fs/cgroup/unified). */
 int kc_cgroup_find_root(char **ret, kc_err **err);
 /* The directory for a container: cgroupsPath resolved like runc (absolute,
- * relative, or systemd "slice:prefix:name"), default "/kuasar/<id>". */
-char *kc_cgroup_path_for(const char *root, const char *cgroups_path, const char *id);
+ * relative, or systemd "slice:prefix:name"), default "/kuasar/<id>", cleaned
+ * like runc's CleanPath (".." cannot climb above root) and strictly below
+ * root. */
+int kc_cgroup_path_for(const char *root, const char *cgroups_path, const char *id, char **ret,
+		       kc_err **err);
 /* mkdir -p path (below root, the cgroup2 mount), enable the controllers the
  * resources need on every ancestor, then apply the resources. Fails naming a
  * controller the kernel lacks. */
