@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devcg.h"
 #include "util.h"
 
 int kc_cgroup_find_root(char **ret, kc_err **err)
@@ -293,6 +294,10 @@ int kc_cgroup_apply(struct kc_cgroup *cg, const struct kc_resources *r, kc_err *
 	for (size_t i = 0; i < r->n_unified; i++)
 		if (write_at(cg->dirfd, cg->path, r->unified_keys[i], r->unified_vals[i], err) < 0)
 			return kc_err_retp(err);
+	/* A new cgroup always gets a program: deny by default. */
+	if ((r->has_devices || cg->devprog < 0) &&
+	    kc_devcg_apply(cg->dirfd, r->devices, r->n_devices, &cg->devprog, err) < 0)
+		return kc_err_wrap(err, "cgroup %s: linux.resources.devices", cg->path);
 	return 0;
 }
 
@@ -319,6 +324,7 @@ int kc_cgroup_create(const char *root, const char *path, const struct kc_resourc
 		}
 	}
 	cg = xcalloc(1, sizeof(*cg));
+	cg->devprog = -1;
 	cg->path = xstrdup(path);
 	cg->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg->dirfd < 0) {
@@ -551,6 +557,8 @@ void kc_cgroup_free(struct kc_cgroup *cg)
 		return;
 	if (cg->dirfd >= 0)
 		close(cg->dirfd);
+	if (cg->devprog >= 0)
+		close(cg->devprog); /* rmdir detached it; else it stays attached */
 	free(cg->path);
 	free(cg);
 }
