@@ -133,6 +133,11 @@ $(O)/bin/containerd-shim-kuasar-vmm-v2: $(call hobj,$(SHIM_SRCS)) $(O)/host/libk
 	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(HOST_LIBS)
 endif
 
+# The guest's link libraries (tests/integration/test_linked_libs.sh checks each is called).
+.PHONY: print-guest-libs
+print-guest-libs:
+	@echo $(filter -l%,$(GUEST_LIBS))
+
 .PHONY: all deps
 all: $(BINS)
 	@size_k=$$(($$(stat -c %s $(O)/bin/vmm-task) / 1024)); \

@@ -15,7 +15,7 @@
  * "ready <CLOCK_REALTIME ns>" and exits 0, or exits 1 at the timeout.
  *
  * --qmp: first wait (over QEMU's QMP socket) until the guest driver has set
- * DRIVER_OK on the vsock device (tests/lib/qmp.h: a CONNECT that
+ * DRIVER_OK on the vsock device (tests/lib/qmpsync.h: a CONNECT that
  * vhost-device-vsock receives before its vrings are set up can wedge the
  * device for the rest of the boot).
  */
@@ -32,7 +32,7 @@
 #include "endpoint.h"
 #include "kuasar/sandbox.pb-c.h"
 #include "loop.h"
-#include "qmp.h"
+#include "qmpsync.h"
 #include "ttrpc.h"
 #include "util.h"
 

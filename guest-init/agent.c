@@ -14,11 +14,12 @@
 #include "accept.h"
 #include "containerd/events/task.pb-c.h"
 #include "containerd/task/v2/shim.pb-c.h"
+#include "id.h"
 #include "log.h"
 #include "mount.h"
 #include "events.h"
-#include "id.h"
 #include "oom.h"
+#include "podshm.h"
 #include "sysctl.h"
 
 struct kc_agent *kc_agent;
@@ -302,6 +303,8 @@ static void ctr_release(struct kc_ctr *c)
 			log_warn("%s: unmount rootfs `%s`: %s", c->id, c->rootfs, strerror(errno));
 		(void)rmdir(c->rootfs);
 	}
+	if (c->spec)
+		kc_podshm_release(kc_agent->root_dir, c->id, c->spec);
 	kc_spec_free(c->spec);
 	free(c->id);
 	free(c->bundle);
@@ -531,7 +534,8 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 	p->stdout_uri = xstrdup(out ? out : "");
 	p->stderr_uri = xstrdup(err_uri ? err_uri : "");
 
-	if (kc_spec_load(bundle, &c->spec, &err) < 0)
+	if (kc_spec_load(bundle, &c->spec, &err) < 0 ||
+	    kc_podshm_prepare(kc_agent->root_dir, id, c->spec, &err) < 0)
 		goto fail;
 	/* Inside a VM our own namespaces are the pod's (sysctl.h). */
 	if (kc_sysctl_check(c->spec, !kc_agent->host_mode, &err) < 0)

@@ -80,26 +80,23 @@ int kc_touch_in_root(int rootfd, const char *path, kc_err **err)
 {
 	_cleanup_free_ char *dir = xstrdup(path);
 	char *last = strrchr(dir, '/');
-	_cleanup_close_ int fd = -1;
+	const char *name = last ? last + 1 : dir;
+	_cleanup_close_ int fd = -1, dfd = -1;
 
 	fd = kc_open_in_root(rootfd, path, O_PATH, 0, NULL);
 	if (fd >= 0)
 		return steal_fd(&fd);
-	if (last && last != dir) {
+	if (last)
 		*last = '\0';
-		int dfd = kc_mkdir_in_root(rootfd, dir, 0755, err);
-		if (dfd < 0)
-			return kc_err_retp(err);
-		close(dfd);
-	}
-	fd = kc_open_in_root(rootfd, path, O_WRONLY | O_CREAT | O_NOFOLLOW, 0644, err);
-	if (fd < 0)
+	dfd = kc_mkdir_in_root(rootfd, last && last != dir ? dir : "/", 0755, err);
+	if (dfd < 0)
 		return kc_err_retp(err);
-	close(fd);
+	if (!*name)
+		return kc_err_set(err, EINVAL, "`%s`: not a file name", path);
+	/* mknodat, not open(O_CREAT): on virtio-fs, binding onto a file just
+	 * made with O_CREAT fails with ENOENT (seen with QEMU 7.2's virtiofsd);
+	 * one made by mknodat can be mounted on at once. */
+	if (mknodat(dfd, name, S_IFREG | 0644, 0) < 0 && errno != EEXIST)
+		return kc_err_sys(err, "create `%s` in container root", path);
 	return kc_open_in_root(rootfd, path, O_PATH, 0, err);
-}
-
-void kc_fd_path(int fd, char buf[32])
-{
-	snprintf(buf, 32, "/proc/self/fd/%d", fd);
 }

@@ -18,7 +18,5 @@ int kc_mkdir_in_root(int rootfd, const char *path, mode_t mode, kc_err **err);
 /* Create an empty file (and its parent dirs) inside root if missing, return
  * an O_PATH fd of it. */
 int kc_touch_in_root(int rootfd, const char *path, kc_err **err);
-/* "/proc/self/fd/N" for mounting onto a resolved fd. */
-void kc_fd_path(int fd, char buf[32]);
 
 #endif

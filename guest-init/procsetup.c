@@ -80,9 +80,9 @@ int kc_proc_identity(const struct kc_process *p, kc_err **err)
 		return kc_err_sys(err, "capset");
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return kc_err_sys(err, "clear ambient capabilities");
-	/* An ambient cap must also be permitted and inheritable; `runc spec`
-	 * asks for ambient ones without inheritable. runc warns and goes on,
-	 * crun ignores EPERM/EINVAL: so do we. */
+	/* As runc and crun: an ambient capability the kernel refuses (one not
+	 * in the permitted and inheritable sets, as in `runc spec`'s default
+	 * bundle) is skipped, not fatal. */
 	for (int cap = 0; cap <= last; cap++)
 		if ((c->ambient & (1ULL << cap)) &&
 		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EPERM &&
@@ -144,9 +144,47 @@ static int verify_cwd(const char *cwd, kc_err **err)
 	return 0;
 }
 
+/* The home directory of uid in the container's /etc/passwd, "/" if none:
+ * runc sets HOME from it when the process's env has none. */
+static char *home_of(uid_t uid)
+{
+	_cleanup_free_ char *text = NULL;
+	char *save = NULL;
+
+	if (kc_read_file("/etc/passwd", 1 << 20, &text, NULL, NULL) < 0)
+		return xstrdup("/");
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		/* name:password:uid:gid:gecos:home:shell */
+		char *f[7] = {0};
+		size_t n = 0;
+		for (char *q = line; n < 7; n++) {
+			f[n] = q;
+			q = strchr(q, ':');
+			if (!q)
+				break;
+			*q++ = '\0';
+		}
+		if (n >= 5 && f[2] && f[5] && *f[2] && strtoul(f[2], NULL, 10) == uid &&
+		    strspn(f[2], "0123456789") == strlen(f[2]))
+			return xstrdup(*f[5] ? f[5] : "/");
+	}
+	return xstrdup("/");
+}
+
+static bool has_env(char *const *env, const char *key)
+{
+	size_t len = strlen(key);
+	for (size_t i = 0; env && env[i]; i++)
+		if (!strncmp(env[i], key, len) && env[i][len] == '=')
+			return true;
+	return false;
+}
+
 int kc_proc_exec(const struct kc_process *p, kc_err **err)
 {
-	_cleanup_free_ char *prog = NULL;
+	_cleanup_free_ char *prog = NULL, *home = NULL;
+	_cleanup_free_ char **env = NULL;
+	size_t n = kc_strv_len(p->env);
 
 	if (p->user.umask >= 0)
 		umask((mode_t)p->user.umask);
@@ -159,6 +197,14 @@ int kc_proc_exec(const struct kc_process *p, kc_err **err)
 	prog = kc_find_program(p->args[0], p->env);
 	if (!prog)
 		return kc_err_sys(err, "exec `%s`: not found in $PATH", p->args[0]);
-	execve(prog, p->args, p->env ? p->env : (char *[]){NULL});
+	env = xcalloc(n + 2, sizeof(*env));
+	for (size_t i = 0; i < n; i++)
+		env[i] = p->env[i];
+	if (!has_env(p->env, "HOME")) {
+		_cleanup_free_ char *dir = home_of(p->user.uid);
+		home = xasprintf("HOME=%s", dir);
+		env[n] = home;
+	}
+	execve(prog, p->args, env);
 	return kc_err_sys(err, "exec `%s`", prog);
 }

@@ -2,6 +2,7 @@
 #include "rootfs.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,8 +82,14 @@ static int mount_bind(int rootfd, const struct kc_mount *m, const struct kc_moun
 	return 0;
 }
 
+/* What a mount needs to know about the container beyond the mount itself. */
+struct mount_ctx {
+	const char *cgroup; /* the container's cgroup directory, or NULL */
+	bool cgroupns;      /* it has a cgroup namespace of its own */
+};
+
 static int mount_fs(int rootfd, const struct kc_mount *m, const struct kc_mount_opts *o,
-		    kc_err **err)
+		    const struct mount_ctx *ctx, kc_err **err)
 {
 	const char *type = m->type;
 	const char *src = m->source && *m->source ? m->source : type;
@@ -98,6 +105,15 @@ static int mount_fs(int rootfd, const struct kc_mount *m, const struct kc_mount_
 	if (!strcmp(type, "cgroup")) {
 		type = "cgroup2";
 		src = "cgroup2";
+	}
+	if (!strcmp(type, "cgroup2") && !ctx->cgroupns && ctx->cgroup) {
+		/* Without a cgroup namespace a fresh cgroup2 would show the VM's
+		 * root: bind the container's own cgroup instead, as runc does,
+		 * so its limits (memory.max, cpu.max) read as its own. */
+		struct kc_mount b = {.destination = m->destination, .source = (char *)ctx->cgroup};
+		struct kc_mount_opts bo = *o;
+		bo.rbind = true;
+		return mount_bind(rootfd, &b, &bo, err);
 	}
 	r = kc_do_mount(src, p, m->destination, type, o->flags, o->data, NULL);
 	if (r == 0)
@@ -117,7 +133,8 @@ static int mount_fs(int rootfd, const struct kc_mount *m, const struct kc_mount_
 	return kc_do_mount(src, p, m->destination, type, o->flags, o->data, err);
 }
 
-static int mount_one(int rootfd, const struct kc_mount *m, kc_err **err)
+static int mount_one(int rootfd, const struct kc_mount *m, const struct mount_ctx *ctx,
+		     kc_err **err)
 {
 	struct kc_mount_opts o;
 	int r;
@@ -130,7 +147,7 @@ static int mount_one(int rootfd, const struct kc_mount *m, kc_err **err)
 		r = kc_err_set(err, EINVAL, "mount `%s`: no type and not a bind mount",
 			       m->destination);
 	else
-		r = mount_fs(rootfd, m, &o, err);
+		r = mount_fs(rootfd, m, &o, ctx, err);
 	if (r == 0 && o.propagation) {
 		_cleanup_close_ int fd = kc_open_in_root(rootfd, m->destination, O_PATH, 0, err);
 		char p[32];
@@ -236,19 +253,23 @@ static int setup_dev(int rootfd, const struct kc_spec *spec, bool userns, kc_err
 	return 0;
 }
 
-/* The agent's /dev/null, checked to be the null device: masks are bound
- * from this fd, never from a path inside the container (whose image could
- * make /dev/null a link to something it wants writable). */
+static bool is_null_device(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
+	       minor(st.st_rdev) == 3;
+}
+
+/* The agent's /dev/null, checked to be the null device. Masks are bound from
+ * a verified fd, never from a path inside the container: its image could
+ * make /dev/null a link to something it wants writable (runc's CVE-2025-31133). */
 static int open_null(kc_err **err)
 {
 	_cleanup_close_ int fd = open("/dev/null", O_PATH | O_CLOEXEC);
-	struct stat st;
 
 	if (fd < 0)
 		return kc_err_sys(err, "open /dev/null");
-	if (fstat(fd, &st) < 0)
-		return kc_err_sys(err, "stat /dev/null");
-	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3)
+	if (!is_null_device(fd))
 		return kc_err_set(err, EINVAL, "/dev/null is not the null device (1:3)");
 	return steal_fd(&fd);
 }
@@ -257,9 +278,13 @@ static int open_null(kc_err **err)
  * and mounted onto the resolved fd: no stat-then-mount-by-path race. */
 static int restrict_paths(int rootfd, int nullfd, const struct kc_spec *spec, kc_err **err)
 {
+	/* The container's own /dev/null when it is the null device (what runc
+	 * binds, so a mask looks the same), else the agent's. */
+	_cleanup_close_ int own =
+	    kc_open_in_root(rootfd, "/dev/null", O_PATH | O_NOFOLLOW, 0, NULL);
 	char np[32];
 
-	kc_fd_path(nullfd, np);
+	kc_fd_path(own >= 0 && is_null_device(own) ? own : nullfd, np);
 	for (size_t i = 0; spec->readonly_paths && spec->readonly_paths[i]; i++) {
 		const char *p = spec->readonly_paths[i];
 		_cleanup_close_ int fd = kc_open_in_root(rootfd, p, O_PATH, 0, NULL);
@@ -307,9 +332,12 @@ static int restrict_paths(int rootfd, int nullfd, const struct kc_spec *spec, kc
 	return 0;
 }
 
-int kc_rootfs_setup(const struct kc_spec *spec, const char *rootfs, bool userns, kc_err **err)
+int kc_rootfs_setup(const struct kc_spec *spec, const char *rootfs, const char *cgroup, bool userns,
+		    kc_err **err)
 {
 	_cleanup_close_ int rootfd = -1, nullfd = -1;
+	const struct kc_namespace *cns = kc_spec_namespace(spec, CLONE_NEWCGROUP);
+	struct mount_ctx ctx = {.cgroup = cgroup, .cgroupns = cns && !cns->path};
 
 	nullfd = open_null(err);
 	if (nullfd < 0)
@@ -324,7 +352,7 @@ int kc_rootfs_setup(const struct kc_spec *spec, const char *rootfs, bool userns,
 	if (rootfd < 0)
 		return kc_err_sys(err, "open rootfs `%s`", rootfs);
 	for (size_t i = 0; i < spec->n_mounts; i++)
-		if (mount_one(rootfd, &spec->mounts[i], err) < 0)
+		if (mount_one(rootfd, &spec->mounts[i], &ctx, err) < 0)
 			return kc_err_retp(err);
 	if (setup_dev(rootfd, spec, userns, err) < 0)
 		return kc_err_retp(err);

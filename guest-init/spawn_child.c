@@ -236,8 +236,8 @@ static _noreturn_ void child_init(int sync, const struct kc_spawn_opts *o)
 		if (procsys < 0 || kc_sysctl_apply(spec, procsys, &err) < 0)
 			child_fail(sync, err);
 	}
-	if (kc_rootfs_setup(spec, o->rootfs, kc_spec_namespace(spec, CLONE_NEWUSER) != NULL, &err) <
-		0 ||
+	if (kc_rootfs_setup(spec, o->rootfs, o->cgroup ? o->cgroup->path : NULL,
+			    kc_spec_namespace(spec, CLONE_NEWUSER) != NULL, &err) < 0 ||
 	    kc_rootfs_finish(spec, &err) < 0)
 		child_fail(sync, err);
 	child_common_tail(sync, o, o->wait_start);

@@ -2,22 +2,25 @@
 #include "id.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <string.h>
 
 int kc_id_check(const char *what, const char *id, kc_err **err)
 {
-	size_t n = id ? strlen(id) : 0;
-	bool ok = n > 0 && n <= KC_ID_MAX && id[0] != '.' && id[0] != '-';
+	size_t len = id ? strnlen(id, KC_ID_MAX + 1) : 0;
 
-	for (size_t i = 0; ok && i < n; i++) {
-		char c = id[i];
-		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		     c == '_' || c == '-' || c == '.';
-	}
-	if (ok)
-		return 0;
-	return kc_err_set(err, EINVAL,
-			  "invalid %s `%.140s` (1-%d of [A-Za-z0-9_.-], not starting with . or -)",
-			  what, id ? id : "", KC_ID_MAX);
+	if (!len)
+		return kc_err_set(err, EINVAL, "%s is empty", what);
+	if (len > KC_ID_MAX)
+		return kc_err_set(err, EINVAL, "%s is longer than %d bytes", what, KC_ID_MAX);
+	if (id[0] == '.' || id[0] == '-')
+		return kc_err_set(err, EINVAL, "%s `%s` starts with a %s", what, id,
+				  id[0] == '.' ? "dot" : "dash");
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
+			return kc_err_set(err, EINVAL,
+					  "%s `%s`: only letters, digits, `_`, `-` and `.` are "
+					  "allowed",
+					  what, id);
+	return 0;
 }

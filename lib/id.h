@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Ids from the wire that end up in paths, cgroups and logs (container, exec
- * and sandbox ids): 1..128 of [A-Za-z0-9_.-], not starting with '.' or '-'. No
- * separator, no NUL, no "..": an id is always one harmless path component. */
+/* The one id validator: container, exec and sandbox ids become path
+ * components on both sides, so they are 1..KC_ID_MAX of [A-Za-z0-9_.-], not
+ * starting with '.' or '-' (no "..", no option-like names, no NUL). */
 #ifndef KC_ID_H
 #define KC_ID_H
 
@@ -9,7 +9,7 @@
 
 #define KC_ID_MAX 128
 
-/* 0, or -EINVAL with "invalid <what> `<id>` (...)" (the echo is capped). */
+/* < 0 with EINVAL and "<what> `id`: why" when invalid. */
 int kc_id_check(const char *what, const char *id, kc_err **err);
 
 #endif

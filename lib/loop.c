@@ -2,6 +2,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@ struct kc_timer {
 };
 
 struct kc_loop {
+	int depth; /* > 0 while callbacks run: re-entry is a bug */
 	int epfd;
 	bool quit;
 	kc_timer **heap;
@@ -221,6 +223,12 @@ int kc_loop_iterate(kc_loop *l, uint64_t deadline_ns, kc_err **err)
 	int timeout, n, handled;
 	uint64_t now = kc_now_ns(), wake = deadline_ns;
 
+	if (l->depth > 0) {
+		/* A handler that spins the loop can have its own call, watch or
+		 * timer freed under it: never allowed, so fail loudly. */
+		fprintf(stderr, "kc_loop_iterate: called from inside a loop callback\n");
+		abort();
+	}
 	if (l->nheap > 0 && l->heap[0]->deadline < wake)
 		wake = l->heap[0]->deadline;
 	if (wake == UINT64_MAX)
@@ -238,6 +246,7 @@ int kc_loop_iterate(kc_loop *l, uint64_t deadline_ns, kc_err **err)
 			return 0;
 		return kc_err_sys(err, "epoll_wait");
 	}
+	l->depth++;
 	for (int i = 0; i < n; i++) {
 		kc_watch *w = evs[i].data.ptr;
 		if (w->dead)
@@ -245,6 +254,7 @@ int kc_loop_iterate(kc_loop *l, uint64_t deadline_ns, kc_err **err)
 		w->fn(w, w->fd, evs[i].events, w->data);
 	}
 	handled = n + run_timers(l);
+	l->depth--;
 	reap_dead(l);
 	return handled;
 }

@@ -40,7 +40,9 @@ void kc_timer_cancel(kc_timer *t);
 /* Run until kc_loop_quit(). */
 int kc_loop_run(kc_loop *loop, kc_err **err);
 /* One epoll_wait round, waiting at most until deadline_ns (0 = do not block,
- * UINT64_MAX = forever). Returns the number of events/timers handled or < 0. */
+ * UINT64_MAX = forever). Returns the number of events/timers handled or < 0.
+ * Only from outside the loop's callbacks (top-level code, tests): called from
+ * inside one it aborts, since the outer callback's objects may be freed. */
 int kc_loop_iterate(kc_loop *loop, uint64_t deadline_ns, kc_err **err);
 void kc_loop_quit(kc_loop *loop);
 bool kc_loop_quitting(const kc_loop *loop);

@@ -9,7 +9,8 @@
  * handler's cancel hook runs and the call is freed.
  *
  * Client: ttrpc_client_call() is asynchronous; ttrpc_client_call_sync() drives
- * the loop until the answer or the deadline.
+ * the loop until the answer or the deadline, for top-level code only (tests,
+ * a CLI verb): never from a loop callback (kc_loop_iterate aborts if nested).
  */
 #ifndef KC_TTRPC_H
 #define KC_TTRPC_H
@@ -169,7 +170,8 @@ int ttrpc_client_call_raw(ttrpc_client *c, const char *service, const char *meth
 			  const uint8_t *req, size_t req_len, uint64_t timeout_ns,
 			  ttrpc_reply_fn cb, void *ud, kc_err **err);
 
-/* Blocking convenience: iterate the loop until the reply arrives. resp_desc may
+/* Blocking convenience for top-level code: iterate the loop until the reply
+ * arrives (never from inside a loop callback). resp_desc may
  * be NULL to ignore the payload. Remote failures come back as kc_err with
  * ttrpc_errno_from_code(code) and message "service/method: CODE: msg". */
 int ttrpc_client_call_sync(ttrpc_client *c, const char *service, const char *method,
@@ -199,5 +201,11 @@ uint64_t kc_pb_timestamp_ns(const Google__Protobuf__Timestamp *ts);
 /* Unpack with an error naming the message type. */
 int kc_pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
 		 ProtobufCMessage **ret, kc_err **err);
+/* Unpack a request, or answer the call with INVALID_ARGUMENT naming the
+ * message (the call is then gone) and return < 0. */
+int ttrpc_call_unpack(ttrpc_call *c, const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+		      size_t len, ProtobufCMessage **ret);
+#define KC_CALL_UNPACK(call, prefix, data, len, out)                                               \
+	ttrpc_call_unpack(call, &prefix##__descriptor, data, len, (ProtobufCMessage **)&(out))
 
 #endif

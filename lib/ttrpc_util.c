@@ -116,6 +116,17 @@ int kc_pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *data, si
 	return 0;
 }
 
+int ttrpc_call_unpack(ttrpc_call *c, const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+		      size_t len, ProtobufCMessage **ret)
+{
+	kc_err *err = NULL;
+	if (kc_pb_unpack(desc, data, len, ret, &err) == 0)
+		return 0;
+	ttrpc_call_reply_error(c, TTRPC_INVALID_ARGUMENT, "%s: %s", ttrpc_call_method(c), err->msg);
+	kc_err_free(err);
+	return -1;
+}
+
 Google__Protobuf__Timestamp *kc_pb_timestamp(Google__Protobuf__Timestamp *ts, uint64_t ns)
 {
 	google__protobuf__timestamp__init(ts);

@@ -372,3 +372,8 @@ int kc_parse_u64(const char *s, uint64_t *ret)
 	*ret = v;
 	return 0;
 }
+
+void kc_fd_path(int fd, char buf[32])
+{
+	snprintf(buf, 32, "/proc/self/fd/%d", fd);
+}

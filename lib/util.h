@@ -65,6 +65,8 @@ uint64_t kc_realtime_ns(void); /* CLOCK_REALTIME */
 
 /* Retry on EINTR; loop until everything is transferred. Return 0 or -errno. */
 int kc_write_all(int fd, const void *buf, size_t len);
+/* "/proc/self/fd/N": a path that names exactly the object open at fd. */
+void kc_fd_path(int fd, char buf[32]);
 /* Returns bytes read (< len only at EOF) or -errno. */
 ssize_t kc_read_all(int fd, void *buf, size_t len);
 

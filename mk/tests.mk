@@ -22,6 +22,8 @@ $(O)/host/libhost-mods.a: $(HOST_MOD_HOBJS)
 
 TEST_HELPER_OBJS := $(call hobj,$(TEST_HELPER_SRCS))
 TEST_INCLUDES := -Itests/lib -Iguest-init -Ihost/sandboxer -Ihost/shim
+# Helpers drive product modules (the sandboxer's QMP client, ...).
+$(TEST_HELPER_OBJS): HOST_CFLAGS += $(TEST_INCLUDES)
 # What a test or bench driver links: helpers, product modules, the runtime lib.
 TEST_DEPS := $(TEST_HELPER_OBJS) $(O)/host/libguest-mods.a $(O)/host/libhost-mods.a $(O)/host/libkc.a
 TEST_LINK := $(TEST_DEPS) -ljansson -lprotobuf-c -lpthread
@@ -36,15 +38,21 @@ $(O)/tests/%: tests/integration/%.c $(TEST_DEPS)
 	$(call qecho,TEST,$@)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(TEST_INCLUDES) $(TEST_LDFLAGS) -o $@ $< $(TEST_LIBS)
 
+# The CRI suite's pause image binary: static, like Kubernetes' pause.
+$(O)/tests/cri-pause: tests/cri/pause.c | $(BUILD)/gen/.stamp
+	@mkdir -p $(@D)
+	$(call qecho,GUESTCC,$@)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $<
+
 .PHONY: test test-deps test-unit test-integration test-asan unit-bins
 test-deps:
-	@bash scripts/setup-deps.sh build test vm kernel containerd containerd2 bench
+	@bash scripts/setup-deps.sh build test vm kernel containerd containerd2 cri bench
 unit-bins: $(UNIT_BINS)
 
 test-unit: test-deps $(UNIT_BINS)
 	@bash tests/run-tests.sh unit $(UNIT_BINS)
 
-test-integration: test-deps all $(IT_BINS) $(O)/bin/vmm-task-host
+test-integration: test-deps all $(IT_BINS) $(O)/bin/vmm-task-host $(O)/tests/cri-pause
 	@KC_BIN=$(abspath $(O)/bin) KC_BUILD=$(abspath $(BUILD)) KC_TOP=$(CURDIR) \
 	  bash tests/run-tests.sh integration $(IT_BINS) $(wildcard tests/integration/*.sh)
 

@@ -14,10 +14,19 @@
 # holds the version kc_env_up found.
 # Machine: QEMU (KVM where the CPU allows it, TCG otherwise), microvm + our
 # PVH vmlinux, vhost-user vsock, virtiofs.
+# KC_CRI=1: containerd with its CRI plugin on (handlers kuasar-vmm and runc,
+# sandbox image $KC_PAUSE_IMAGE, restrict_oom_score_adj), run inside a network
+# namespace of its own ($KC_NETNS) with a CNI bridge there; the images
+# $KC_PAUSE_IMAGE, $KC_CRI_IMAGE and $KC_NOETC_IMAGE are imported for CRI.
 
 KC_TOP=${KC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 KC_IMAGE=${KC_IMAGE:-kuasar-c/busybox:test}
 KC_RUNTIME=io.containerd.kuasar-vmm.v2
+# CRI normalizes references: a name whose first component is "localhost"
+# stays as it is (so it matches the imported name) and is never pulled.
+KC_PAUSE_IMAGE=${KC_PAUSE_IMAGE:-localhost/kuasar-c/pause:test}
+KC_CRI_IMAGE=${KC_CRI_IMAGE:-localhost/kuasar-c/busybox:test}
+KC_NOETC_IMAGE=${KC_NOETC_IMAGE:-localhost/kuasar-c/busybox-noetc:test}
 
 kc_envmk() { # KEY: a path from scripts/setup-deps.sh's env.mk
 	local cache=${KC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kuasar-c}
@@ -34,23 +43,26 @@ kc_wait_socket() { # PATH SECONDS
 }
 
 # The config for containerd's major version: its own state and sockets under
-# DIR, and no CRI (ctr needs none of it; it would only slow the start down).
-# 2.x: CRI is three plugins, the pod-sandbox controllers need CRI, and NRI would
-# listen on the host's /var/run/nri/nri.sock.
+# DIR. Without KC_CRI no CRI (ctr needs none of it; it would only slow the
+# start down). 2.x: CRI is three plugins, the pod-sandbox controllers need
+# CRI, and NRI would listen on the host's /var/run/nri/nri.sock.
 kc_containerd_toml() { # DIR MAJOR
 	echo "# written by scripts/kc-env.sh"
+	# Top-level keys first: in TOML, keys after a [table] belong to it.
 	if [ "$2" -ge 2 ]; then
-		cat <<TOML
-version = 3
+		echo "version = 3"
+		if [ -n "${KC_CRI:-}" ]; then
+			echo 'disabled_plugins = ["io.containerd.nri.v1.nri"]'
+		else
+			cat <<TOML
 disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images",
   "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox",
   "io.containerd.grpc.v1.sandbox-controllers", "io.containerd.nri.v1.nri"]
 TOML
+		fi
 	else
-		cat <<TOML
-version = 2
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-TOML
+		echo "version = 2"
+		[ -n "${KC_CRI:-}" ] || echo 'disabled_plugins = ["io.containerd.grpc.v1.cri"]'
 	fi
 	cat <<TOML
 root = "$1/ctd/root"
@@ -60,6 +72,57 @@ state = "$1/ctd/state"
 [ttrpc]
   address = "$1/ctd/containerd.sock.ttrpc"
 TOML
+	[ -n "${KC_CRI:-}" ] || return 0
+	if [ "$2" -ge 2 ]; then
+		cat <<TOML
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = 'overlayfs'
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+    sandbox = '$KC_PAUSE_IMAGE'
+[plugins.'io.containerd.cri.v1.runtime']
+  restrict_oom_score_adj = true
+  disable_apparmor = true
+  [plugins.'io.containerd.cri.v1.runtime'.cni]
+    bin_dirs = ['/usr/lib/cni']
+    conf_dir = '$1/cni'
+  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+    runtime_type = 'io.containerd.runc.v2'
+  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.kuasar-vmm]
+    runtime_type = '$KC_RUNTIME'
+[plugins.'io.containerd.grpc.v1.cri']
+  stream_server_address = '127.0.0.1'
+TOML
+	else
+		cat <<TOML
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$KC_PAUSE_IMAGE"
+  restrict_oom_score_adj = true
+  disable_apparmor = true
+  stream_server_address = "127.0.0.1"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$1/cni"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kuasar-vmm]
+      runtime_type = "$KC_RUNTIME"
+TOML
+	fi
+}
+
+# A CNI bridge (no masquerade, no iptables) for pods: every address lives in
+# $KC_NETNS, containerd's network namespace.
+kc_cni_conf() { # DIR
+	mkdir -p "$1/cni"
+	cat >"$1/cni/10-kc.conflist" <<JSON
+{"cniVersion": "1.0.0", "name": "kc-cri", "plugins": [
+  {"type": "bridge", "bridge": "kccri0", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.88.77.0/24"}]],
+            "routes": [{"dst": "0.0.0.0/0"}]}},
+  {"type": "loopback"}]}
+JSON
 }
 
 kc_env_up() {
@@ -114,17 +177,48 @@ TOML
 		cat "$KC_DIR/sandboxer.log" >&2
 		return 1
 	}
-	# containerd finds our shim on its PATH; the shim finds the sandboxer here.
-	PATH=$bin:$PATH KUASAR_SANDBOXER_ADDRESS=$KC_DIR/sbx.sock \
-		"$KC_CONTAINERD" --config "$KC_DIR/containerd.toml" >"$KC_DIR/containerd.log" 2>&1 &
-	KC_CTD_PID=$!
+	if [ -n "${KC_CRI:-}" ]; then
+		kc_cni_conf "$KC_DIR"
+		KC_NETNS=${KC_NETNS:-kccri$$}
+		ip netns add "$KC_NETNS" && ip -n "$KC_NETNS" link set lo up || return 1
+	fi
+	kc_ctd_start
 	kc_wait_socket "$KC_DIR/ctd/containerd.sock" 20 || {
 		echo "containerd did not start:" >&2
 		tail -20 "$KC_DIR/containerd.log" >&2
 		return 1
 	}
+	if [ -n "${KC_CRI:-}" ]; then
+		kc_cri_images || return 1
+	fi
 	bash "$KC_TOP/scripts/mk-busybox-image.sh" "$KC_DIR/busybox.tar" "$KC_IMAGE" &&
 		kc_ctr images import "$KC_DIR/busybox.tar" >/dev/null
+}
+
+# (Re)start containerd (in $KC_NETNS with KC_CRI); its log is appended.
+kc_ctd_start() {
+	local bin=${KC_BIN_DIR:-$KC_TOP/build/bin} in_ns=()
+	[ -z "${KC_NETNS:-}" ] || in_ns=(nsenter "--net=/run/netns/$KC_NETNS")
+	# containerd finds our shim on its PATH; the shim finds the sandboxer here.
+	PATH=$bin:$PATH KUASAR_SANDBOXER_ADDRESS=$KC_DIR/sbx.sock \
+		"${in_ns[@]}" "$KC_CONTAINERD" --config "$KC_DIR/containerd.toml" >>"$KC_DIR/containerd.log" 2>&1 &
+	KC_CTD_PID=$!
+}
+
+# The CRI suite's images, in CRI's namespace: a scratch pause image (only a
+# static /pause), busybox, and busybox without /etc.
+kc_cri_images() {
+	local pause=${KC_PAUSE_BIN:?KC_PAUSE_BIN: the static pause binary}
+	mkdir -p "$KC_DIR/pause-root"
+	cp "$pause" "$KC_DIR/pause-root/pause"
+	bash "$KC_TOP/scripts/mk-oci-image.sh" "$KC_DIR/pause-root" "$KC_DIR/pause.tar" \
+		"$KC_PAUSE_IMAGE" '{"Entrypoint":["/pause"]}' &&
+		bash "$KC_TOP/scripts/mk-busybox-image.sh" "$KC_DIR/cri-busybox.tar" "$KC_CRI_IMAGE" &&
+		bash "$KC_TOP/scripts/mk-busybox-image.sh" "$KC_DIR/noetc.tar" "$KC_NOETC_IMAGE" --no-etc || return 1
+	local t
+	for t in pause cri-busybox noetc; do
+		kc_ctr -n k8s.io images import "$KC_DIR/$t.tar" >/dev/null || return 1
+	done
 }
 
 kc_ctr() {
@@ -145,6 +239,10 @@ kc_env_down() {
 	[ -n "${KC_CTD_PID:-}" ] && kill "$KC_CTD_PID" 2>/dev/null && wait "$KC_CTD_PID" 2>/dev/null || true
 	[ -n "${KC_SBX_PID:-}" ] && kill "$KC_SBX_PID" 2>/dev/null && wait "$KC_SBX_PID" 2>/dev/null || true
 	KC_CTD_PID='' KC_SBX_PID=''
+	if [ -n "${KC_NETNS:-}" ]; then
+		ip netns del "$KC_NETNS" 2>/dev/null || true
+		KC_NETNS=''
+	fi
 	# containerd leaves its mounts; nothing of ours may remain.
 	grep -o " $KC_DIR[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 	return 0

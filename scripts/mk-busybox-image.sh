@@ -1,52 +1,28 @@
 #!/usr/bin/env bash
-# mk-busybox-image.sh OUT.tar [NAME] - a busybox OCI image built locally (no
-# registry is reachable here), ready for `ctr images import`. Identical bytes
-# for identical inputs: sorted entries, fixed owners and times.
+# mk-busybox-image.sh OUT.tar [NAME] [--no-etc] - a busybox OCI image built
+# locally (scripts/mk-oci-image.sh), ready for `ctr images import`. --no-etc
+# leaves out /etc entirely (as many real images do: the runtime must create
+# mount points such as /etc/resolv.conf itself).
 set -euo pipefail
-out=${1:?usage: mk-busybox-image.sh OUT.tar [NAME]}
+out=${1:?usage: mk-busybox-image.sh OUT.tar [NAME] [--no-etc]}
 name=${2:-kuasar-c/busybox:test}
+no_etc=${3:-}
 busybox=${BUSYBOX_STATIC:-/bin/busybox}
 [ -x "$busybox" ] || { echo "mk-busybox-image: $busybox missing (package busybox-static)" >&2; exit 1; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 root=$work/rootfs
-mkdir -p "$root"/{bin,etc,proc,sys,dev,tmp,root,var,run}
+mkdir -p "$root"/{bin,proc,sys,dev,tmp,root,var,run}
 chmod 1777 "$root/tmp"
 cp "$busybox" "$root/bin/busybox"
 for a in $("$busybox" --list); do
 	[ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"
 done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$root/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
-
-tarit() { # DIR OUT: reproducible tar of DIR's contents
-	tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=posix \
-		--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
-		-C "$1" -cf "$2" .
-}
-layout=$work/layout
-mkdir -p "$layout/blobs/sha256"
-blob() { # FILE -> prints digest, stores the blob
-	local d
-	d=$(sha256sum "$1" | cut -d' ' -f1)
-	cp "$1" "$layout/blobs/sha256/$d"
-	echo "$d"
-}
-tarit "$root" "$work/layer.tar"
-layer=$(blob "$work/layer.tar")
-layer_size=$(stat -c %s "$work/layer.tar")
-printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-	"$layer" >"$work/config.json"
-config=$(blob "$work/config.json")
-config_size=$(stat -c %s "$work/config.json")
-printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
-	"$config" "$config_size" "$layer" "$layer_size" >"$work/manifest.json"
-manifest=$(blob "$work/manifest.json")
-manifest_size=$(stat -c %s "$work/manifest.json")
-printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"test"}}]}' \
-	"$manifest" "$manifest_size" "$name" >"$layout/index.json"
-printf '{"imageLayoutVersion":"1.0.0"}' >"$layout/oci-layout"
-mkdir -p "$(dirname "$out")"
-tarit "$layout" "$out.tmp"
-mv "$out.tmp" "$out"
+if [ "$no_etc" != --no-etc ]; then
+	mkdir -p "$root/etc"
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$root/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+fi
+bash "$(dirname "$0")/mk-oci-image.sh" "$root" "$out" "$name" \
+	'{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]}'

@@ -2,7 +2,7 @@
 # setup-deps.sh - install and build everything kuasar-c needs; idempotent and cached.
 #
 # Usage: scripts/setup-deps.sh [--print-env] [GROUP...]
-#   GROUP       build | test | vm | kernel | containerd | containerd2 | bench | all
+#   GROUP       build | test | vm | kernel | containerd | containerd2 | cri | bench | all
 #               (default: all). Groups only choose what gets installed; nothing is ever
 #               removed. containerd2 is optional: if it cannot be fetched, setup warns,
 #               leaves CONTAINERD2 empty and retries after a day (or when containerd2.failed
@@ -17,8 +17,8 @@
 #
 # Outputs: $KC_CACHE/env.mk (make syntax `KEY := VALUE`, rewritten only when it changes) with
 #   MUSL_SYSROOT MUSL_KINC VHOST_DEVICE_VSOCK VIRTIOFSD CLOUD_KERNEL CLOUD_KERNEL_MODULES
-#   LINUX_SOURCE_TARBALL BUSYBOX_STATIC GO CONTAINERD2   (empty value = not installed/built
-#   yet; CONTAINERD2 is sid's containerd 2.x binary, with its ctr beside it).
+#   LINUX_SOURCE_TARBALL BUSYBOX_STATIC GO CONTAINERD2 CRI_API_PROTO   (empty value = not
+#   installed/built yet; CONTAINERD2 is sid's containerd 2.x binary, with its ctr beside it).
 #   Step logs: $KC_CACHE/logs/<step>.log.
 #
 # What it does, per group:
@@ -31,13 +31,15 @@
 #          Debian cloud kernel    linux-image-<ver>-cloud-amd64 unpacked in $KC_CACHE/cloud-kernel
 #   containerd2: containerd 2.x   sid's `containerd` .deb (containerd, ctr, containerd-shim-runc-v2)
 #                                 unpacked in $KC_CACHE/containerd2; runs with bookworm's runc
+#   cri:   CRI test suite         python3-grpcio, protoc, CNI plugins; CRI's api.proto from
+#                                 sid's golang-k8s-cri-api-dev unpacked in $KC_CACHE/cri-api
 # Downloads of other suites / source packages use a private apt configuration under
 # $KC_CACHE/apt built from the system's mirror URI; the system apt config is not touched.
 set -euo pipefail
 shopt -s inherit_errexit
 
 readonly SUITE=bookworm
-readonly ALL_GROUPS="build test vm kernel containerd containerd2 bench"
+readonly ALL_GROUPS="build test vm kernel containerd containerd2 cri bench"
 MUSL_CFLAGS="-Os -ffunction-sections -fdata-sections"
 
 say() { printf 'deps: %s\n' "$*" >&2; }
@@ -51,7 +53,7 @@ for arg in "$@"; do
 	--print-env) print_env=1 ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 0 ;;
 	all) read -r -a groups <<<"$ALL_GROUPS" ;;
-	build | test | vm | kernel | containerd | containerd2 | bench) groups+=("$arg") ;;
+	build | test | vm | kernel | containerd | containerd2 | cri | bench) groups+=("$arg") ;;
 	*) die "unknown argument '$arg' (groups: $ALL_GROUPS all; option: --print-env)" ;;
 	esac
 done
@@ -130,6 +132,8 @@ add_pkgs() { local p; for p in "$@"; do PKGS[$p]=1; done; }
 	xz-utils
 [ -n "${G[containerd]:-}" ] && add_pkgs containerd runc
 [ -n "${G[containerd2]:-}" ] && add_pkgs runc
+[ -n "${G[cri]:-}" ] && add_pkgs python3 python3-grpcio python3-protobuf protobuf-compiler \
+	containernetworking-plugins iproute2 util-linux
 [ -n "${G[bench]:-}" ] && add_pkgs hyperfine
 
 declare -A SRCVER=() # binary package -> its source package version (keys the musl builds)
@@ -491,13 +495,25 @@ if [ -n "${G[containerd2]:-}" ] && [ ! -x "$KC_CACHE/containerd2/usr/bin/contain
 	fi
 fi
 
+check_cri_api() {
+	find "$1" -path '*cri-api/pkg/apis/runtime/v1/api.proto' | grep -q .
+}
+
+if [ -n "${G[cri]:-}" ] && [ ! -f "$KC_CACHE/cri-api/.stamp" ]; then
+	say "fetching CRI's api.proto (sid golang-k8s-cri-api-dev) ..."
+	t0=$SECONDS
+	run_step cri-api fetch_deb sid golang-k8s-cri-api-dev "$KC_CACHE/cri-api" check_cri_api
+	say "got $(<"$KC_CACHE/cri-api/.stamp") in $((SECONDS - t0)) s"
+	did_work=1
+fi
+
 # ---------------------------------------------------------------- environment
 # Values describe what is on disk now, whichever groups this run was asked for.
 first() { local f; for f in "$@"; do if [ -e "$f" ]; then printf '%s' "$f"; break; fi; done; }
 
 declare -A ENV=()
 ENV_KEYS=(MUSL_SYSROOT MUSL_KINC VHOST_DEVICE_VSOCK VIRTIOFSD CLOUD_KERNEL CLOUD_KERNEL_MODULES
-	LINUX_SOURCE_TARBALL BUSYBOX_STATIC GO CONTAINERD2)
+	LINUX_SOURCE_TARBALL BUSYBOX_STATIC GO CONTAINERD2 CRI_API_PROTO)
 for k in "${ENV_KEYS[@]}"; do ENV[$k]=""; done
 if [ -f "$SYSROOT/.stamp-protobuf-c" ] && [ -f "$SYSROOT/.stamp-jansson" ]; then
 	ENV[MUSL_SYSROOT]=$SYSROOT
@@ -518,6 +534,7 @@ if [ -x /bin/busybox ] && [ "$(dpkg-query -W -f='${db:Status-Abbrev}' busybox-st
 fi
 ENV[GO]=$(command -v go || true)
 ENV[CONTAINERD2]=$(first "$KC_CACHE/containerd2/usr/bin/containerd")
+ENV[CRI_API_PROTO]=$(first "$KC_CACHE"/cri-api/usr/share/gocode/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto)
 
 mk="" sh=""
 for k in "${ENV_KEYS[@]}"; do

@@ -15,7 +15,8 @@
 
 /* Files in a sandbox directory <dir>/<id>/. */
 #define SBX_F_STATE     "sandbox.json"
-#define SBX_F_SHARED    "shared"
+#define SBX_F_SHARED    "shared"     /* the guest's view: a read-only bind of mounts/ */
+#define SBX_F_MOUNTS    "mounts"     /* host-only: the shim builds bundles here */
 #define SBX_F_TASK_SOCK "task.vsock" /* hybrid vsock (CH, vhost-device-vsock) */
 #define SBX_F_VHU_SOCK  "vhu.sock"   /* vhost-user vsock control (QEMU) */
 #define SBX_F_FS_SOCK   "virtiofs.sock"
@@ -26,8 +27,8 @@
 #define SBX_F_FS_LOG    "virtiofsd.log"
 #define SBX_F_VSOCK_LOG "vsockd.log"
 /* Longest socket name: "task.vsock_<port>" (guest-initiated hybrid vsock
- * connections, ports up to 65535). */
-#define SBX_F_NAME_MAX 16
+ * connections; a vsock port is 32 bits, as lib/endpoint.c allows for). */
+#define SBX_F_NAME_MAX 21
 
 #define SBX_AGENT_PORT 1024
 #define SBX_GUEST_CID  3

@@ -72,24 +72,52 @@ static char *resolv_conf(const Runtime__V1__DNSConfig *dns)
 	return s;
 }
 
-static int from_cri(const Runtime__V1__PodSandboxConfig *c, struct sbx_pod *p, kc_err **err)
+/* The pod's CPU quota/period and memory limit (CRI's sandbox resources,
+ * which include a RuntimeClass's PodOverhead) as the VM's size. */
+static void size_from(int64_t quota, int64_t period, int64_t memory, struct sbx_pod *p)
 {
-	const Runtime__V1__LinuxContainerResources *r =
-	    c->linux_config ? c->linux_config->resources : NULL;
-
-	if (r && r->cpu_period > 0 && r->cpu_quota > 0) {
-		int64_t n = r->cpu_quota / r->cpu_period + (r->cpu_quota % r->cpu_period != 0);
+	if (period > 0 && quota > 0) {
+		int64_t n = quota / period + (quota % period != 0);
 		p->vcpus = (uint32_t)(n > SBX_POD_MAX_VCPUS ? SBX_POD_MAX_VCPUS : n);
 	}
-	if (r && r->memory_limit_in_bytes > 0) {
-		int64_t mb = (r->memory_limit_in_bytes >> 20) +
-			     ((r->memory_limit_in_bytes & ((1 << 20) - 1)) != 0);
+	if (memory > 0) {
+		int64_t mb = (memory >> 20) + ((memory & ((1 << 20) - 1)) != 0);
 		if (mb < SBX_POD_MIN_MEMORY_MB)
 			mb = SBX_POD_MIN_MEMORY_MB;
 		if (mb > SBX_POD_MAX_MEMORY_MB)
 			mb = SBX_POD_MAX_MEMORY_MB;
 		p->memory_mb = (uint32_t)mb;
 	}
+}
+
+/* containerd's CRI (1.6.7 and later) puts the same numbers on the sandbox
+ * container as annotations; the shim passes them on in Create. */
+static int
+cri_sandbox_annotations(const Containerd__Services__Sandbox__V1__ControllerCreateRequest *req,
+			struct sbx_pod *p, kc_err **err)
+{
+	int64_t v[3] = {0, 0, 0}; /* quota, period, memory */
+	static const char *const keys[3] = {
+	    SBX_ANNOTATION_CRI_CPU_QUOTA, SBX_ANNOTATION_CRI_CPU_PERIOD, SBX_ANNOTATION_CRI_MEMORY};
+
+	for (size_t i = 0; i < req->n_annotations; i++)
+		for (int k = 0; k < 3; k++)
+			if (!strcmp(req->annotations[i]->key, keys[k]) &&
+			    kc_parse_i64(req->annotations[i]->value, 0, INT64_MAX, &v[k]) < 0)
+				return kc_err_set(err, EINVAL,
+						  "annotation %s=`%.64s`: want 0 or more", keys[k],
+						  req->annotations[i]->value);
+	size_from(v[0], v[1], v[2], p);
+	return 0;
+}
+
+static int from_cri(const Runtime__V1__PodSandboxConfig *c, struct sbx_pod *p, kc_err **err)
+{
+	const Runtime__V1__LinuxContainerResources *r =
+	    c->linux_config ? c->linux_config->resources : NULL;
+
+	if (r)
+		size_from(r->cpu_quota, r->cpu_period, r->memory_limit_in_bytes, p);
 	if (c->hostname && *c->hostname) {
 		if (strlen(c->hostname) > HOSTNAME_MAX || strpbrk(c->hostname, "/ \t\r\n"))
 			return kc_err_set(err, EINVAL, "hostname `%.80s` is not valid",
@@ -135,6 +163,10 @@ int sbx_pod_parse(const Containerd__Services__Sandbox__V1__ControllerCreateReque
 			sbx_pod_clear(&p);
 			return kc_err_wrap(err, "options (PodSandboxConfig)");
 		}
+	}
+	if (cri_sandbox_annotations(req, &p, err) < 0) {
+		sbx_pod_clear(&p);
+		return kc_err_retp(err);
 	}
 	for (size_t i = 0; i < req->n_annotations; i++)
 		if (annotation(req->annotations[i]->key, req->annotations[i]->value, &p, err) < 0) {

@@ -9,8 +9,12 @@
  *   2. PodSandboxConfig.linux.resources: vcpus = ceil(cpu_quota / cpu_period)
  *      when both are > 0; memory = memory_limit_in_bytes (rounded up to MiB,
  *      at least SBX_POD_MIN_MEMORY_MB) when > 0
- *   3. annotations io.kuasar.vm.vcpus / io.kuasar.vm.memory_mb, from
+ *   3. the same numbers from the request's annotations
+ *      io.kubernetes.cri.sandbox-cpu-quota / -cpu-period / -memory (containerd's
+ *      CRI sets them on the sandbox container from 1.6.7 on; the shim passes them)
+ *   4. annotations io.kuasar.vm.vcpus / io.kuasar.vm.memory_mb, from
  *      PodSandboxConfig.annotations and then the request's own annotations
+ * The CRI numbers include a RuntimeClass's PodOverhead (kubelet adds it).
  */
 #ifndef SBX_POD_CONFIG_H
 #define SBX_POD_CONFIG_H
@@ -21,11 +25,14 @@
 #include "containerd/services/sandbox/v1/sandbox.pb-c.h"
 #include "err.h"
 
-#define SBX_ANNOTATION_VCPUS     "io.kuasar.vm.vcpus"
-#define SBX_ANNOTATION_MEMORY_MB "io.kuasar.vm.memory_mb"
-#define SBX_POD_MIN_MEMORY_MB    128
-#define SBX_POD_MAX_VCPUS        255
-#define SBX_POD_MAX_MEMORY_MB    (1 << 20)
+#define SBX_ANNOTATION_VCPUS          "io.kuasar.vm.vcpus"
+#define SBX_ANNOTATION_MEMORY_MB      "io.kuasar.vm.memory_mb"
+#define SBX_ANNOTATION_CRI_CPU_QUOTA  "io.kubernetes.cri.sandbox-cpu-quota"
+#define SBX_ANNOTATION_CRI_CPU_PERIOD "io.kubernetes.cri.sandbox-cpu-period"
+#define SBX_ANNOTATION_CRI_MEMORY     "io.kubernetes.cri.sandbox-memory"
+#define SBX_POD_MIN_MEMORY_MB         128
+#define SBX_POD_MAX_VCPUS             255
+#define SBX_POD_MAX_MEMORY_MB         (1 << 20)
 
 struct sbx_pod {
 	uint32_t vcpus;

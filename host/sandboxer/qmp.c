@@ -39,6 +39,8 @@ struct sbx_qmp {
 	void *gate_ud;
 	char *gate_substr, *gate_path;
 	kc_timer *gate_poll, *gate_expire, *gate_settle;
+	sbx_qmp_event_fn ev_fn;
+	void *ev_ud;
 };
 
 static void really_free(sbx_qmp *q)
@@ -119,6 +121,19 @@ static void fail_all(sbx_qmp *q, int code, const char *why)
 		kc_err_set(&e, code, "qmp: %s", why);
 		gate_finish(q, e);
 	}
+	if (!q->dead && q->ev_fn)
+		q->ev_fn(q, NULL, NULL, q->ev_ud);
+}
+
+void sbx_qmp_on_event(sbx_qmp *q, sbx_qmp_event_fn fn, void *ud)
+{
+	q->ev_fn = fn;
+	q->ev_ud = ud;
+}
+
+bool sbx_qmp_closed(const sbx_qmp *q)
+{
+	return q->broken;
 }
 
 static int flush_out(sbx_qmp *q)
@@ -149,7 +164,14 @@ static void handle_line(sbx_qmp *q, const char *line, size_t len)
 		return;
 	ret = json_object_get(j, "return");
 	error = json_object_get(j, "error");
-	/* The greeting ("QMP") and events ("event") answer no command. */
+	if (json_is_string(json_object_get(j, "event"))) {
+		if (q->ev_fn)
+			q->ev_fn(q, json_string_value(json_object_get(j, "event")),
+				 json_object_get(j, "data"), q->ev_ud);
+		json_decref(j);
+		return;
+	}
+	/* The greeting ("QMP") answers no command. */
 	if ((!ret && !error) || kc_list_empty(&q->pending)) {
 		json_decref(j);
 		return;

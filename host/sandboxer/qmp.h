@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * An asynchronous QMP client (QEMU's JSON control socket) on the daemon's
- * loop: commands answered in order, plus the vsock readiness gate.
+ * The QMP client (QEMU's JSON control socket), asynchronous on a kc_loop:
+ * commands answered in order, events, and the vsock readiness gate. The
+ * sandboxer drives it on its loop; tests and benches through a synchronous
+ * wrapper (tests/lib/qmpsync.h).
  *
  * The gate: vhost-device-vsock 0.3.0 can wedge for the rest of a boot when a
  * host CONNECT reaches it before the guest driver has set up the vsock rings
@@ -15,6 +17,7 @@
 #define SBX_QMP_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -32,6 +35,13 @@ int sbx_qmp_open(kc_loop *loop, const char *path, sbx_qmp **ret, kc_err **err);
 /* Closes the socket; no callback runs after this. NULL is a no-op. Safe
  * inside a callback. */
 void sbx_qmp_free(sbx_qmp *q);
+
+/* Asynchronous events ({"event": name, "data": data}; data borrowed, may be
+ * NULL). name == NULL once: the connection is gone. */
+typedef void (*sbx_qmp_event_fn)(sbx_qmp *q, const char *name, json_t *data, void *ud);
+void sbx_qmp_on_event(sbx_qmp *q, sbx_qmp_event_fn fn, void *ud);
+/* The connection failed or QEMU closed it. */
+bool sbx_qmp_closed(const sbx_qmp *q);
 
 /* Queue {"execute": cmd, "arguments": args}. args (may be NULL) is stolen. */
 void sbx_qmp_exec(sbx_qmp *q, const char *cmd, json_t *args, sbx_qmp_fn cb, void *ud);

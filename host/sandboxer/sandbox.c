@@ -93,21 +93,11 @@ struct sandbox *sbx_find(struct sbx_daemon *d, const char *id)
 
 int sbx_id_check(const struct sbx_daemon *d, const char *id, kc_err **err)
 {
-	size_t len = id ? strlen(id) : 0;
+	size_t len;
 
-	if (!len)
-		return kc_err_set(err, EINVAL, "sandbox_id is empty");
-	if (len > SBX_ID_MAX)
-		return kc_err_set(err, EINVAL, "sandbox_id is longer than %d bytes", SBX_ID_MAX);
-	if (id[0] == '.')
-		return kc_err_set(err, EINVAL, "sandbox_id `%s` starts with a dot", id);
-	for (const char *p = id; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
-			return kc_err_set(err, EINVAL,
-					  "sandbox_id `%.*s`: only letters, digits, `_`, `-` and "
-					  "`.` are allowed",
-					  SBX_ID_MAX, id);
+	if (kc_id_check("sandbox_id", id, err) < 0)
+		return -1;
+	len = strlen(id);
 	/* <dir>/<id>/<longest socket name>_<port> must fit in sun_path. */
 	if (strlen(d->dir) + 1 + len + 1 + SBX_F_NAME_MAX >=
 	    sizeof(((struct sockaddr_un *)0)->sun_path))

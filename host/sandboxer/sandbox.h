@@ -13,12 +13,13 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "id.h"
 #include "loop.h"
 #include "ttrpc.h"
 #include "util.h"
 
 /* sandbox_id: bounded, and a path component (see sbx_id_check). */
-#define SBX_ID_MAX 128
+#define SBX_ID_MAX KC_ID_MAX
 
 enum sbx_state {
 	SBX_CREATED,  /* directory ready, nothing runs */

@@ -166,22 +166,28 @@ static int write_in(const char *dir, const char *name, const char *text, kc_err 
 int sbx_dir_create(const struct sandbox *s, const struct sbx_guest_files *f, kc_err **err)
 {
 	_cleanup_free_ char *shared = sbx_path(s, SBX_F_SHARED);
+	_cleanup_free_ char *mounts = sbx_path(s, SBX_F_MOUNTS);
 	_cleanup_free_ char *hosts = NULL, *resolv = NULL;
 	int r;
 
 	if (mkdir(s->base, 0700) < 0)
 		return kc_err_sys(err, "mkdir `%s`", s->base);
-	if (mkdir(shared, 0755) < 0) {
-		r = kc_err_sys(err, "mkdir `%s`", shared);
+	if (mkdir(mounts, 0755) < 0 || mkdir(shared, 0755) < 0) {
+		r = kc_err_sys(err, "mkdir in `%s`", s->base);
 		goto fail;
 	}
-	/* The shim mounts container rootfs and volumes below shared/ while the
-	 * VM runs. virtiofsd serves from its own mount namespace (a slave copy
-	 * of ours), so shared/ must be a shared mount for those to reach it,
-	 * whatever the propagation of the filesystem it lives on. */
-	if (mount(shared, shared, NULL, MS_BIND, NULL) < 0 ||
-	    mount(NULL, shared, NULL, MS_SHARED, NULL) < 0) {
-		r = kc_err_sys(err, "make `%s` a shared mount", shared);
+	/* The guest writes to what virtiofsd exports, so the host never builds
+	 * there: the shim works in mounts/ (never exported) and the guest sees
+	 * shared/, a read-only bind of it. Mounts the shim adds below mounts/
+	 * while the VM runs must reach shared/ and virtiofsd's namespace (a
+	 * slave copy of ours): mounts/ is a shared mount, shared/ its slave.
+	 * Only the top is read-only; a container's rootfs below stays writable. */
+	if (mount(mounts, mounts, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, mounts, NULL, MS_SHARED, NULL) < 0 ||
+	    mount(mounts, shared, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, shared, NULL, MS_SLAVE, NULL) < 0 ||
+	    mount(NULL, shared, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0) {
+		r = kc_err_sys(err, "set up the share mounts of `%s`", s->base);
 		goto fail;
 	}
 	/* The guest's /etc/hosts and resolv.conf start as the host's, as in
@@ -192,12 +198,12 @@ int sbx_dir_create(const struct sandbox *s, const struct sbx_guest_files *f, kc_
 		resolv = xstrdup(f->resolv_conf);
 	else if (kc_read_file("/etc/resolv.conf", 1 << 20, &resolv, NULL, NULL) < 0)
 		resolv = xstrdup("");
-	if ((r = write_in(shared, "hosts", hosts, err)) < 0 ||
-	    (r = write_in(shared, "resolv.conf", resolv, err)) < 0)
+	if ((r = write_in(mounts, "hosts", hosts, err)) < 0 ||
+	    (r = write_in(mounts, "resolv.conf", resolv, err)) < 0)
 		goto fail;
 	if (f->hostname && *f->hostname) {
 		_cleanup_free_ char *h = xasprintf("%s\n", f->hostname);
-		if ((r = write_in(shared, "hostname", h, err)) < 0)
+		if ((r = write_in(mounts, "hostname", h, err)) < 0)
 			goto fail;
 	}
 	return 0;

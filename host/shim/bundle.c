@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Host paths mapped into the VM. The pod's VM sees <sandbox dir>/shared as
- * /run/kuasar/state (virtio-fs). For each container we build
- * <shared>/<id>/ on the host:
+ * /run/kuasar/state (virtio-fs): a read-only view of <sandbox dir>/mounts,
+ * which only the host writes (lib/share.h). For each container we build
+ * <mounts>/<id>/ there, relative to directory fds, never following a link:
  *   rootfs/       the rootfs mounts of CreateTaskRequest (overlay...), mounted
  *                 here on the host, or a bind of the spec's root.path
  *   mounts/<n>    a bind of each host path the spec bind-mounts (volumes,
@@ -25,9 +26,12 @@
 
 #include "log.h"
 #include "mountopt.h"
-#include "shim.h"
+#include "share.h"
+#include "shim_proc.h"
+#include "bundle.h"
 
-#define SANDBOX_ID_ANNOTATION "io.kubernetes.cri.sandbox-id"
+#define SANDBOX_ID_ANNOTATION     "io.kubernetes.cri.sandbox-id"
+#define CONTAINER_TYPE_ANNOTATION "io.kubernetes.cri.container-type"
 
 char *bundle_group_id(const char *bundle, const char *id)
 {
@@ -39,6 +43,30 @@ char *bundle_group_id(const char *bundle, const char *id)
 	char *r = xstrdup(json_is_string(v) && *json_string_value(v) ? json_string_value(v) : id);
 	json_decref(doc);
 	return r;
+}
+
+size_t bundle_vm_annotations(const char *bundle, char ***ret)
+{
+	static const char *const keys[] = {
+	    "io.kubernetes.cri.sandbox-cpu-quota", "io.kubernetes.cri.sandbox-cpu-period",
+	    "io.kubernetes.cri.sandbox-cpu-shares", "io.kubernetes.cri.sandbox-memory"};
+	_cleanup_free_ char *path = xasprintf("%s/config.json", bundle);
+	json_t *doc = json_load_file(path, 0, NULL);
+	json_t *ann = json_object_get(doc, "annotations");
+	char **kv = xcalloc(2 * KC_ARRAY_SIZE(keys) + 1, sizeof(*kv));
+	size_t n = 0;
+
+	for (size_t i = 0; i < KC_ARRAY_SIZE(keys); i++) {
+		const char *v = json_string_value(json_object_get(ann, keys[i]));
+		if (v && strlen(v) < 32) {
+			kv[2 * n] = xstrdup(keys[i]);
+			kv[2 * n + 1] = xstrdup(v);
+			n++;
+		}
+	}
+	json_decref(doc);
+	*ret = kv;
+	return n;
 }
 
 static void record_mount(struct task *t, const char *path)
@@ -76,39 +104,32 @@ static bool has_opt(json_t *m, const char *opt)
 	return false;
 }
 
-/* Bind a host path into <host_dir>/mounts/<n>, return the guest's path. */
-static char *share_bind(struct task *t, const char *src, size_t n, bool ro, kc_err **err)
+/* Bind a host path onto <host_dir>/mounts/<n> (mfd), return the guest's path. */
+static char *share_bind(struct task *t, int mfd, const char *src, size_t n, bool ro, kc_err **err)
 {
-	_cleanup_free_ char *dir = xasprintf("%s/mounts", t->host_dir);
-	_cleanup_free_ char *target = xasprintf("%s/%zu", dir, n);
+	_cleanup_free_ char *name = xasprintf("%zu", n);
+	_cleanup_close_ int target = -1;
 	struct stat st;
 
 	if (stat(src, &st) < 0) {
 		kc_err_sys(err, "bind source `%s`", src);
 		return NULL;
 	}
-	if (kc_mkdir_p(dir, 0755, err) < 0)
+	target =
+	    S_ISDIR(st.st_mode) ? kc_share_mkdir(mfd, name, err) : kc_share_touch(mfd, name, err);
+	if (target < 0 || kc_share_bind(src, target, ro, err) < 0)
 		return NULL;
-	if (S_ISDIR(st.st_mode)) {
-		if (mkdir(target, 0755) < 0 && errno != EEXIST) {
-			kc_err_sys(err, "mkdir `%s`", target);
-			return NULL;
-		}
-	} else if (kc_write_file(target, "", 0, O_WRONLY | O_CREAT, 0644, err) < 0) {
-		return NULL;
+	{
+		_cleanup_free_ char *path = xasprintf("%s/mounts/%zu", t->host_dir, n);
+		record_mount(t, path);
 	}
-	if (kc_do_mount(src, target, target, NULL, MS_BIND | MS_REC, NULL, err) < 0)
-		return NULL;
-	record_mount(t, target);
-	if (ro && kc_do_mount(NULL, target, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL,
-			      err) < 0)
-		return NULL;
 	return xasprintf("%s/%s/mounts/%zu", SHIM_GUEST_SHARED, t->id, n);
 }
 
-static int rewrite_mounts(struct task *t, json_t *doc, kc_err **err)
+static int rewrite_mounts(struct task *t, json_t *doc, int dir, kc_err **err)
 {
 	json_t *mounts = json_object_get(doc, "mounts"), *m;
+	_cleanup_close_ int mfd = -1;
 	size_t i, n = 0;
 
 	json_array_foreach(mounts, i, m)
@@ -128,7 +149,9 @@ static int rewrite_mounts(struct task *t, json_t *doc, kc_err **err)
 			    json_pack("[s,s,s,s]", "nosuid", "noexec", "nodev", "mode=1777"));
 			continue;
 		}
-		guest = share_bind(t, src, n++, has_opt(m, "ro"), err);
+		if (mfd < 0 && (mfd = kc_share_mkdir(dir, "mounts", err)) < 0)
+			return kc_err_wrap(err, "mount %s", dst ? dst : "?");
+		guest = share_bind(t, mfd, src, n++, has_opt(m, "ro") || has_opt(m, "rro"), err);
 		if (!guest)
 			return kc_err_wrap(err, "mount %s", dst ? dst : "?");
 		json_object_set_new(m, "source", json_string(guest));
@@ -136,51 +159,111 @@ static int rewrite_mounts(struct task *t, json_t *doc, kc_err **err)
 	return 0;
 }
 
-static void rewrite_namespaces(json_t *doc)
+/* /proc/<pid>/ns/<name> for an OCI namespace type. */
+static const char *proc_ns_name(const char *type)
+{
+	static const char *const map[][2] = {
+	    {"pid", "pid"},   {"ipc", "ipc"},       {"uts", "uts"},  {"mount", "mnt"},
+	    {"user", "user"}, {"cgroup", "cgroup"}, {"time", "time"}};
+	for (size_t i = 0; type && i < KC_ARRAY_SIZE(map); i++)
+		if (!strcmp(type, map[i][0]))
+			return map[i][1];
+	return NULL;
+}
+
+/* The guest pid of the pod's sandbox (pause) container when t is an app
+ * container of a pod this shim runs, else 0. */
+static uint32_t sandbox_guest_pid(json_t *doc)
+{
+	json_t *ann = json_object_get(doc, "annotations");
+	const char *type = json_string_value(json_object_get(ann, CONTAINER_TYPE_ANNOTATION));
+	const char *sid = json_string_value(json_object_get(ann, SANDBOX_ID_ANNOTATION));
+	struct task *sb;
+
+	if (!type || strcmp(type, "container") || !sid)
+		return 0;
+	sb = find_task(sid);
+	return sb && sb->in_guest && sb->init->pid && !sb->init->exited ? sb->init->pid : 0;
+}
+
+/* A namespace path names a host namespace. CRI uses them for the pod's
+ * shared namespaces (those of the sandbox container): in the VM they become
+ * the pause container's, by its guest pid. Network: the VM is the pod's
+ * network namespace. */
+static int rewrite_namespaces(json_t *doc, kc_err **err)
 {
 	json_t *l = json_object_get(doc, "linux");
 	json_t *ns = json_object_get(l, "namespaces"), *keep = json_array(), *v;
+	uint32_t pause = sandbox_guest_pid(doc);
 	size_t i;
 
 	json_array_foreach(ns, i, v)
 	{
 		const char *type = json_string_value(json_object_get(v, "type"));
 		json_t *path = json_object_get(v, "path");
-		/* A path names a host namespace: inside the VM the pod shares
-		 * the VM's. Network: the VM is the pod's network namespace. */
-		if (json_is_string(path) && *json_string_value(path))
-			continue;
+		const char *name = proc_ns_name(type);
+
 		if (type && !strcmp(type, "network"))
 			continue;
+		if (json_is_string(path) && *json_string_value(path)) {
+			if (!pause || !name) {
+				log_info(
+				    "namespace %s at `%s`: no pod sandbox in this VM to map it "
+				    "to; the container gets the VM's",
+				    type ? type : "?", json_string_value(path));
+				continue;
+			}
+			{
+				_cleanup_free_ char *gp = xasprintf("/proc/%u/ns/%s", pause, name);
+				json_t *n = json_pack("{s:s,s:s}", "type", type, "path", gp);
+				if (!n) {
+					json_decref(keep);
+					return kc_err_set(err, ENOMEM, "namespaces");
+				}
+				json_array_append_new(keep, n);
+			}
+			continue;
+		}
 		json_array_append(keep, v);
 	}
 	if (l && ns)
 		json_object_set_new(l, "namespaces", keep);
 	else
 		json_decref(keep);
+	return 0;
 }
 
 int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size_t n_rootfs,
 		   kc_err **err)
 {
 	_cleanup_free_ char *cfg = xasprintf("%s/config.json", t->bundle);
-	_cleanup_free_ char *rootfs = NULL;
-	_cleanup_free_ char *out = NULL;
+	_cleanup_free_ char *rootfs = NULL, *text = NULL;
+	_cleanup_close_ int base = -1, dir = -1, rootfd = -1;
 	json_error_t je;
 	json_t *doc, *root;
 	int r = -1;
 
-	t->host_dir = xasprintf("%s/%s", shim->shared_dir, t->id);
-	rootfs = xasprintf("%s/rootfs", t->host_dir);
+	rootfs = xasprintf("%s/%s/rootfs", shim->shared_dir, t->id);
+	/* containerd's bundle is on the host, written by containerd: trusted. */
 	doc = json_load_file(cfg, JSON_REJECT_DUPLICATES, &je);
 	if (!doc)
 		return kc_err_set(err, EINVAL, "%s: line %d: %s", cfg, je.line, je.text);
-	if (kc_mkdir_p(rootfs, 0755, err) < 0)
+	if ((base = kc_share_open_dir(shim->shared_dir, err)) < 0 ||
+	    (dir = kc_share_mkdir(base, t->id, err)) < 0)
+		goto out;
+	/* Ours from now on (cleanup removes it); not before: whatever was
+	 * there already is not ours to remove. */
+	t->host_dir = xasprintf("%s/%s", shim->shared_dir, t->id);
+	if ((rootfd = kc_share_mkdir(dir, "rootfs", err)) < 0)
 		goto out;
 	root = json_object_get(doc, "root");
 	if (n_rootfs > 0) {
 		for (size_t i = 0; i < n_rootfs; i++) {
-			if (kc_mount_pb(mounts[i], rootfs, err) < 0) {
+			char fdpath[32];
+			/* The first lands on the directory we made; later ones stack
+			 * on it (a path inside the host-only tree). */
+			kc_fd_path(rootfd, fdpath);
+			if (kc_mount_pb(mounts[i], i == 0 ? fdpath : rootfs, err) < 0) {
 				kc_err_wrap(err, "rootfs");
 				goto out;
 			}
@@ -195,7 +278,7 @@ int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size
 			goto out;
 		}
 		abs = rp[0] == '/' ? xstrdup(rp) : xasprintf("%s/%s", t->bundle, rp);
-		if (kc_do_mount(abs, rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL, err) < 0)
+		if (kc_share_bind(abs, rootfd, false, err) < 0)
 			goto out;
 		record_mount(t, rootfs);
 	}
@@ -204,18 +287,21 @@ int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size
 		json_object_set_new(doc, "root", root);
 	}
 	json_object_set_new(root, "path", json_string("rootfs"));
-	if (rewrite_mounts(t, doc, err) < 0)
+	if (rewrite_mounts(t, doc, dir, err) < 0)
 		goto out;
-	rewrite_namespaces(doc);
+	if (rewrite_namespaces(doc, err) < 0)
+		goto out;
 	/* The guest has no LSMs to load these into. */
 	json_object_del(json_object_get(doc, "process"), "apparmorProfile");
 	json_object_del(json_object_get(doc, "process"), "selinuxLabel");
 	json_object_del(json_object_get(doc, "linux"), "mountLabel");
-	out = xasprintf("%s/config.json", t->host_dir);
-	if (json_dump_file(doc, out, JSON_COMPACT) < 0) {
-		kc_err_sys(err, "write %s", out);
+	text = json_dumps(doc, JSON_COMPACT);
+	if (!text) {
+		kc_err_set(err, ENOMEM, "serialize config.json");
 		goto out;
 	}
+	if (kc_share_write(dir, "config.json", text, strlen(text), err) < 0)
+		goto out;
 	r = 0;
 out:
 	json_decref(doc);

@@ -19,7 +19,10 @@
 #include "containerd/task/v2/shim.pb-c.h"
 #include "endpoint.h"
 #include "log.h"
+#include "bundle.h"
+#include "service.h"
 #include "shim.h"
+#include "shim_vm.h"
 
 #define SHIM_SOCKET_DIR "/run/kuasar-c/shim"
 
@@ -91,9 +94,8 @@ static char *socket_path_for(const char *address, const char *ns, const char *gr
 static void shim_release(struct shim *s)
 {
 	ttrpc_server_free(s->server);
-	ttrpc_client_free(s->agent);
-	ttrpc_client_free(s->sbx);
-	ttrpc_client_free(s->events);
+	shim_vm_release();
+	kc_evpub_free(s->events);
 	kc_loop_free(s->loop);
 	free(s->ns);
 	free(s->id);
@@ -105,6 +107,7 @@ static void shim_release(struct shim *s)
 	free(s->agent_addr);
 	free(s->vsock_uds);
 	free(s->shared_dir);
+	kc_strv_free(s->vm_annotations);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -121,13 +124,15 @@ static int serve(struct opts *o, int lfd)
 	s.containerd_addr = xstrdup(o->address ? o->address : "");
 	s.ttrpc_addr = getenv("TTRPC_ADDRESS") ? xstrdup(getenv("TTRPC_ADDRESS")) : NULL;
 	s.sandboxer_addr = xstrdup(sbx && *sbx ? sbx : SHIM_DEFAULT_SANDBOXER);
-	s.next_port = SHIM_FIRST_PORT;
 	s.socket_path = o->socket ? xstrdup(o->socket) : NULL;
 	kc_list_init(&s.tasks);
 	/* The first bundle may be removed while we live on for the pod. */
 	if (chdir("/") < 0)
 		log_warn("chdir /: %s", strerror(errno));
 	if (kc_loop_new(&s.loop, &err) < 0 || ttrpc_server_new(s.loop, &s.server, &err) < 0)
+		goto fail;
+	if (s.ttrpc_addr && *s.ttrpc_addr &&
+	    kc_evpub_new(s.loop, s.ttrpc_addr, s.ns, &s.events, &err) < 0)
 		goto fail;
 	ttrpc_server_register(s.server, &shim_task_service, NULL);
 	if (ttrpc_server_listen(s.server, lfd, &err) < 0)
@@ -197,6 +202,35 @@ fail:
 	return 1;
 }
 
+struct delete_op {
+	const char *id;
+	bool done;
+};
+
+static void on_deleted_stop(void *ud, const kc_err *err)
+{
+	struct delete_op *op = ud;
+	(void)err; /* logged by shim_vm.c */
+	op->done = true;
+	kc_loop_quit(shim->loop);
+}
+
+static void on_attached(void *ud, const kc_err *err)
+{
+	struct delete_op *op = ud;
+
+	if (err) {
+		/* No sandbox (any more): nothing of ours is left on this host.
+		 * containerd shows our stderr as warnings: say nothing. */
+		log_debug("delete %s: %s", op->id, err->msg);
+	} else if (bundle_cleanup_dir(shim->shared_dir, op->id)) {
+		shim_vm_stop(on_deleted_stop, op);
+		return;
+	}
+	op->done = true;
+	kc_loop_quit(shim->loop);
+}
+
 /* The shim that owned this task died (containerd calls this for each of the
  * pod's tasks). Undo our host mounts for the task, stop the pod's VM with the
  * last one, and report the task as killed, as containerd's own shims do. */
@@ -206,6 +240,7 @@ static int cmd_delete(struct opts *o)
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	uint64_t now = kc_realtime_ns();
 	const char *sbx = getenv("KUASAR_SANDBOXER_ADDRESS");
+	struct delete_op op = {.id = o->id};
 	struct shim s = {0};
 	kc_err *err = NULL;
 	size_t len;
@@ -217,13 +252,15 @@ static int cmd_delete(struct opts *o)
 	s.group = bundle_group_id(".", o->id);
 	s.sandboxer_addr = xstrdup(sbx && *sbx ? sbx : SHIM_DEFAULT_SANDBOXER);
 	kc_list_init(&s.tasks);
-	if (kc_loop_new(&s.loop, &err) < 0 || pod_attach_existing(&err) < 0) {
-		/* No sandbox (any more): nothing of ours is left on this host.
-		 * containerd shows our stderr as warnings: say nothing. */
+	if (kc_loop_new(&s.loop, &err) < 0) {
 		log_debug("delete %s: %s", o->id, kc_err_msg(err));
 		kc_err_freep(&err);
-	} else if (bundle_cleanup_dir(s.shared_dir, o->id)) {
-		pod_stop_vm();
+	} else {
+		/* Top level: running the loop here is not re-entering it. */
+		shim_vm_attach(on_attached, &op);
+		while (!op.done && kc_loop_run(s.loop, &err) == 0)
+			;
+		kc_err_freep(&err);
 	}
 	kc_pb_timestamp(&ts, now);
 	r.exit_status = 128 + SIGKILL;

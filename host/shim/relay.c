@@ -18,6 +18,7 @@
 #include "endpoint.h"
 #include "log.h"
 #include "relaybuf.h"
+#include "relay.h"
 #include "shim.h"
 
 struct relay {

@@ -7,12 +7,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "service.h"
+
+#include "bundle.h"
 #include "containerd/events/task.pb-c.h"
 #include "containerd/task/v2/shim.pb-c.h"
+#include "events.h"
+#include "id.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "log.h"
-#include "shim.h"
-#include "svc_int.h"
+#include "relay.h"
+#include "shim_proc.h"
+#include "shim_vm.h"
 
 /* ---------------------------------------------------------------- create */
 
@@ -41,7 +47,7 @@ static void on_create(void *ud, const struct ttrpc_status *st, const uint8_t *d,
 	Containerd__Task__V2__CreateTaskResponse *r = NULL;
 	kc_err *err = NULL;
 
-	if (!t)
+	if (!t || t->gen != x->gen)
 		goto out;
 	if (st->code != 0 ||
 	    !(r = containerd__task__v2__create_task_response__unpack(NULL, n, d))) {
@@ -51,6 +57,7 @@ static void on_create(void *ud, const struct ttrpc_status *st, const uint8_t *d,
 		task_free(t);
 		goto out;
 	}
+	t->in_guest = true;
 	t->init->pid = r->pid;
 	if (start_relays(t->init, 0, 2, &err) < 0) {
 		if (c)
@@ -80,38 +87,39 @@ out:
 	pending_free(x);
 }
 
-static void h_create(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
+/* The pod's VM is ready (or failed): prepare the bundle, create in the guest. */
+static void create_in_vm(void *ud, const kc_err *vm_err)
 {
-	Containerd__Task__V2__CreateTaskRequest *r =
-	    containerd__task__v2__create_task_request__unpack(NULL, n, d);
+	struct pending *x = ud;
+	Containerd__Task__V2__CreateTaskRequest *r = x->data;
 	Containerd__Task__V2__CreateTaskRequest fwd =
 	    CONTAINERD__TASK__V2__CREATE_TASK_REQUEST__INIT;
 	_cleanup_free_ char *gb = NULL, *in = NULL, *out = NULL, *errp = NULL;
-	struct task *t;
+	struct task *t = find_task(x->id);
+	struct pending *y;
+	ttrpc_call *c;
 	kc_err *err = NULL;
-	(void)ud;
 
-	if (!r) {
-		ttrpc_call_reply_error(c, TTRPC_INVALID_ARGUMENT, "malformed CreateTaskRequest");
-		return;
-	}
-	if (find_task(r->id)) {
-		ttrpc_call_reply_error(c, TTRPC_ALREADY_EXISTS, "task %s: already exists", r->id);
+	if (!t || t->gen != x->gen) {
+		if ((c = pending_take(x)))
+			ttrpc_call_reply_error(c, TTRPC_ABORTED, "create %s: deleted meanwhile",
+					       x->id);
 		goto out;
 	}
-	if (pod_ensure_vm(&err) < 0)
-		goto fail;
-	t = xcalloc(1, sizeof(*t));
-	t->id = xstrdup(r->id);
-	t->bundle = xstrdup(r->bundle);
-	kc_list_init(&t->execs);
-	kc_list_add_tail(&shim->tasks, &t->node);
-	shim->n_tasks++;
-	t->init = sproc_new(t, NULL, r->terminal, r->stdin, r->stdout, r->stderr);
-	if (bundle_prepare(t, r->rootfs, r->n_rootfs, &err) < 0) {
+	if (vm_err) {
+		if ((c = pending_take(x)))
+			ttrpc_call_reply_error(c, ttrpc_code_from_errno(vm_err->code),
+					       "create %s: %s", x->id, vm_err->msg);
 		task_free(t);
-		goto fail;
+		goto out;
 	}
+	if (!x->call) {
+		/* containerd gave up while the VM booted: nothing to create. */
+		task_free(t);
+		goto out;
+	}
+	if (bundle_prepare(t, r->rootfs, r->n_rootfs, &err) < 0)
+		goto fail;
 	gb = xasprintf("%s/%s", SHIM_GUEST_SHARED, t->id);
 	in = guest_uri(t->init, 0);
 	out = guest_uri(t->init, 1);
@@ -122,22 +130,64 @@ static void h_create(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 	fwd.stdin = in;
 	fwd.stdout = out;
 	fwd.stderr = errp;
-	{
-		struct pending *x = pending_new(c, r->id, NULL);
-		if (ttrpc_client_call(shim->agent, TASK_SVC, "Create", &fwd.base, timeout_of(c),
-				      on_create, x, &err) < 0) {
-			pending_free(x);
-			task_free(t);
-			goto fail;
-		}
+	c = pending_take(x);
+	y = pending_new(c, r->id, NULL);
+	y->gen = t->gen;
+	if (ttrpc_client_call(shim->agent, TASK_SVC, "Create", &fwd.base, timeout_of(c), on_create,
+			      y, &err) < 0) {
+		pending_free(y);
+		x->call = c;
+		goto fail;
 	}
 	goto out;
 fail:
-	ttrpc_call_reply_error(c, ttrpc_code_from_errno(err ? err->code : 0), "create %s: %s",
-			       r->id, kc_err_msg(err));
+	if ((c = pending_take(x)))
+		ttrpc_call_reply_error(c, ttrpc_code_from_errno(err ? err->code : 0),
+				       "create %s: %s", x->id, kc_err_msg(err));
 	kc_err_free(err);
+	task_free(t);
 out:
 	containerd__task__v2__create_task_request__free_unpacked(r, NULL);
+	pending_free(x);
+}
+
+/* The task is registered at once (a second Create of the same id fails,
+ * State and Wait work); it is created in the guest when the VM is ready. */
+static void h_create(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
+{
+	Containerd__Task__V2__CreateTaskRequest *r = NULL;
+	struct pending *x;
+	struct task *t;
+	kc_err *err = NULL;
+	(void)ud;
+
+	if (KC_CALL_UNPACK(c, containerd__task__v2__create_task_request, d, n, r) < 0)
+		return;
+	if (kc_id_check("container id", r->id, &err) < 0) {
+		ttrpc_call_reply_error(c, TTRPC_INVALID_ARGUMENT, "create: %s", err->msg);
+		kc_err_free(err);
+		containerd__task__v2__create_task_request__free_unpacked(r, NULL);
+		return;
+	}
+	if (find_task(r->id)) {
+		ttrpc_call_reply_error(c, TTRPC_ALREADY_EXISTS, "task %s: already exists", r->id);
+		containerd__task__v2__create_task_request__free_unpacked(r, NULL);
+		return;
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->id = xstrdup(r->id);
+	t->bundle = xstrdup(r->bundle);
+	t->gen = ++shim->next_gen;
+	kc_list_init(&t->execs);
+	kc_list_add_tail(&shim->tasks, &t->node);
+	shim->n_tasks++;
+	t->init = sproc_new(t, NULL, r->terminal, r->stdin, r->stdout, r->stderr);
+	if (shim->vm_state == SHIM_VM_NONE && !shim->vm_annotations)
+		shim->n_vm_annotations = bundle_vm_annotations(r->bundle, &shim->vm_annotations);
+	x = pending_new(c, r->id, NULL);
+	x->gen = t->gen;
+	x->data = r;
+	shim_vm_ensure(create_in_vm, x);
 }
 
 /* ----------------------------------------------------------------- start */
@@ -198,9 +248,13 @@ static void h_start(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 		ttrpc_call_reply_error(c, TTRPC_INVALID_ARGUMENT, "malformed StartRequest");
 		return;
 	}
-	if (!find_proc(r->id, r->exec_id))
+	struct sproc *p = find_proc(r->id, r->exec_id);
+	if (!p)
 		ttrpc_call_reply_error(c, TTRPC_NOT_FOUND, "start: %s %s not found", r->id,
 				       r->exec_id);
+	else if (!p->task->in_guest)
+		ttrpc_call_reply_error(c, TTRPC_FAILED_PRECONDITION,
+				       "start %s: still being created", r->id);
 	else
 		forward(c, d, n, on_start, r->id, r->exec_id);
 	containerd__task__v2__start_request__free_unpacked(r, NULL);
@@ -256,7 +310,7 @@ static void h_exec(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 				       t ? "exec id invalid or already exists" : "no such task");
 		goto out;
 	}
-	if (!shim->agent || shim->vm_dead) {
+	if (shim->vm_state != SHIM_VM_READY || !t->in_guest) {
 		ttrpc_call_reply_error(c, TTRPC_UNAVAILABLE, "exec: the pod's VM is not running");
 		goto out;
 	}
@@ -373,7 +427,8 @@ static void h_state(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 	if (!p) {
 		ttrpc_call_reply_error(c, TTRPC_NOT_FOUND, "state: %s %s not found", r->id,
 				       r->exec_id);
-	} else if (shim->vm_dead || (p->exited && !shim->agent)) {
+	} else if (!p->task->in_guest || shim->vm_state == SHIM_VM_DEAD ||
+		   (p->exited && shim->vm_state != SHIM_VM_READY)) {
 		Containerd__Task__V2__StateResponse s = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
 		Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 		s.id = p->task->id;
@@ -382,6 +437,9 @@ static void h_state(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 		s.pid = p->pid;
 		s.status = p->exited || p->agent_exited ? CONTAINERD__V1__TYPES__STATUS__STOPPED
 							: CONTAINERD__V1__TYPES__STATUS__UNKNOWN;
+		/* Still waiting for the pod's VM: not created yet. */
+		if (!p->task->in_guest && !p->exited)
+			s.status = CONTAINERD__V1__TYPES__STATUS__UNKNOWN;
 		s.stdin = p->stdio[0];
 		s.stdout = p->stdio[1];
 		s.stderr = p->stdio[2];
@@ -441,7 +499,7 @@ static void on_delete(void *ud, const struct ttrpc_status *st, const uint8_t *d,
 	struct sproc *p = find_proc(x->id, x->exec_id);
 	Containerd__Task__V2__DeleteResponse *r = NULL;
 
-	if (st->code && st->code != TTRPC_NOT_FOUND && !shim->vm_dead) {
+	if (st->code && st->code != TTRPC_NOT_FOUND && shim->vm_state != SHIM_VM_DEAD) {
 		if (c)
 			reply_status(c, st);
 		goto out;
@@ -477,10 +535,13 @@ static void h_delete(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 	if (!p)
 		ttrpc_call_reply_error(c, TTRPC_NOT_FOUND, "delete: %s %s not found", r->id,
 				       r->exec_id);
-	else if (p->started && !p->exited && !shim->vm_dead)
+	else if (!p->task->in_guest)
+		ttrpc_call_reply_error(c, TTRPC_FAILED_PRECONDITION,
+				       "delete %s: still being created", r->id);
+	else if (p->started && !p->exited && shim->vm_state != SHIM_VM_DEAD)
 		ttrpc_call_reply_error(c, TTRPC_FAILED_PRECONDITION,
 				       "delete %s: the process is still running", r->id);
-	else if (!shim->agent || shim->vm_dead)
+	else if (shim->vm_state != SHIM_VM_READY)
 		delete_local(c, p);
 	else
 		forward(c, d, n, on_delete, r->id, r->exec_id);
@@ -501,11 +562,16 @@ static void h_close_io(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 	    containerd__task__v2__close_iorequest__unpack(NULL, n, d);
 	struct sproc *p = r ? find_proc(r->id, r->exec_id) : NULL;
 	(void)ud;
-	if (p && r->stdin)
+	if (p && r->stdin && p->relay[0]) {
+		/* Our relay owns the guest's stdin: closing it after the bytes
+		 * containerd sent is the EOF; the agent must not cut it short. */
 		relay_close_stdin(p->relay[0]);
+		reply_empty(c);
+	} else {
+		forward(c, d, n, NULL, NULL, NULL);
+	}
 	if (r)
 		containerd__task__v2__close_iorequest__free_unpacked(r, NULL);
-	forward(c, d, n, NULL, NULL, NULL);
 }
 
 static void h_connect(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
@@ -523,11 +589,32 @@ static void h_connect(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 		containerd__task__v2__connect_request__free_unpacked(r, NULL);
 }
 
-static void quit(kc_timer *t, void *ud)
+static void quit(void *ud)
 {
-	(void)t;
 	(void)ud;
 	kc_loop_quit(shim->loop);
+}
+
+static void quit_timer(kc_timer *t, void *ud)
+{
+	(void)t;
+	quit(ud);
+}
+
+/* The VM is stopped: answer, hand containerd the last events, exit. */
+static void on_vm_stopped(void *ud, const kc_err *err)
+{
+	struct pending *x = ud;
+	ttrpc_call *c = pending_take(x);
+	(void)err; /* logged by shim_vm.c; containerd cannot do better */
+
+	if (c)
+		reply_empty(c);
+	pending_free(x);
+	if (shim->events)
+		kc_evpub_drain(shim->events, kc_now_ns() + 5 * KC_NSEC_PER_SEC, quit, NULL);
+	else
+		kc_timer_after(shim->loop, 0, quit_timer, NULL);
 }
 
 static void h_shutdown(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
@@ -539,15 +626,14 @@ static void h_shutdown(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 	if (r)
 		containerd__task__v2__shutdown_request__free_unpacked(r, NULL);
 	/* Like containerd's shims: stay while the pod has tasks. */
-	if (shim->n_tasks > 0 && !now) {
+	if ((shim->n_tasks > 0 && !now) || shim->shutting_down) {
 		reply_empty(c);
 		return;
 	}
+	shim->shutting_down = true;
 	while (!kc_list_empty(&shim->tasks))
 		task_free(kc_container_of(shim->tasks.next, struct task, node));
-	pod_stop_vm();
-	reply_empty(c);
-	kc_timer_after(shim->loop, 0, quit, NULL);
+	shim_vm_stop(on_vm_stopped, pending_new(c, NULL, NULL));
 }
 
 static const struct ttrpc_method methods[] = {

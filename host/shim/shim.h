@@ -6,6 +6,11 @@
  * for a VM, then forwards the Task API to vmm-task in the VM, relays stdio
  * between containerd's FIFOs and per-stream vsock connections, and publishes
  * task events to containerd.
+ *
+ * This header is the shim's state only; each module has its own header:
+ * shim_vm.h (the pod's VM), shim_proc.h (processes, forwarding), bundle.h,
+ * relay.h, events.h, service.h. Everything runs on one loop and no handler
+ * ever waits: work that needs the VM parks until it is ready.
  */
 #ifndef KC_SHIM_H
 #define KC_SHIM_H
@@ -13,14 +18,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "containerd/types/mount.pb-c.h"
+#include "evpub.h"
 #include "loop.h"
 #include "ttrpc.h"
 #include "util.h"
 
 #define SHIM_DEFAULT_SANDBOXER "/run/vmm-sandboxer.sock"
 #define SHIM_GUEST_SHARED      "/run/kuasar/state"
-#define SHIM_FIRST_PORT        20000u
 
 struct relay;
 struct task;
@@ -54,6 +58,16 @@ struct task {
 	size_t n_mounts;
 	struct sproc *init;
 	kc_list execs;
+	bool in_guest; /* the agent created it (false while the VM boots) */
+	uint64_t gen;  /* tells a re-created task with the same id apart */
+};
+
+enum shim_vm_state {
+	SHIM_VM_NONE,     /* no VM asked for yet (or the last start failed) */
+	SHIM_VM_STARTING, /* Controller Create/Start and the agent dial in flight */
+	SHIM_VM_READY,    /* agent connected */
+	SHIM_VM_STOPPING, /* Controller Stop/Shutdown in flight */
+	SHIM_VM_DEAD,     /* the agent connection broke: the VM is gone */
 };
 
 struct shim {
@@ -66,55 +80,22 @@ struct shim {
 	char *ttrpc_addr; /* containerd's ttrpc socket, for events */
 	char *sandboxer_addr;
 	char *socket_path;
-	/* the pod's VM */
-	ttrpc_client *sbx;
-	ttrpc_client *agent;
+	/* the pod's VM (shim_vm.c) */
+	enum shim_vm_state vm_state;
+	char **vm_annotations; /* for Controller.Create: key, value, ... */
+	size_t n_vm_annotations;
+	struct shim_vm *vm;
+	ttrpc_client *agent; /* set only in SHIM_VM_READY */
 	char *agent_addr;
 	char *vsock_uds;  /* the VMM's hybrid vsock socket */
-	char *shared_dir; /* host side of the guest's /run/kuasar/state */
-	bool vm_started;
-	bool vm_dead;
-	uint32_t next_port;
+	char *shared_dir; /* <sandbox>/mounts: host-only; the guest sees a read-only view */
 	kc_list tasks;
 	size_t n_tasks;
-	ttrpc_client *events;
+	uint64_t next_gen;
+	kc_evpub *events; /* NULL when not started by containerd */
+	bool shutting_down;
 };
 
 extern struct shim *shim;
-
-/* pod.c */
-int pod_ensure_vm(kc_err **err);
-/* Find the pod's running VM (the `delete` verb, after a shim crash). */
-int pod_attach_existing(kc_err **err);
-void pod_stop_vm(void);
-uint32_t pod_alloc_port(void);
-/* the agent connection died: fail every process */
-void pod_on_agent_lost(void);
-
-/* bundle.c: mount the rootfs and host bind sources under the shared dir and
- * write the rewritten config.json there. */
-int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size_t n_rootfs,
-		   kc_err **err);
-void bundle_cleanup(struct task *t);
-/* Unmount and remove <shared>/<id>; true if no other container remains. */
-bool bundle_cleanup_dir(const char *shared, const char *id);
-/* The pod id of a bundle: its sandbox-id annotation, else the container id. */
-char *bundle_group_id(const char *bundle, const char *id);
-
-/* relay.c: containerd IO URI <-> vsock port. */
-struct relay;
-typedef void (*relay_done_fn)(struct relay *r, void *ud);
-/* idx 0 = stdin (uri -> port), 1/2 = stdout/stderr (port -> uri). */
-int relay_start(int idx, const char *uri, const char *vsock_uds, uint32_t port, relay_done_fn fn,
-		void *ud, struct relay **ret, kc_err **err);
-void relay_close_stdin(struct relay *r);
-void relay_free(struct relay *r);
-
-/* events.c */
-void events_publish(const char *topic, const char *type, const ProtobufCMessage *msg);
-
-/* service.c */
-extern const struct ttrpc_service shim_task_service;
-void proc_agent_exited(struct sproc *p, uint32_t status, uint64_t exited_at);
 
 #endif

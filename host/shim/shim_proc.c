@@ -4,14 +4,17 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "containerd/events/task.pb-c.h"
 #include "containerd/task/v2/shim.pb-c.h"
+#include "events.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "log.h"
-#include "shim.h"
-#include "svc_int.h"
+#include "relay.h"
+#include "rpc_call.h"
+#include "shim_proc.h"
 
 static void pending_cancel(ttrpc_call *c, void *ud)
 {
@@ -87,6 +90,37 @@ void reply_status(ttrpc_call *c, const struct ttrpc_status *st)
 
 /* ------------------------------------------------------------- processes */
 
+static bool proc_uses(const struct sproc *p, uint32_t port)
+{
+	for (int i = 0; i < 3; i++)
+		if (p->ports[i] == port)
+			return true;
+	return false;
+}
+
+/* Random, so a process in the guest cannot predict (and race for) the port
+ * of another's stream; unique among the pod's live streams (and p's own). */
+static uint32_t alloc_port(const struct sproc *self)
+{
+	for (;;) {
+		uint32_t r = 0;
+		bool used = false;
+
+		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			r = (uint32_t)kc_now_ns() * 2654435761u;
+		r = SHIM_PORT_MIN + r % (SHIM_PORT_MAX - SHIM_PORT_MIN + 1);
+		used = proc_uses(self, r);
+		kc_list_for_each (n, &shim->tasks) {
+			struct task *t = kc_container_of(n, struct task, node);
+			used = used || (t->init && proc_uses(t->init, r));
+			kc_list_for_each (m, &t->execs)
+				used = used || proc_uses(kc_container_of(m, struct sproc, node), r);
+		}
+		if (!used)
+			return r;
+	}
+}
+
 struct sproc *sproc_new(struct task *t, const char *exec_id, bool terminal, const char *in,
 			const char *out, const char *err)
 {
@@ -100,7 +134,7 @@ struct sproc *sproc_new(struct task *t, const char *exec_id, bool terminal, cons
 		p->stdio[i] = xstrdup(uris[i] ? uris[i] : "");
 		/* A terminal merges stderr into stdout. */
 		if (*p->stdio[i] && !(terminal && i == 2))
-			p->ports[i] = pod_alloc_port();
+			p->ports[i] = alloc_port(p);
 	}
 	return p;
 }
@@ -141,7 +175,7 @@ void reply_wait(ttrpc_call *c, struct sproc *p)
 }
 
 /* The agent reported the exit and every output byte reached containerd. */
-void publish_exit(struct sproc *p)
+static void publish_exit(struct sproc *p)
 {
 	Containerd__Events__TaskExit ev = CONTAINERD__EVENTS__TASK_EXIT__INIT;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
@@ -172,9 +206,9 @@ void proc_agent_exited(struct sproc *p, uint32_t status, uint64_t exited_at)
 	p->agent_exited = true;
 	p->exit_status = status;
 	p->exited_at = exited_at ? exited_at : kc_realtime_ns();
-	if (p->open_relays == 0 || shim->vm_dead) {
+	if (p->open_relays == 0 || shim->vm_state == SHIM_VM_DEAD) {
 		/* A dead VM will not finish its streams. */
-		for (int i = 1; i < 3 && shim->vm_dead; i++) {
+		for (int i = 1; i < 3 && shim->vm_state == SHIM_VM_DEAD; i++) {
 			relay_free(p->relay[i]);
 			p->relay[i] = NULL;
 		}
@@ -208,20 +242,17 @@ int start_relays(struct sproc *p, int from, int to, kc_err **err)
 	return 0;
 }
 
-static void on_internal_wait(void *ud, const struct ttrpc_status *st, const uint8_t *d, size_t n)
+static void on_internal_wait(void *ud, const kc_err *err, ProtobufCMessage **resp)
 {
 	struct pending *x = ud;
 	struct sproc *p = find_proc(x->id, x->exec_id);
+	Containerd__Task__V2__WaitResponse *r = (void *)*resp;
 
 	if (p) {
-		Containerd__Task__V2__WaitResponse *r =
-		    st->code == 0 ? containerd__task__v2__wait_response__unpack(NULL, n, d) : NULL;
-		uint64_t at = r ? kc_pb_timestamp_ns(r->exited_at) : 0;
-		if (!r)
-			log_warn("wait %s: %s", x->id, st->message);
-		proc_agent_exited(p, r ? r->exit_status : 255, at);
-		if (r)
-			containerd__task__v2__wait_response__free_unpacked(r, NULL);
+		if (err)
+			log_warn("wait %s: %s", x->id, err->msg);
+		proc_agent_exited(p, r ? r->exit_status : 255,
+				  r ? kc_pb_timestamp_ns(r->exited_at) : 0);
 	}
 	pending_free(x);
 }
@@ -235,12 +266,28 @@ void watch_exit(struct sproc *p)
 
 	w.id = p->task->id;
 	w.exec_id = p->exec_id ? p->exec_id : (char *)"";
-	if (ttrpc_client_call(shim->agent, TASK_SVC, "Wait", &w.base, 0, on_internal_wait, x,
-			      &err) < 0) {
+	if (kc_rpc_call(shim->agent, &containerd__task__v2__task__descriptor, "Wait", &w.base, 0,
+			on_internal_wait, x, &err) < 0) {
 		log_error("wait %s: %s", p->task->id, kc_err_msg(err));
 		kc_err_free(err);
 		pending_free(x);
 		proc_agent_exited(p, 255, 0);
+	}
+}
+
+void procs_agent_lost(void)
+{
+	uint64_t now = kc_realtime_ns();
+
+	kc_list_for_each (n, &shim->tasks) {
+		struct task *t = kc_container_of(n, struct task, node);
+		if (t->init->started && !t->init->agent_exited)
+			proc_agent_exited(t->init, 255, now);
+		kc_list_for_each (m, &t->execs) {
+			struct sproc *p = kc_container_of(m, struct sproc, node);
+			if (p->started && !p->agent_exited)
+				proc_agent_exited(p, 255, now);
+		}
 	}
 }
 
@@ -271,7 +318,7 @@ void forward(ttrpc_call *c, const uint8_t *d, size_t n, ttrpc_reply_fn cb, const
 	struct pending *x;
 	kc_err *err = NULL;
 
-	if (!shim->agent || shim->vm_dead) {
+	if (shim->vm_state != SHIM_VM_READY) {
 		ttrpc_call_reply_error(c, TTRPC_UNAVAILABLE, "%s: the pod's VM is not running",
 				       ttrpc_call_method(c));
 		return;

@@ -1,46 +1,156 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The pod's VM: obtained from vmm-sandboxer (Controller Create + Start) on
- * the first task, then the agent connection over hybrid vsock. */
+/* The pod's VM: a small state machine on the shim's loop (see shim_vm.h).
+ * Every step is a callback; nothing here waits. */
+#include "shim_vm.h"
+
 #include <errno.h>
 #include <libgen.h>
 #include <string.h>
 
+#include "agent_dial.h"
+#include "containerd/events/task.pb-c.h"
 #include "containerd/services/sandbox/v1/sandbox.pb-c.h"
 #include "containerd/types/event.pb-c.h"
-#include "containerd/events/task.pb-c.h"
 #include "endpoint.h"
+#include "events.h"
 #include "google/protobuf/empty.pb-c.h"
+#include "kuasar/sandbox.pb-c.h"
 #include "log.h"
+#include "rpc_call.h"
 #include "shim.h"
+#include "shim_proc.h"
 
-#define CONTROLLER        "containerd.services.sandbox.v1.Controller"
+#define CTRL              (&containerd__services__sandbox__v1__controller__descriptor)
+#define SANDBOXER_DIAL_NS (5 * KC_NSEC_PER_SEC)
 #define SANDBOXER_TIMEOUT (120 * KC_NSEC_PER_SEC) /* a TCG boot can be slow */
+#define AGENT_DIAL_NS     (30 * KC_NSEC_PER_SEC)
+#define STOP_TIMEOUT      (30 * KC_NSEC_PER_SEC)
 
-static int dial_sandboxer(kc_err **err)
+struct waiter {
+	kc_list node;
+	shim_vm_fn cb;
+	void *ud;
+};
+
+typedef void (*step_fn)(const kc_err *err);
+
+struct shim_vm {
+	ttrpc_client *sbx;
+	kc_dialer *sbx_dialer;
+	step_fn sbx_then; /* what runs once the sandboxer is connected */
+	kc_timer *sbx_timer;
+	kc_agent_dial *agent_dial;
+	ttrpc_client *dead_agent; /* freed from a timer, never in its callback */
+	kc_timer *reap_timer;
+	kc_list waiters;      /* shim_vm_ensure / attach callers */
+	kc_list stop_waiters; /* shim_vm_stop callers */
+	bool stop_requested;
+	bool sandbox_created; /* the sandboxer has our sandbox: Stop/Shutdown it */
+};
+
+static struct shim_vm *vm_get(void)
 {
-	int fd;
-	if (shim->sbx && !ttrpc_client_closed(shim->sbx))
-		return 0;
-	ttrpc_client_free(shim->sbx);
-	shim->sbx = NULL;
-	fd = kc_dial_addr(shim->sandboxer_addr, kc_now_ns() + 5 * KC_NSEC_PER_SEC, err);
-	if (fd < 0)
-		return kc_err_wrap(err, "vmm-sandboxer at %s (is it running?)",
-				   shim->sandboxer_addr);
-	return ttrpc_client_new(shim->loop, fd, &shim->sbx, err);
+	if (!shim->vm) {
+		shim->vm = xcalloc(1, sizeof(*shim->vm));
+		kc_list_init(&shim->vm->waiters);
+		kc_list_init(&shim->vm->stop_waiters);
+	}
+	return shim->vm;
 }
 
-static void agent_closed(ttrpc_client *c, void *ud)
+static void add_waiter(kc_list *l, shim_vm_fn cb, void *ud)
 {
-	(void)c;
+	struct waiter *w = xcalloc(1, sizeof(*w));
+	w->cb = cb;
+	w->ud = ud;
+	kc_list_add_tail(l, &w->node);
+}
+
+/* Each waiter is taken off the list before its callback, which may add new
+ * waiters or free what it parked. */
+static void run_waiters(kc_list *l, const kc_err *err)
+{
+	kc_list batch;
+
+	kc_list_init(&batch);
+	while (!kc_list_empty(l)) {
+		kc_list *n = l->next;
+		kc_list_del(n);
+		kc_list_add_tail(&batch, n);
+	}
+	while (!kc_list_empty(&batch)) {
+		struct waiter *w = kc_container_of(batch.next, struct waiter, node);
+		kc_list_del(&w->node);
+		if (w->cb)
+			w->cb(w->ud, err);
+		free(w);
+	}
+}
+
+/* ------------------------------------------------------------- sandboxer */
+
+static void on_sbx_timer(kc_timer *t, void *ud);
+
+static void on_sbx_dial(int fd, kc_err *err, void *ud)
+{
+	struct shim_vm *vm = shim->vm;
+	step_fn then = vm->sbx_then;
+	kc_err *e = NULL;
 	(void)ud;
-	log_error("pod %s: lost the agent connection; the VM is gone", shim->group);
-	shim->vm_dead = true;
-	pod_on_agent_lost();
+
+	vm->sbx_dialer = NULL;
+	vm->sbx_then = NULL;
+	if (fd < 0) {
+		kc_err_set(&e, err ? err->code : EIO, "vmm-sandboxer at %s (is it running?): %s",
+			   shim->sandboxer_addr, kc_err_msg(err));
+	} else if (ttrpc_client_new(shim->loop, fd, &vm->sbx, &e) < 0) {
+		kc_err_wrap(&e, "vmm-sandboxer");
+	}
+	then(e);
+	kc_err_free(e);
+}
+
+/* A closed client is freed here, from a timer, not in its own callback. */
+static void on_sbx_timer(kc_timer *t, void *ud)
+{
+	struct shim_vm *vm = shim->vm;
+	struct kc_endpoint ep;
+	kc_err *e = NULL;
+	(void)t;
+	(void)ud;
+
+	vm->sbx_timer = NULL;
+	if (vm->sbx && !ttrpc_client_closed(vm->sbx)) {
+		step_fn then = vm->sbx_then;
+		vm->sbx_then = NULL;
+		then(NULL);
+		return;
+	}
+	ttrpc_client_free(vm->sbx);
+	vm->sbx = NULL;
+	if (kc_endpoint_parse(shim->sandboxer_addr, &ep, &e) < 0) {
+		step_fn then = vm->sbx_then;
+		vm->sbx_then = NULL;
+		kc_err_wrap(&e, "vmm-sandboxer address");
+		then(e);
+		kc_err_free(e);
+		return;
+	}
+	vm->sbx_dialer =
+	    kc_dial_async(shim->loop, &ep, kc_now_ns() + SANDBOXER_DIAL_NS, on_sbx_dial, NULL);
+}
+
+/* Run `then` with a connected vm->sbx (or the error why not). */
+static void with_sandboxer(step_fn then)
+{
+	struct shim_vm *vm = vm_get();
+	vm->sbx_then = then;
+	vm->sbx_timer = kc_timer_after(shim->loop, 0, on_sbx_timer, NULL);
 }
 
 /* "ttrpc+hvsock:///run/kuasar-vmm/<id>/task.vsock:1024" -> the UDS and the
- * sandbox dir's shared/ (exported to the guest as /run/kuasar/state). */
+ * sandbox dir's mounts/ (its read-only view shared/ is the guest's
+ * /run/kuasar/state). */
 static int adopt_address(const char *address, kc_err **err)
 {
 	struct kc_endpoint ep;
@@ -57,56 +167,27 @@ static int adopt_address(const char *address, kc_err **err)
 	shim->agent_addr = xstrdup(address);
 	shim->vsock_uds = xstrdup(ep.path);
 	dir = xstrdup(ep.path);
-	shim->shared_dir = xasprintf("%s/shared", dirname(dir));
+	/* The host-only tree; the guest sees a read-only view of it. */
+	shim->shared_dir = xasprintf("%s/mounts", dirname(dir));
 	return 0;
 }
 
-static int sandbox_start(kc_err **err)
-{
-	Containerd__Services__Sandbox__V1__ControllerCreateRequest cr =
-	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_CREATE_REQUEST__INIT;
-	Containerd__Services__Sandbox__V1__ControllerStartRequest sr =
-	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_START_REQUEST__INIT;
-	ProtobufCMessage *m = NULL;
-	kc_err *e = NULL;
-	int r;
-
-	cr.sandbox_id = shim->group;
-	r = ttrpc_client_call_sync(shim->sbx, CONTROLLER, "Create", &cr.base, NULL,
-				   SANDBOXER_TIMEOUT, NULL, &e);
-	if (r < 0 && e->code != EEXIST) {
-		if (err)
-			*err = e;
-		return kc_err_wrap(err, "create sandbox %s", shim->group);
-	}
-	kc_err_freep(&e);
-	sr.sandbox_id = shim->group;
-	if (ttrpc_client_call_sync(
-		shim->sbx, CONTROLLER, "Start", &sr.base,
-		&containerd__services__sandbox__v1__controller_start_response__descriptor,
-		SANDBOXER_TIMEOUT, &m, err) < 0)
-		return kc_err_wrap(err, "start sandbox %s", shim->group);
-	r = adopt_address(
-	    ((Containerd__Services__Sandbox__V1__ControllerStartResponse *)m)->address, err);
-	protobuf_c_message_free_unpacked(m, NULL);
-	return r;
-}
+/* ------------------------------------------------------------------ events */
 
 static void poll_events(void);
 
 /* The agent's GetEvents is a long poll: re-arm it after every event. */
-static void on_event(void *ud, const struct ttrpc_status *st, const uint8_t *d, size_t n)
+static void on_event(void *ud, const kc_err *err, ProtobufCMessage **resp)
 {
-	Containerd__Types__Envelope *env;
-	(void)ud;
+	Containerd__Types__Envelope *env = (Containerd__Types__Envelope *)*resp;
+	ttrpc_client *asked = ud;
 
-	if (st->code != 0) {
-		if (st->code != TTRPC_UNAVAILABLE && st->code != TTRPC_CANCELLED)
-			log_warn("agent events: %s", st->message);
+	if (err) {
+		if (err->code != ECONNREFUSED && err->code != ECANCELED)
+			log_warn("agent events: %s", err->msg);
 		return;
 	}
-	env = containerd__types__envelope__unpack(NULL, n, d);
-	if (env && env->event && env->topic && !strcmp(env->topic, "/tasks/oom")) {
+	if (env->event && env->topic && !strcmp(env->topic, "/tasks/oom")) {
 		Containerd__Events__TaskOOM *oom = containerd__events__task_oom__unpack(
 		    NULL, env->event->value.len, env->event->value.data);
 		if (oom) {
@@ -114,119 +195,351 @@ static void on_event(void *ud, const struct ttrpc_status *st, const uint8_t *d, 
 			containerd__events__task_oom__free_unpacked(oom, NULL);
 		}
 	}
-	if (env)
-		containerd__types__envelope__free_unpacked(env, NULL);
-	poll_events();
+	if (shim->agent == asked)
+		poll_events();
 }
 
 static void poll_events(void)
 {
 	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
-	if (!shim->agent || shim->vm_dead)
+	if (shim->vm_state != SHIM_VM_READY)
 		return;
-	(void)ttrpc_client_call(shim->agent, "grpc.SandboxService", "GetEvents", &e.base, 0,
-				on_event, NULL, NULL);
+	(void)kc_rpc_call(shim->agent, &grpc__sandbox_service__descriptor, "GetEvents", &e.base, 0,
+			  on_event, shim->agent, NULL);
 }
 
-int pod_ensure_vm(kc_err **err)
-{
-	int fd;
+/* ------------------------------------------------------------------- start */
 
-	if (shim->vm_dead)
-		return kc_err_set(err, ECONNRESET, "pod %s: its VM has died", shim->group);
-	if (shim->agent)
-		return 0;
-	if (dial_sandboxer(err) < 0 || sandbox_start(err) < 0)
-		return kc_err_retp(err);
-	shim->vm_started = true;
-	fd = kc_dial_addr(shim->agent_addr, kc_now_ns() + 30 * KC_NSEC_PER_SEC, err);
-	if (fd < 0)
-		return kc_err_wrap(err, "connect to the pod's agent");
-	if (ttrpc_client_new(shim->loop, fd, &shim->agent, err) < 0)
-		return kc_err_retp(err);
-	ttrpc_client_set_metadata(shim->agent, "containerd-namespace-ttrpc", shim->ns);
-	ttrpc_client_set_close_cb(shim->agent, agent_closed, NULL);
+static void begin_stop(void);
+
+static void start_failed(const kc_err *err)
+{
+	struct shim_vm *vm = shim->vm;
+
+	log_error("pod %s: %s", shim->group, err->msg);
+	shim->vm_state = SHIM_VM_NONE;
+	run_waiters(&vm->waiters, err);
+	if (vm->stop_requested)
+		begin_stop();
+}
+
+static void on_reap(kc_timer *t, void *ud)
+{
+	struct shim_vm *vm = shim->vm;
+	(void)t;
+	(void)ud;
+	vm->reap_timer = NULL;
+	ttrpc_client_free(vm->dead_agent);
+	vm->dead_agent = NULL;
+}
+
+static void agent_closed(ttrpc_client *c, void *ud)
+{
+	struct shim_vm *vm = shim->vm;
+	(void)ud;
+
+	log_error("pod %s: lost the agent connection; the VM is gone", shim->group);
+	shim->vm_state = SHIM_VM_DEAD;
+	shim->agent = NULL;
+	vm->dead_agent = c;
+	if (!vm->reap_timer)
+		vm->reap_timer = kc_timer_after(shim->loop, 0, on_reap, NULL);
+	procs_agent_lost();
+}
+
+static void on_agent(void *ud, ttrpc_client *cli, const kc_err *err)
+{
+	struct shim_vm *vm = shim->vm;
+	kc_err *e = NULL;
+	(void)ud;
+
+	vm->agent_dial = NULL;
+	if (!cli) {
+		kc_err_set(&e, err->code, "connect to the pod's agent: %s", err->msg);
+		start_failed(e);
+		kc_err_free(e);
+		return;
+	}
+	shim->agent = cli;
+	ttrpc_client_set_metadata(cli, "containerd-namespace-ttrpc", shim->ns);
+	ttrpc_client_set_close_cb(cli, agent_closed, NULL);
+	shim->vm_state = SHIM_VM_READY;
 	log_info("pod %s: VM ready, agent at %s", shim->group, shim->agent_addr);
 	poll_events();
-	return 0;
+	if (vm->stop_requested) {
+		kc_err_set(&e, ECANCELED, "pod %s is shutting down", shim->group);
+		run_waiters(&vm->waiters, e);
+		kc_err_free(e);
+		begin_stop();
+		return;
+	}
+	run_waiters(&vm->waiters, NULL);
 }
 
-int pod_attach_existing(kc_err **err)
+static void on_started(void *ud, const kc_err *err, ProtobufCMessage **resp)
+{
+	Containerd__Services__Sandbox__V1__ControllerStartResponse *r = (void *)*resp;
+	struct kc_endpoint ep;
+	kc_err *e = NULL;
+	(void)ud;
+
+	if (err) {
+		kc_err_set(&e, err->code, "start sandbox %s: %s", shim->group, err->msg);
+		goto fail;
+	}
+	if (adopt_address(r->address, &e) < 0 || kc_endpoint_parse(shim->agent_addr, &ep, &e) < 0)
+		goto fail;
+	shim->vm->agent_dial = kc_agent_dial_start(shim->loop, &ep, kc_now_ns() + AGENT_DIAL_NS,
+						   false, on_agent, NULL);
+	return;
+fail:
+	start_failed(e);
+	kc_err_free(e);
+}
+
+static void on_created(void *ud, const kc_err *err, ProtobufCMessage **resp)
+{
+	Containerd__Services__Sandbox__V1__ControllerStartRequest sr =
+	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_START_REQUEST__INIT;
+	kc_err *e = NULL;
+	(void)ud;
+	(void)resp;
+
+	if (err && err->code != EEXIST) {
+		kc_err_set(&e, err->code, "create sandbox %s: %s", shim->group, err->msg);
+		goto fail;
+	}
+	shim->vm->sandbox_created = true;
+	sr.sandbox_id = shim->group;
+	if (kc_rpc_call(shim->vm->sbx, CTRL, "Start", &sr.base, SANDBOXER_TIMEOUT, on_started, NULL,
+			&e) < 0)
+		goto fail;
+	return;
+fail:
+	start_failed(e);
+	kc_err_free(e);
+}
+
+static void do_create(const kc_err *err)
+{
+	Containerd__Services__Sandbox__V1__ControllerCreateRequest cr =
+	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_CREATE_REQUEST__INIT;
+	Containerd__Services__Sandbox__V1__ControllerCreateRequest__AnnotationsEntry e_[4], *pe[4];
+	kc_err *e = NULL;
+
+	if (err)
+		return start_failed(err);
+	cr.sandbox_id = shim->group;
+	/* The pod's size, as CRI annotated its sandbox container. */
+	for (size_t i = 0; i < shim->n_vm_annotations && i < KC_ARRAY_SIZE(e_); i++) {
+		containerd__services__sandbox__v1__controller_create_request__annotations_entry__init(
+		    &e_[i]);
+		e_[i].key = shim->vm_annotations[2 * i];
+		e_[i].value = shim->vm_annotations[2 * i + 1];
+		pe[cr.n_annotations++] = &e_[i];
+	}
+	cr.annotations = pe;
+	if (kc_rpc_call(shim->vm->sbx, CTRL, "Create", &cr.base, SANDBOXER_TIMEOUT, on_created,
+			NULL, &e) < 0) {
+		start_failed(e);
+		kc_err_free(e);
+	}
+}
+
+void shim_vm_ensure(shim_vm_fn cb, void *ud)
+{
+	struct shim_vm *vm = vm_get();
+	kc_err *e = NULL;
+
+	switch (shim->vm_state) {
+	case SHIM_VM_READY:
+		cb(ud, NULL);
+		return;
+	case SHIM_VM_DEAD:
+		kc_err_set(&e, ECONNRESET, "pod %s: its VM has died", shim->group);
+		break;
+	case SHIM_VM_STOPPING:
+		kc_err_set(&e, ECANCELED, "pod %s: its VM is being stopped", shim->group);
+		break;
+	case SHIM_VM_STARTING:
+		add_waiter(&vm->waiters, cb, ud);
+		return;
+	case SHIM_VM_NONE:
+		if (vm->stop_requested || shim->shutting_down) {
+			kc_err_set(&e, ECANCELED, "pod %s is shutting down", shim->group);
+			break;
+		}
+		add_waiter(&vm->waiters, cb, ud);
+		shim->vm_state = SHIM_VM_STARTING;
+		with_sandboxer(do_create);
+		return;
+	}
+	cb(ud, e);
+	kc_err_free(e);
+}
+
+/* ------------------------------------------------------------------ attach */
+
+static void on_status(void *ud, const kc_err *err, ProtobufCMessage **resp)
+{
+	Containerd__Services__Sandbox__V1__ControllerStatusResponse *r = (void *)*resp;
+	kc_err *e = NULL;
+	(void)ud;
+
+	if (err)
+		kc_err_set(&e, err->code, "sandbox %s: %s", shim->group, err->msg);
+	else if (adopt_address(r->address, &e) == 0)
+		shim->vm->sandbox_created = true;
+	run_waiters(&shim->vm->waiters, e);
+	kc_err_free(e);
+}
+
+static void do_status(const kc_err *err)
 {
 	Containerd__Services__Sandbox__V1__ControllerStatusRequest r =
 	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_STATUS_REQUEST__INIT;
-	ProtobufCMessage *m = NULL;
-	int rc;
+	kc_err *e = NULL;
 
-	if (dial_sandboxer(err) < 0)
-		return kc_err_retp(err);
+	if (err) {
+		run_waiters(&shim->vm->waiters, err);
+		return;
+	}
 	r.sandbox_id = shim->group;
-	if (ttrpc_client_call_sync(
-		shim->sbx, CONTROLLER, "Status", &r.base,
-		&containerd__services__sandbox__v1__controller_status_response__descriptor,
-		10 * KC_NSEC_PER_SEC, &m, err) < 0)
-		return kc_err_wrap(err, "sandbox %s", shim->group);
-	rc = adopt_address(
-	    ((Containerd__Services__Sandbox__V1__ControllerStatusResponse *)m)->address, err);
-	protobuf_c_message_free_unpacked(m, NULL);
-	if (rc == 0)
-		shim->vm_started = true;
-	return rc;
+	if (kc_rpc_call(shim->vm->sbx, CTRL, "Status", &r.base, 10 * KC_NSEC_PER_SEC, on_status,
+			NULL, &e) < 0) {
+		run_waiters(&shim->vm->waiters, e);
+		kc_err_free(e);
+	}
 }
 
-void pod_stop_vm(void)
+void shim_vm_attach(shim_vm_fn cb, void *ud)
+{
+	add_waiter(&vm_get()->waiters, cb, ud);
+	with_sandboxer(do_status);
+}
+
+/* -------------------------------------------------------------------- stop */
+
+static void stop_done(const kc_err *err)
+{
+	struct shim_vm *vm = shim->vm;
+
+	if (err)
+		log_warn("shutdown sandbox %s: %s", shim->group, err->msg);
+	else
+		vm->sandbox_created = false;
+	if (shim->vm_state == SHIM_VM_STOPPING)
+		shim->vm_state = SHIM_VM_NONE;
+	vm->stop_requested = false;
+	run_waiters(&vm->stop_waiters, err);
+}
+
+static void on_shutdown(void *ud, const kc_err *err, ProtobufCMessage **resp)
+{
+	(void)ud;
+	(void)resp;
+	stop_done(err);
+}
+
+static void on_stopped(void *ud, const kc_err *err, ProtobufCMessage **resp)
+{
+	Containerd__Services__Sandbox__V1__ControllerShutdownRequest sd =
+	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_SHUTDOWN_REQUEST__INIT;
+	kc_err *e = NULL;
+	(void)ud;
+	(void)resp;
+
+	if (err)
+		log_warn("stop sandbox %s: %s", shim->group, err->msg);
+	sd.sandbox_id = shim->group;
+	if (kc_rpc_call(shim->vm->sbx, CTRL, "Shutdown", &sd.base, STOP_TIMEOUT, on_shutdown, NULL,
+			&e) < 0) {
+		stop_done(e);
+		kc_err_free(e);
+	}
+}
+
+static void do_stop(const kc_err *err)
 {
 	Containerd__Services__Sandbox__V1__ControllerStopRequest st =
 	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_STOP_REQUEST__INIT;
-	Containerd__Services__Sandbox__V1__ControllerShutdownRequest sd =
-	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_SHUTDOWN_REQUEST__INIT;
-	kc_err *err = NULL;
+	kc_err *e = NULL;
 
-	if (!shim->vm_started)
+	if (err)
+		return stop_done(err);
+	st.sandbox_id = shim->group;
+	st.timeout_secs = 10;
+	if (kc_rpc_call(shim->vm->sbx, CTRL, "Stop", &st.base, STOP_TIMEOUT, on_stopped, NULL, &e) <
+	    0) {
+		stop_done(e);
+		kc_err_free(e);
+	}
+}
+
+static void begin_stop(void)
+{
+	struct shim_vm *vm = shim->vm;
+
+	vm->stop_requested = false;
+	if (!vm->sandbox_created) {
+		if (shim->vm_state != SHIM_VM_DEAD)
+			shim->vm_state = SHIM_VM_NONE;
+		run_waiters(&vm->stop_waiters, NULL);
 		return;
+	}
+	if (shim->agent) {
+		/* From a handler or a timer, never the agent's own callback. */
+		ttrpc_client_set_close_cb(shim->agent, NULL, NULL);
+		ttrpc_client_free(shim->agent);
+		shim->agent = NULL;
+	}
+	shim->vm_state = SHIM_VM_STOPPING;
+	with_sandboxer(do_stop);
+}
+
+void shim_vm_stop(shim_vm_fn cb, void *ud)
+{
+	struct shim_vm *vm = vm_get();
+
+	add_waiter(&vm->stop_waiters, cb, ud);
+	switch (shim->vm_state) {
+	case SHIM_VM_STARTING:
+		vm->stop_requested = true; /* on_agent / start_failed stop it */
+		return;
+	case SHIM_VM_STOPPING:
+		return;
+	default:
+		begin_stop();
+	}
+}
+
+void shim_vm_release(void)
+{
+	struct shim_vm *vm = shim->vm;
+
+	if (!vm)
+		return;
+	kc_dialer_cancel(vm->sbx_dialer);
+	kc_timer_cancel(vm->sbx_timer);
+	kc_timer_cancel(vm->reap_timer);
+	kc_agent_dial_cancel(vm->agent_dial);
 	if (shim->agent) {
 		ttrpc_client_set_close_cb(shim->agent, NULL, NULL);
 		ttrpc_client_free(shim->agent);
 		shim->agent = NULL;
 	}
-	if (dial_sandboxer(&err) < 0)
-		goto out;
-	st.sandbox_id = sd.sandbox_id = shim->group;
-	st.timeout_secs = 10;
-	if (ttrpc_client_call_sync(shim->sbx, CONTROLLER, "Stop", &st.base, NULL,
-				   30 * KC_NSEC_PER_SEC, NULL, &err) < 0)
-		log_warn("stop sandbox %s: %s", shim->group, kc_err_msg(err));
-	kc_err_freep(&err);
-	if (ttrpc_client_call_sync(shim->sbx, CONTROLLER, "Shutdown", &sd.base, NULL,
-				   30 * KC_NSEC_PER_SEC, NULL, &err) < 0)
-		goto out;
-	shim->vm_started = false;
-	return;
-out:
-	log_warn("shutdown sandbox %s: %s", shim->group, kc_err_msg(err));
-	kc_err_free(err);
-}
-
-uint32_t pod_alloc_port(void)
-{
-	/* Ports only need to be unique among this pod's live streams. */
-	if (shim->next_port >= 65000)
-		shim->next_port = SHIM_FIRST_PORT;
-	return shim->next_port++;
-}
-
-void pod_on_agent_lost(void)
-{
-	uint64_t now = kc_realtime_ns();
-
-	kc_list_for_each (n, &shim->tasks) {
-		struct task *t = kc_container_of(n, struct task, node);
-		if (t->init->started && !t->init->agent_exited)
-			proc_agent_exited(t->init, 255, now);
-		kc_list_for_each (m, &t->execs) {
-			struct sproc *p = kc_container_of(m, struct sproc, node);
-			if (p->started && !p->agent_exited)
-				proc_agent_exited(p, 255, now);
-		}
+	ttrpc_client_free(vm->dead_agent);
+	ttrpc_client_free(vm->sbx);
+	while (!kc_list_empty(&vm->waiters)) {
+		struct waiter *w = kc_container_of(vm->waiters.next, struct waiter, node);
+		kc_list_del(&w->node);
+		free(w);
 	}
+	while (!kc_list_empty(&vm->stop_waiters)) {
+		struct waiter *w = kc_container_of(vm->stop_waiters.next, struct waiter, node);
+		kc_list_del(&w->node);
+		free(w);
+	}
+	free(vm);
+	shim->vm = NULL;
 }

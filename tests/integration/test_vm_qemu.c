@@ -5,7 +5,7 @@
  * cloud kernel (+ build/initramfs-cloud.cpio.gz, which carries its modules):
  *
  *   scripts/boot-qemu.sh --background --share SHARE   SHARE = guest /run/kuasar/state
- *   QMP: wait for the vsock device's DRIVER_OK         (tests/lib/qmp.h)
+ *   QMP: wait for the vsock device's DRIVER_OK         (tests/lib/qmpsync.h)
  *   dial DIR/agent.addr (hybrid vsock), Check
  *   busybox containers whose rootfs and bundles are in SHARE, stdio on vsock
  *   ports the host dials: exact output, exit codes 0 and 42, cgroup limits as
@@ -41,7 +41,7 @@
 
 #include "agentctl.h"
 #include "endpoint.h"
-#include "qmp.h"
+#include "qmpsync.h"
 #include "testutil.h"
 #include "util.h"
 

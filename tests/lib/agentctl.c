@@ -16,8 +16,8 @@
 #include "kuasar/sandbox.pb-c.h"
 #include "testutil.h"
 #include "util.h"
+#include "rpc_call.h"
 
-#define TASK         "containerd.task.v2.Task"
 #define CALL_TIMEOUT (30 * KC_NSEC_PER_SEC)
 
 static int connect_client(struct agentctl *a, uint64_t deadline_ns, kc_err **err)
@@ -295,15 +295,20 @@ char *agentctl_bundle(struct agentctl *a, const char *id, const struct bundle_op
 	      f);
 	if (o->extra_linux)
 		fprintf(f, ",%s", o->extra_linux);
-	fputs("}}", f);
+	fputs("}", f);
+	if (o->annotations)
+		fprintf(f, ",\"annotations\":{%s}", o->annotations);
+	fputs("}", f);
 	fclose(f);
 	return bundle;
 }
 
+/* The product's typed client (lib/rpc_call.h), as the shim uses it. */
 static int call(struct agentctl *a, const char *method, const ProtobufCMessage *req,
-		const ProtobufCMessageDescriptor *rd, ProtobufCMessage **resp, kc_err **err)
+		ProtobufCMessage **resp, kc_err **err)
 {
-	return ttrpc_client_call_sync(a->cli, TASK, method, req, rd, CALL_TIMEOUT, resp, err);
+	return kc_rpc_call_sync(a->cli, &containerd__task__v2__task__descriptor, method, req,
+				CALL_TIMEOUT, resp, err);
 }
 
 int task_create(struct agentctl *a, const char *id, const char *bundle, bool terminal,
@@ -317,8 +322,7 @@ int task_create(struct agentctl *a, const char *id, const char *bundle, bool ter
 	r.stdin = (char *)(in ? in : "");
 	r.stdout = (char *)(out ? out : "");
 	r.stderr = (char *)(errp ? errp : "");
-	if (call(a, "Create", &r.base, &containerd__task__v2__create_task_response__descriptor, &m,
-		 err) < 0)
+	if (call(a, "Create", &r.base, &m, err) < 0)
 		return kc_err_retp(err);
 	if (pid)
 		*pid = ((Containerd__Task__V2__CreateTaskResponse *)m)->pid;
@@ -332,8 +336,7 @@ int task_start(struct agentctl *a, const char *id, const char *exec_id, uint32_t
 	ProtobufCMessage *m = NULL;
 	r.id = (char *)id;
 	r.exec_id = (char *)(exec_id ? exec_id : "");
-	if (call(a, "Start", &r.base, &containerd__task__v2__start_response__descriptor, &m, err) <
-	    0)
+	if (call(a, "Start", &r.base, &m, err) < 0)
 		return kc_err_retp(err);
 	if (pid)
 		*pid = ((Containerd__Task__V2__StartResponse *)m)->pid;
@@ -348,7 +351,7 @@ int task_wait(struct agentctl *a, const char *id, const char *exec_id, uint32_t 
 	ProtobufCMessage *m = NULL;
 	r.id = (char *)id;
 	r.exec_id = (char *)(exec_id ? exec_id : "");
-	if (call(a, "Wait", &r.base, &containerd__task__v2__wait_response__descriptor, &m, err) < 0)
+	if (call(a, "Wait", &r.base, &m, err) < 0)
 		return kc_err_retp(err);
 	if (status)
 		*status = ((Containerd__Task__V2__WaitResponse *)m)->exit_status;
@@ -363,8 +366,7 @@ int task_delete(struct agentctl *a, const char *id, const char *exec_id, uint32_
 	ProtobufCMessage *m = NULL;
 	r.id = (char *)id;
 	r.exec_id = (char *)(exec_id ? exec_id : "");
-	if (call(a, "Delete", &r.base, &containerd__task__v2__delete_response__descriptor, &m,
-		 err) < 0)
+	if (call(a, "Delete", &r.base, &m, err) < 0)
 		return kc_err_retp(err);
 	if (status)
 		*status = ((Containerd__Task__V2__DeleteResponse *)m)->exit_status;
@@ -380,7 +382,7 @@ int task_kill(struct agentctl *a, const char *id, const char *exec_id, int sig, 
 	r.exec_id = (char *)(exec_id ? exec_id : "");
 	r.signal = (uint32_t)sig;
 	r.all = all;
-	return call(a, "Kill", &r.base, NULL, NULL, err);
+	return call(a, "Kill", &r.base, NULL, err);
 }
 
 int task_exec(struct agentctl *a, const char *id, const char *exec_id, bool terminal,
@@ -400,7 +402,7 @@ int task_exec(struct agentctl *a, const char *id, const char *exec_id, bool term
 	any.value.data = (uint8_t *)process_json;
 	any.value.len = strlen(process_json);
 	r.spec = &any;
-	return call(a, "Exec", &r.base, NULL, NULL, err);
+	return call(a, "Exec", &r.base, NULL, err);
 }
 
 int task_state(struct agentctl *a, const char *id, const char *exec_id, int *status, uint32_t *pid,
@@ -410,8 +412,7 @@ int task_state(struct agentctl *a, const char *id, const char *exec_id, int *sta
 	ProtobufCMessage *m = NULL;
 	r.id = (char *)id;
 	r.exec_id = (char *)(exec_id ? exec_id : "");
-	if (call(a, "State", &r.base, &containerd__task__v2__state_response__descriptor, &m, err) <
-	    0)
+	if (call(a, "State", &r.base, &m, err) < 0)
 		return kc_err_retp(err);
 	if (status)
 		*status = (int)((Containerd__Task__V2__StateResponse *)m)->status;
@@ -429,7 +430,7 @@ int task_resize(struct agentctl *a, const char *id, const char *exec_id, unsigne
 	r.exec_id = (char *)(exec_id ? exec_id : "");
 	r.width = w;
 	r.height = h;
-	return call(a, "ResizePty", &r.base, NULL, NULL, err);
+	return call(a, "ResizePty", &r.base, NULL, err);
 }
 
 int task_close_stdin(struct agentctl *a, const char *id, const char *exec_id, kc_err **err)
@@ -438,7 +439,7 @@ int task_close_stdin(struct agentctl *a, const char *id, const char *exec_id, kc
 	r.id = (char *)id;
 	r.exec_id = (char *)(exec_id ? exec_id : "");
 	r.stdin = true;
-	return call(a, "CloseIO", &r.base, NULL, NULL, err);
+	return call(a, "CloseIO", &r.base, NULL, err);
 }
 
 int task_pids(struct agentctl *a, const char *id, size_t *n, kc_err **err)
@@ -446,7 +447,7 @@ int task_pids(struct agentctl *a, const char *id, size_t *n, kc_err **err)
 	Containerd__Task__V2__PidsRequest r = CONTAINERD__TASK__V2__PIDS_REQUEST__INIT;
 	ProtobufCMessage *m = NULL;
 	r.id = (char *)id;
-	if (call(a, "Pids", &r.base, &containerd__task__v2__pids_response__descriptor, &m, err) < 0)
+	if (call(a, "Pids", &r.base, &m, err) < 0)
 		return kc_err_retp(err);
 	*n = ((Containerd__Task__V2__PidsResponse *)m)->n_processes;
 	protobuf_c_message_free_unpacked(m, NULL);
@@ -457,14 +458,14 @@ int task_shutdown(struct agentctl *a, bool now, kc_err **err)
 {
 	Containerd__Task__V2__ShutdownRequest r = CONTAINERD__TASK__V2__SHUTDOWN_REQUEST__INIT;
 	r.now = now;
-	return call(a, "Shutdown", &r.base, NULL, NULL, err);
+	return call(a, "Shutdown", &r.base, NULL, err);
 }
 
 int sandbox_check(struct agentctl *a, kc_err **err)
 {
 	Grpc__CheckRequest r = GRPC__CHECK_REQUEST__INIT;
-	return ttrpc_client_call_sync(a->cli, "grpc.SandboxService", "Check", &r.base, NULL,
-				      CALL_TIMEOUT, NULL, err);
+	return kc_rpc_call_sync(a->cli, &grpc__sandbox_service__descriptor, "Check", &r.base,
+				CALL_TIMEOUT, NULL, err);
 }
 
 int io_dial(const char *path, kc_err **err)

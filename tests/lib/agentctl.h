@@ -54,6 +54,7 @@ struct bundle_opts {
 	const char *extra_ns;      /* raw JSON objects for linux.namespaces */
 	const char *extra_process; /* raw JSON members for "process" */
 	const char *rootfs;        /* root.path; default: the busybox rootfs */
+	const char *annotations;   /* raw JSON members for "annotations" */
 };
 /* <dir>/<id>/config.json; returns the bundle path. */
 char *agentctl_bundle(struct agentctl *a, const char *id, const struct bundle_opts *o);

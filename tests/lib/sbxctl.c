@@ -17,8 +17,9 @@
 #include "kuasar/sandbox.pb-c.h"
 #include "testutil.h"
 #include "util.h"
+#include "agent_dial.h"
+#include "rpc_call.h"
 
-#define SVC          "containerd.services.sandbox.v1.Controller"
 #define CALL_MS      30000
 #define START_MS     180000
 #define STOP_MS      120000
@@ -286,9 +287,11 @@ void sbxd_cleanup(struct sbxd *d)
 
 /* ------------------------------------------------------------------ calls */
 
-#define CALL(d, method, req, resp_desc, resp, ms, err)                                             \
-	ttrpc_client_call_sync((d)->cli, SVC, method, &(req)->base, resp_desc,                     \
-			       (uint64_t)(ms)*KC_NSEC_PER_MSEC, (ProtobufCMessage **)(resp), err)
+/* The product's typed client (lib/rpc_call.h), as the shim uses it. */
+#define CTRL (&containerd__services__sandbox__v1__controller__descriptor)
+#define CALL(d, method, req, resp, ms, err)                                                        \
+	kc_rpc_call_sync((d)->cli, CTRL, method, &(req)->base, (uint64_t)(ms)*KC_NSEC_PER_MSEC,    \
+			 (ProtobufCMessage **)(resp), err)
 
 int sbx_create(struct sbxd *d, const char *id, const char *const *annotations, kc_err **err)
 {
@@ -307,7 +310,7 @@ int sbx_create(struct sbxd *d, const char *id, const char *const *annotations, k
 	}
 	req.n_annotations = n;
 	req.annotations = pe;
-	return CALL(d, "Create", &req, NULL, NULL, CALL_MS, err);
+	return CALL(d, "Create", &req, NULL, CALL_MS, err);
 }
 
 void sbx_started_clear(struct sbx_started *s)
@@ -332,9 +335,7 @@ int sbx_start(struct sbxd *d, const char *id, struct sbx_started *ret, kc_err **
 	int r;
 
 	req.sandbox_id = (char *)id;
-	r = CALL(d, "Start", &req,
-		 &containerd__services__sandbox__v1__controller_start_response__descriptor, &resp,
-		 START_MS, err);
+	r = CALL(d, "Start", &req, &resp, START_MS, err);
 	if (r < 0)
 		return r;
 	if (ret)
@@ -359,9 +360,7 @@ int sbx_status(struct sbxd *d, const char *id, struct sbx_status *ret, kc_err **
 
 	req.sandbox_id = (char *)id;
 	req.verbose = true;
-	r = CALL(d, "Status", &req,
-		 &containerd__services__sandbox__v1__controller_status_response__descriptor, &resp,
-		 CALL_MS, err);
+	r = CALL(d, "Status", &req, &resp, CALL_MS, err);
 	if (r < 0)
 		return r;
 	ret->state = xstrdup(resp->state);
@@ -379,7 +378,7 @@ int sbx_stop(struct sbxd *d, const char *id, uint32_t timeout_secs, kc_err **err
 	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_STOP_REQUEST__INIT;
 	req.sandbox_id = (char *)id;
 	req.timeout_secs = timeout_secs;
-	return CALL(d, "Stop", &req, NULL, NULL, STOP_MS, err);
+	return CALL(d, "Stop", &req, NULL, STOP_MS, err);
 }
 
 int sbx_shutdown(struct sbxd *d, const char *id, kc_err **err)
@@ -387,7 +386,7 @@ int sbx_shutdown(struct sbxd *d, const char *id, kc_err **err)
 	Containerd__Services__Sandbox__V1__ControllerShutdownRequest req =
 	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_SHUTDOWN_REQUEST__INIT;
 	req.sandbox_id = (char *)id;
-	return CALL(d, "Shutdown", &req, NULL, NULL, STOP_MS, err);
+	return CALL(d, "Shutdown", &req, NULL, STOP_MS, err);
 }
 
 int sbx_platform(struct sbxd *d, char **os, char **arch, kc_err **err)
@@ -395,9 +394,7 @@ int sbx_platform(struct sbxd *d, char **os, char **arch, kc_err **err)
 	Containerd__Services__Sandbox__V1__ControllerPlatformRequest req =
 	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_PLATFORM_REQUEST__INIT;
 	Containerd__Services__Sandbox__V1__ControllerPlatformResponse *resp = NULL;
-	int r = CALL(d, "Platform", &req,
-		     &containerd__services__sandbox__v1__controller_platform_response__descriptor,
-		     &resp, CALL_MS, err);
+	int r = CALL(d, "Platform", &req, &resp, CALL_MS, err);
 	if (r < 0)
 		return r;
 	*os = xstrdup(resp->platform ? resp->platform->os : "");
@@ -406,21 +403,15 @@ int sbx_platform(struct sbxd *d, char **os, char **arch, kc_err **err)
 	return 0;
 }
 
-static void on_wait(void *ud, const struct ttrpc_status *st, const uint8_t *payload, size_t len)
+static void on_wait(void *ud, const kc_err *err, ProtobufCMessage **resp)
 {
 	struct sbx_wait *w = ud;
+	Containerd__Services__Sandbox__V1__ControllerWaitResponse *r = (void *)*resp;
 	w->done = true;
-	w->code = st->code;
-	if (st->code == TTRPC_OK) {
-		Containerd__Services__Sandbox__V1__ControllerWaitResponse *r =
-		    containerd__services__sandbox__v1__controller_wait_response__unpack(NULL, len,
-											payload);
-		if (r) {
-			w->exit_status = r->exit_status;
-			w->exited_at_s = r->exited_at ? (uint64_t)r->exited_at->seconds : 0;
-			containerd__services__sandbox__v1__controller_wait_response__free_unpacked(
-			    r, NULL);
-		}
+	w->code = err ? ttrpc_code_from_errno(err->code) : TTRPC_OK;
+	if (r) {
+		w->exit_status = r->exit_status;
+		w->exited_at_s = r->exited_at ? (uint64_t)r->exited_at->seconds : 0;
 	}
 }
 
@@ -430,7 +421,7 @@ int sbx_wait_begin(struct sbxd *d, const char *id, struct sbx_wait *w, kc_err **
 	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_WAIT_REQUEST__INIT;
 	memset(w, 0, sizeof(*w));
 	req.sandbox_id = (char *)id;
-	return ttrpc_client_call(d->cli, SVC, "Wait", &req.base, 0, on_wait, w, err);
+	return kc_rpc_call(d->cli, CTRL, "Wait", &req.base, 0, on_wait, w, err);
 }
 
 bool sbx_wait_end(struct sbxd *d, struct sbx_wait *w, int timeout_ms)
@@ -449,27 +440,19 @@ struct one {
 	size_t i;
 };
 
-static void on_start_one(void *ud, const struct ttrpc_status *st, const uint8_t *payload,
-			 size_t len)
+static void on_start_one(void *ud, const kc_err *err, ProtobufCMessage **resp)
 {
 	struct one *o = ud;
 	struct many *m = o->m;
 
 	m->left--;
-	if (st->code != TTRPC_OK) {
+	if (err) {
 		if (!m->msg) {
-			m->code = st->code;
-			m->msg = xstrdup(st->message);
+			m->code = err->code;
+			m->msg = xstrdup(err->msg);
 		}
 	} else {
-		Containerd__Services__Sandbox__V1__ControllerStartResponse *r =
-		    containerd__services__sandbox__v1__controller_start_response__unpack(NULL, len,
-											 payload);
-		if (r) {
-			take_started(&m->out[o->i], r);
-			containerd__services__sandbox__v1__controller_start_response__free_unpacked(
-			    r, NULL);
-		}
+		take_started(&m->out[o->i], (void *)*resp);
 	}
 	free(o);
 }
@@ -488,9 +471,8 @@ int sbx_start_many(struct sbxd *d, const char *const *ids, size_t n, struct sbx_
 		o->m = &m;
 		o->i = i;
 		req.sandbox_id = (char *)ids[i];
-		if (ttrpc_client_call(d->cli, SVC, "Start", &req.base,
-				      (uint64_t)START_MS * KC_NSEC_PER_MSEC, on_start_one, o,
-				      err) < 0)
+		if (kc_rpc_call(d->cli, CTRL, "Start", &req.base,
+				(uint64_t)START_MS * KC_NSEC_PER_MSEC, on_start_one, o, err) < 0)
 			return kc_err_retp(err);
 	}
 	while (m.left && kc_now_ns() < deadline)
@@ -499,32 +481,49 @@ int sbx_start_many(struct sbxd *d, const char *const *ids, size_t n, struct sbx_
 	if (m.left)
 		r = kc_err_set(err, ETIMEDOUT, "Start: %zu of %zu unanswered", m.left, n);
 	else if (m.msg)
-		r = kc_err_set(err, ttrpc_errno_from_code(m.code), "Start: %s: %s",
-			       ttrpc_code_name(m.code), m.msg);
+		r = kc_err_set(err, m.code, "%s", m.msg);
 	free(m.msg);
 	return r;
 }
 
+struct checked {
+	bool done;
+	kc_err *err;
+};
+
+static void on_checked(void *ud, ttrpc_client *cli, const kc_err *err)
+{
+	struct checked *c = ud;
+	c->done = true;
+	if (err)
+		kc_err_set(&c->err, err->code, "%s", err->msg);
+	ttrpc_client_free(cli);
+}
+
+/* The product's dialer and readiness check (lib/agent_dial.h). */
 int sbx_agent_check(const char *address, int timeout_ms, kc_err **err)
 {
 	uint64_t deadline = kc_now_ns() + (uint64_t)timeout_ms * KC_NSEC_PER_MSEC;
-	Grpc__CheckRequest req = GRPC__CHECK_REQUEST__INIT;
+	struct checked c = {0};
+	struct kc_endpoint ep;
 	kc_loop *loop = NULL;
-	ttrpc_client *c = NULL;
-	int fd, r;
+	kc_agent_dial *d;
+	int r = 0;
 
-	fd = kc_dial_addr(address, deadline, err);
-	if (fd < 0)
-		return fd;
-	if (kc_loop_new(&loop, err) < 0) {
-		close(fd);
+	if (kc_endpoint_parse(address, &ep, err) < 0 || kc_loop_new(&loop, err) < 0)
 		return kc_err_retp(err);
+	d = kc_agent_dial_start(loop, &ep, deadline, true, on_checked, &c);
+	while (!c.done && r == 0)
+		r = kc_loop_iterate(loop, UINT64_MAX, err) < 0 ? -1 : 0;
+	if (!c.done)
+		kc_agent_dial_cancel(d);
+	if (r == 0 && c.err) {
+		r = -1;
+		if (err)
+			*err = c.err;
+		else
+			kc_err_free(c.err);
 	}
-	r = ttrpc_client_new(loop, fd, &c, err);
-	if (r == 0)
-		r = ttrpc_client_call_sync(c, "grpc.SandboxService", "Check", &req.base, NULL,
-					   (uint64_t)timeout_ms * KC_NSEC_PER_MSEC, NULL, err);
-	ttrpc_client_free(c);
 	kc_loop_free(loop);
 	return r;
 }

@@ -160,6 +160,39 @@ Test(pod, annotations_override)
 	sbx_pod_clear(&p);
 }
 
+Test(pod, sized_from_cri_sandbox_annotations)
+{
+	struct req q;
+	struct sbx_pod p;
+
+	/* What the shim passes on from containerd's sandbox container. */
+	req_init(&q, NULL, NULL);
+	req_annotate(&q, SBX_ANNOTATION_CRI_CPU_QUOTA, "250000");
+	req_annotate(&q, SBX_ANNOTATION_CRI_CPU_PERIOD, "100000");
+	req_annotate(&q, SBX_ANNOTATION_CRI_MEMORY, "402653185"); /* 384 MiB + 1 byte */
+	p = parse_ok(&q);
+	cr_assert_eq(p.vcpus, 3, "ceil(2.5)");
+	cr_assert_eq(p.memory_mb, 385, "rounded up to MiB");
+	sbx_pod_clear(&p);
+
+	/* Zero means unlimited: the configured size stays. */
+	req_init(&q, NULL, NULL);
+	req_annotate(&q, SBX_ANNOTATION_CRI_CPU_QUOTA, "0");
+	req_annotate(&q, SBX_ANNOTATION_CRI_MEMORY, "0");
+	p = parse_ok(&q);
+	cr_assert_eq(p.vcpus, (uint32_t)C.vcpus);
+	cr_assert_eq(p.memory_mb, (uint32_t)C.memory_in_mb);
+	sbx_pod_clear(&p);
+
+	/* Our own annotation still wins. */
+	req_init(&q, NULL, NULL);
+	req_annotate(&q, SBX_ANNOTATION_CRI_MEMORY, "1073741824");
+	req_annotate(&q, SBX_ANNOTATION_MEMORY_MB, "200");
+	p = parse_ok(&q);
+	cr_assert_eq(p.memory_mb, 200);
+	sbx_pod_clear(&p);
+}
+
 Test(pod, bad_annotations_and_options)
 {
 	Runtime__V1__PodSandboxConfig pod = RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;

@@ -1,20 +1,27 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Internal to the shim's Task service (service.c) and its process layer
- * (proc.c). */
-#ifndef KC_SHIM_SVC_INT_H
-#define KC_SHIM_SVC_INT_H
+/* The shim's processes: lookups, stdio ports and relays, exit tracking (the
+ * agent's Wait, then our relays draining, then the exit event), and
+ * forwarding containerd's calls to the agent. */
+#ifndef KC_SHIM_PROC_H
+#define KC_SHIM_PROC_H
 
-#include "containerd/task/v2/shim.pb-c.h"
 #include "shim.h"
 
 #define TASK_SVC      "containerd.task.v2.Task"
 #define AGENT_TIMEOUT (60 * KC_NSEC_PER_SEC)
+/* Stdio ports are random in [PORT_MIN, PORT_MAX] so a guest process cannot
+ * guess another's before the host connects. */
+#define SHIM_PORT_MIN 20000u
+#define SHIM_PORT_MAX 65000u
 
-/* An RPC from containerd in flight at the agent. Processes are looked up by
- * id when the agent answers, so nothing dangles if they went away. */
+/* An RPC from containerd in flight (at the agent, or parked until the VM is
+ * ready). Processes are looked up by id when the answer comes, so nothing
+ * dangles if they went away. */
 struct pending {
 	ttrpc_call *call;
 	char *id, *exec_id;
+	uint64_t gen;
+	void *data; /* the handler's own (e.g. the parked request) */
 };
 
 struct pending *pending_new(ttrpc_call *call, const char *id, const char *exec_id);
@@ -31,10 +38,12 @@ void sproc_free(struct sproc *p);
 /* hvsock://<VMM vsock socket>:<port> for stream i, "" if none. */
 char *guest_uri(const struct sproc *p, int i);
 void reply_wait(ttrpc_call *c, struct sproc *p);
-void publish_exit(struct sproc *p);
 int start_relays(struct sproc *p, int from, int to, kc_err **err);
 /* Wait at the agent ourselves, once per started process. */
 void watch_exit(struct sproc *p);
+void proc_agent_exited(struct sproc *p, uint32_t status, uint64_t exited_at);
+/* The agent connection died: every started process has exited (255). */
+void procs_agent_lost(void);
 /* What is left of a containerd call's deadline, for the agent call. */
 uint64_t timeout_of(ttrpc_call *c);
 /* Forward the raw request to the agent; cb (default: relay the answer). */

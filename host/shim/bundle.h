@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The bundle the guest sees: the rootfs and host bind sources mounted under
+ * the pod's shared dir, and containerd's config.json rewritten for the guest. */
+#ifndef KC_SHIM_BUNDLE_H
+#define KC_SHIM_BUNDLE_H
+
+#include <stdbool.h>
+
+#include "containerd/types/mount.pb-c.h"
+#include "err.h"
+#include "shim.h"
+
+int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size_t n_rootfs,
+		   kc_err **err);
+void bundle_cleanup(struct task *t);
+/* Unmount and remove <shared>/<id>; true if no other container remains. */
+bool bundle_cleanup_dir(const char *shared, const char *id);
+/* The pod's size as containerd's CRI annotates its sandbox container
+ * (io.kubernetes.cri.sandbox-cpu-*, -memory): key, value, ... pairs (caller
+ * frees with kc_strv_free); returns the number of pairs. */
+size_t bundle_vm_annotations(const char *bundle, char ***ret);
+/* The pod id of a bundle: its sandbox-id annotation, else the container id. */
+char *bundle_group_id(const char *bundle, const char *id);
+
+#endif

@@ -1,0 +1,331 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The CRI suite: kubelet's calls through containerd's CRI plugin, the same
+cases for every runtime handler (runc is the reference, kuasar-vmm must
+agree). Prints "ok   - NAME" / "FAIL NAME: why" lines and exits 1 on any
+failure.
+
+  suite.py --socket S --api-proto P --gen DIR --handler H --logs DIR
+           [--sandboxer-dir D] [--phase all|before-restart|after-restart]
+           [--state FILE] [--only CASE,...]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cri as crimod  # noqa: E402
+
+IMAGE = os.environ.get("KC_CRI_IMAGE", "localhost/kuasar-c/busybox:test")
+NOETC = os.environ.get("KC_NOETC_IMAGE", "localhost/kuasar-c/busybox-noetc:test")
+EXIT_DEADLINE = 120
+
+
+class Failed(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failed(msg)
+
+
+class Suite:
+    def __init__(self, args):
+        self.a = args
+        self.pb = crimod.load_api(args.api_proto, args.gen)
+        self.c = crimod.Cri(self.pb, args.socket)
+        self.handler = args.handler
+        self.pods = []
+
+    # ------------------------------------------------------------ helpers
+    def pod(self, name, hostname=None, dns=None, share_pid=False, cgroup=True, resources=None):
+        pb = self.pb
+        uid = uuid.uuid4().hex[:12]
+        ns = pb.NamespaceOption(
+            network=pb.POD, pid=pb.POD if share_pid else pb.CONTAINER, ipc=pb.POD
+        )
+        linux = pb.LinuxPodSandboxConfig(
+            security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns)
+        )
+        if cgroup:
+            linux.cgroup_parent = "/kctest-pods/pod" + uid
+        if resources:
+            linux.resources.CopyFrom(pb.LinuxContainerResources(**resources))
+        logdir = os.path.join(self.a.logs, "%s-%s" % (name, uid))
+        os.makedirs(logdir, exist_ok=True)
+        cfg = pb.PodSandboxConfig(
+            metadata=pb.PodSandboxMetadata(name=name, uid=uid, namespace="kctest", attempt=0),
+            hostname=hostname or name,
+            log_directory=logdir,
+            linux=linux,
+        )
+        if dns:
+            cfg.dns_config.CopyFrom(pb.DNSConfig(**dns))
+        r = self.c.rt("RunPodSandbox", config=cfg, runtime_handler=self.handler)
+        self.pods.append(r.pod_sandbox_id)
+        return r.pod_sandbox_id, cfg
+
+    def container(self, pod, cfg, name, cmd, image=IMAGE, memory=0, envs=None, start=True):
+        pb = self.pb
+        # The container's own namespace options (CRI's default mode is POD).
+        pod_ns = cfg.linux.security_context.namespace_options
+        sc = pb.LinuxContainerSecurityContext(
+            namespace_options=pb.NamespaceOption(network=pb.POD, pid=pod_ns.pid, ipc=pb.POD))
+        res = pb.LinuxContainerResources()
+        if memory:
+            res.memory_limit_in_bytes = memory
+        cc = pb.ContainerConfig(
+            metadata=pb.ContainerMetadata(name=name, attempt=0),
+            image=pb.ImageSpec(image=image),
+            command=cmd,
+            log_path=name + ".log",
+            envs=[pb.KeyValue(key=k, value=v.encode()) for k, v in (envs or {}).items()],
+            linux=pb.LinuxContainerConfig(resources=res, security_context=sc),
+        )
+        r = self.c.rt("CreateContainer", pod_sandbox_id=pod, config=cc, sandbox_config=cfg)
+        if start:
+            self.c.rt("StartContainer", container_id=r.container_id)
+        return r.container_id
+
+    def status(self, cid):
+        return self.c.rt("ContainerStatus", container_id=cid).status
+
+    def wait_exit(self, cid, deadline=EXIT_DEADLINE):
+        end = time.time() + deadline
+        while True:
+            st = self.status(cid)
+            if st.state == self.pb.CONTAINER_EXITED:
+                return st
+            check(time.time() < end, "container %s did not exit in %d s" % (cid[:12], deadline))
+            time.sleep(0.1)
+
+    def sh(self, cid, script, timeout=30):
+        r = self.c.rt("ExecSync", container_id=cid, cmd=["sh", "-c", script], timeout=timeout)
+        return r.exit_code, r.stdout.decode(), r.stderr.decode()
+
+    def out(self, cid, script):
+        code, out, err = self.sh(cid, script)
+        check(code == 0, "`%s` exited %d: %s%s" % (script, code, out, err))
+        return out.strip()
+
+    def remove_pod(self, pod):
+        self.c.rt("StopPodSandbox", pod_sandbox_id=pod)
+        self.c.rt("RemovePodSandbox", pod_sandbox_id=pod)
+        if pod in self.pods:
+            self.pods.remove(pod)
+        self.nothing_left(pod)
+
+    def nothing_left(self, pod):
+        # Our VM and its helpers carry the pod id on their command lines.
+        left = []
+        for p in os.listdir("/proc"):
+            if not p.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % p, "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if pod in cmd and "suite.py" not in cmd:
+                left.append("%s: %s" % (p, cmd[:120]))
+        check(not left, "processes left for pod %s: %s" % (pod[:12], left))
+        if self.a.sandboxer_dir:
+            d = os.path.join(self.a.sandboxer_dir, pod)
+            check(not os.path.exists(d), "sandbox dir %s left" % d)
+
+    def cleanup(self):
+        for pod in list(self.pods):
+            try:
+                self.remove_pod(pod)
+            except Exception:
+                pass
+
+    # -------------------------------------------------------------- cases
+    def case_lifecycle(self):
+        """Pod ready; a container's exit code, stdout and stderr in CRI log
+        format; remove everything; nothing left."""
+        pod, cfg = self.pod("life")
+        st = self.c.rt("PodSandboxStatus", pod_sandbox_id=pod).status
+        check(st.state == self.pb.SANDBOX_READY, "pod state %d" % st.state)
+        cid = self.container(pod, cfg, "app", ["sh", "-c", "echo out; echo err >&2; exit 3"])
+        st = self.wait_exit(cid)
+        check(st.exit_code == 3, "exit code %d" % st.exit_code)
+        with open(os.path.join(cfg.log_directory, "app.log")) as f:
+            lines = [ln.split(" ", 3)[1:] for ln in f.read().splitlines()]
+        check(["stdout", "F", "out"] in lines, "CRI log lacks stdout line: %s" % lines)
+        check(["stderr", "F", "err"] in lines, "CRI log lacks stderr line: %s" % lines)
+        self.c.rt("RemoveContainer", container_id=cid)
+        self.remove_pod(pod)
+
+    def case_pod_identity(self):
+        """Hostname, resolv.conf and hosts are the pod's, in an image without /etc."""
+        dns = {"servers": ["10.0.0.53"], "searches": ["kc.test"], "options": ["ndots:2"]}
+        pod, cfg = self.pod("ident", hostname="kc-pod-host", dns=dns)
+        cid = self.container(pod, cfg, "app", ["sleep", "3600"], image=NOETC)
+        check(self.out(cid, "hostname") == "kc-pod-host", "hostname is not the pod's")
+        rc = self.out(cid, "cat /etc/resolv.conf")
+        check("nameserver 10.0.0.53" in rc and "kc.test" in rc and "ndots:2" in rc,
+              "resolv.conf: %r" % rc)
+        self.out(cid, "test -f /etc/hosts")
+        self.out(cid, "test -d /dev/shm && touch /dev/shm/x")
+        self.remove_pod(pod)
+
+    def case_shared_namespaces(self):
+        """Containers of a pod share UTS and IPC; PID only with
+        shareProcessNamespace; never the host's (or the VM's) PID namespace."""
+        for share in (False, True):
+            pod, cfg = self.pod("ns%d" % share, share_pid=share)
+            a = self.container(pod, cfg, "a", ["sleep", "3600"])
+            b = self.container(pod, cfg, "b", ["sleep", "3600"])
+            ns = {}
+            for cid in (a, b):
+                ns[cid] = {t: self.out(cid, "readlink /proc/self/ns/" + t)
+                           for t in ("uts", "ipc", "pid")}
+            check(ns[a]["uts"] == ns[b]["uts"], "UTS not shared: %s" % ns)
+            # The pod's /dev/shm is one.
+            self.out(a, "echo shm-%d >/dev/shm/kc-shared" % share)
+            check(self.out(b, "cat /dev/shm/kc-shared") == "shm-%d" % share,
+                  "/dev/shm is not shared in the pod")
+            check(ns[a]["ipc"] == ns[b]["ipc"], "IPC not shared: %s" % ns)
+            for cid in (a, b):
+                check(self.out(cid, "hostname") == cfg.hostname,
+                      "a container's hostname is not the pod's")
+            if share:
+                check(ns[a]["pid"] == ns[b]["pid"], "PID not shared: %s" % ns)
+                ps = self.out(a, "ps -o comm")
+                check("pause" in ps and "sleep" in ps, "shared PID ns lacks pause: %s" % ps)
+                # The pod's own PID namespace: pause is its PID 1, nothing of
+                # the node or of the VM (vmm-task) is in it.
+                check(self.out(a, "cat /proc/1/cmdline | tr '\\0' ' '").strip() == "/pause",
+                      "PID 1 of the shared PID namespace is not pause")
+                check("vmm-task" not in ps and "containerd" not in ps,
+                      "the pod sees processes that are not its own: %s" % ps)
+            else:
+                check(ns[a]["pid"] != ns[b]["pid"], "PID shared without asking: %s" % ns)
+                check(self.out(a, "cat /proc/1/cmdline | tr '\\0' ' '").startswith("sleep"),
+                      "PID 1 of a container is not its own process")
+            self.remove_pod(pod)
+
+    def case_resources(self):
+        """The memory limit is readable in the container; Update applies; stats."""
+        pod, cfg = self.pod("res")
+        mem = 64 << 20
+        cid = self.container(pod, cfg, "app", ["sleep", "3600"], memory=mem)
+        read = ("cat /sys/fs/cgroup/memory.max 2>/dev/null || "
+                "cat /sys/fs/cgroup/memory/memory.limit_in_bytes")
+        check(self.out(cid, read) == str(mem), "memory limit: %s" % self.out(cid, read))
+        self.c.rt("UpdateContainerResources", container_id=cid,
+                  linux=self.pb.LinuxContainerResources(memory_limit_in_bytes=96 << 20))
+        check(self.out(cid, read) == str(96 << 20), "updated limit: %s" % self.out(cid, read))
+        st = self.c.rt("ContainerStats", container_id=cid).stats
+        check(st.memory.working_set_bytes.value > 0, "no memory stats: %s" % st)
+        self.remove_pod(pod)
+
+    def case_pod_size(self):
+        """The pod's resources (kubelet's sandbox resources, PodOverhead
+        included) size the VM: 2 CPUs and 384 MiB here (the default is 1 and 256)."""
+        res = {"cpu_period": 100000, "cpu_quota": 200000, "memory_limit_in_bytes": 384 << 20}
+        pod, cfg = self.pod("size", resources=res)
+        cid = self.container(pod, cfg, "app", ["sleep", "3600"])
+        ncpu = int(self.out(cid, "grep -c ^processor /proc/cpuinfo"))
+        mem_kb = int(self.out(cid, "awk '/^MemTotal/ {print $2}' /proc/meminfo"))
+        if self.handler == "kuasar-vmm":
+            check(ncpu == 2, "the VM has %d CPUs, not 2" % ncpu)
+            check(300 << 10 < mem_kb <= 384 << 10, "the VM has %d KiB, not ~384 MiB" % mem_kb)
+        else:
+            check(ncpu >= 1 and mem_kb > 0, "no CPUs or memory seen")
+        self.remove_pod(pod)
+
+    def case_exec(self):
+        """ExecSync: exit codes, stdout and stderr, env of the container."""
+        pod, cfg = self.pod("exec")
+        cid = self.container(pod, cfg, "app", ["sleep", "3600"], envs={"KC_VAR": "v1"})
+        code, out, err = self.sh(cid, "echo $KC_VAR; echo e >&2; exit 5")
+        check((code, out, err) == (5, "v1\n", "e\n"), "ExecSync: %r" % ((code, out, err),))
+        self.remove_pod(pod)
+
+    def case_stop_grace(self):
+        """StopContainer: SIGTERM first, SIGKILL after the grace period."""
+        pod, cfg = self.pod("stop")
+        trap = self.container(pod, cfg, "trap", ["sh", "-c",
+                              "trap 'exit 7' TERM; while true; do sleep 0.1; done"])
+        deaf = self.container(pod, cfg, "deaf", ["sleep", "3600"])
+        time.sleep(1)  # let sh install its trap
+        t0 = time.time()
+        self.c.rt("StopContainer", container_id=trap, timeout=30)
+        check(self.status(trap).exit_code == 7, "trap exit %d after %.1f s" %
+              (self.status(trap).exit_code, time.time() - t0))
+        t0 = time.time()
+        self.c.rt("StopContainer", container_id=deaf, timeout=2)
+        took = time.time() - t0
+        st = self.status(deaf)
+        check(st.exit_code == 137, "deaf exit %d" % st.exit_code)
+        check(1.5 <= took < 20, "stop took %.1f s with a 2 s grace period" % took)
+        self.remove_pod(pod)
+
+    def before_restart(self):
+        pod, cfg = self.pod("restart")
+        cid = self.container(pod, cfg, "app", ["sleep", "3600"])
+        self.out(cid, "true")
+        self.pods.remove(pod)  # survives this process
+        with open(self.a.state, "w") as f:
+            json.dump({"pod": pod, "cid": cid}, f)
+
+    def after_restart(self):
+        with open(self.a.state) as f:
+            s = json.load(f)
+        self.pods.append(s["pod"])
+        st = self.c.rt("PodSandboxStatus", pod_sandbox_id=s["pod"]).status
+        check(st.state == self.pb.SANDBOX_READY, "pod not ready after restart")
+        check(self.status(s["cid"]).state == self.pb.CONTAINER_RUNNING, "container not running")
+        check(self.out(s["cid"], "echo alive") == "alive", "exec after restart")
+        self.remove_pod(s["pod"])
+
+
+CASES = ["lifecycle", "pod_identity", "shared_namespaces", "resources", "pod_size", "exec",
+         "stop_grace"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--socket", required=True)
+    ap.add_argument("--api-proto", required=True)
+    ap.add_argument("--gen", required=True)
+    ap.add_argument("--handler", required=True)
+    ap.add_argument("--logs", required=True)
+    ap.add_argument("--label", default="")
+    ap.add_argument("--sandboxer-dir", default="")
+    ap.add_argument("--phase", default="all")
+    ap.add_argument("--state", default="")
+    ap.add_argument("--only", default="")
+    a = ap.parse_args()
+    s = Suite(a)
+    s.c.wait_ready()
+    label = a.label or a.handler
+    fails = 0
+    if a.phase == "all":
+        todo = [(n, getattr(s, "case_" + n)) for n in CASES if not a.only or n in a.only.split(",")]
+    elif a.phase == "before-restart":
+        todo = [("containerd restart (before)", s.before_restart)]
+    else:
+        todo = [("containerd restart: pod kept and manageable", s.after_restart)]
+    for name, fn in todo:
+        t0 = time.time()
+        try:
+            fn()
+            print("ok   - %s: %s (%.1f s)" % (label, name, time.time() - t0), flush=True)
+        except Exception as e:
+            fails += 1
+            why = str(e) if isinstance(e, Failed) else traceback.format_exc().strip()
+            print("FAIL %s: %s: %s" % (label, name, why), flush=True)
+            s.cleanup()
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
