@@ -67,7 +67,7 @@ static int copy_file(int sdir, int ddir, const char *name, const struct stat *st
  * entry once copied so the initramfs memory is released as we go. */
 static int move_tree(int sdir, int ddir, dev_t dev, kc_err **err)
 {
-	DIR *d = fdopendir(dup(sdir));
+	DIR *d = fdopendir(fcntl(sdir, F_DUPFD_CLOEXEC, 0));
 	struct dirent *de;
 	int r = 0;
 

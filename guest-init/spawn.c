@@ -276,17 +276,20 @@ int kc_spawn_start(kc_loop *loop, const struct kc_spawn_opts *o, kc_spawn_fn fn,
 	s->wait_start = o->wait_start && !is_exec;
 	s->fn = fn;
 	s->ud = ud;
-	if (prepare_helper(s, o, err) < 0 || kc_set_nonblock(s->sync_fd, true) < 0 ||
-	    kc_loop_watch(loop, s->sync_fd, EPOLLIN, on_sync, s, &s->watch, err) < 0) {
-		if (!*err)
-			kc_err_sys(err, "container setup");
-		kill(pid, SIGKILL);
-		close(s->sync_fd);
-		free(s);
-		return kc_err_retp(err);
+	if (kc_set_nonblock(s->sync_fd, true) < 0) {
+		kc_err_sys(err, "container setup: sync socket");
+		goto fail;
 	}
+	if (prepare_helper(s, o, err) < 0 ||
+	    kc_loop_watch(loop, s->sync_fd, EPOLLIN, on_sync, s, &s->watch, err) < 0)
+		goto fail;
 	*ret = s;
 	return 0;
+fail:
+	kill(pid, SIGKILL); /* reaped as a helper */
+	close(s->sync_fd);
+	free(s);
+	return kc_err_retp(err);
 }
 
 int kc_spawn_release(kc_spawn *s, kc_err **err)
