@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "containerd/events/task.pb-c.h"
 #include "containerd/task/v2/shim.pb-c.h"
 #include "id.h"
@@ -19,6 +20,7 @@
 #include "events.h"
 #include "oom.h"
 #include "podshm.h"
+#include "sysctl.h"
 
 struct kc_agent *kc_agent;
 
@@ -213,9 +215,11 @@ static struct kc_proc *find_by_pid(pid_t pid)
 
 void kc_agent_on_exit(pid_t pid, int status)
 {
-	struct kc_proc *p = find_by_pid(pid);
+	struct kc_proc *p = NULL;
 
-	if (p) {
+	if (kc_spawn_reaped(pid)) {
+		/* A setup helper: its exit says nothing about a container. */
+	} else if ((p = find_by_pid(pid))) {
 		proc_exited(p, status);
 	} else {
 		/* Maybe an exec process whose pid we have not learned yet. */
@@ -224,6 +228,8 @@ void kc_agent_on_exit(pid_t pid, int status)
 		kc_agent->orphans[i].status = status;
 	}
 	kc_cgroup_retry_stale();
+	/* An ended process may have freed fds (ENFILE is system-wide). */
+	kc_acceptor_fds_freed();
 }
 
 static bool take_orphan(pid_t pid, int *status)
@@ -304,6 +310,7 @@ static void ctr_release(struct kc_ctr *c)
 	free(c->bundle);
 	free(c->rootfs);
 	free(c);
+	kc_acceptor_fds_freed();
 }
 
 /* --------------------------------------------------------------- create */
@@ -374,6 +381,7 @@ static void spawn_event(kc_spawn *s, enum kc_spawn_event ev, const kc_err *err, 
 			return;
 		}
 		p->ready = true;
+		p->pid = kc_spawn_pid(s);
 		p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
 		reply_create(p);
 		return;
@@ -421,9 +429,19 @@ static void pending_cancelled(ttrpc_call *call, void *ud)
 static int mount_rootfs(struct kc_ctr *c, Containerd__Types__Mount *const *mounts, size_t n,
 			kc_err **err)
 {
+	_cleanup_close_ int bfd = open(c->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int rfd = -1;
+
 	c->rootfs = xasprintf("%s/rootfs", c->bundle);
-	if (kc_mkdir_p(c->rootfs, 0711, err) < 0)
-		return kc_err_retp(err);
+	if (bfd < 0)
+		return kc_err_sys(err, "open bundle `%s`", c->bundle);
+	/* <bundle>/rootfs must be a directory of the bundle: a symlink there
+	 * would put the rootfs mounts anywhere. */
+	if (mkdirat(bfd, "rootfs", 0711) < 0 && errno != EEXIST)
+		return kc_err_sys(err, "mkdir `%s`", c->rootfs);
+	rfd = openat(bfd, "rootfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rfd < 0)
+		return kc_err_sys(err, "`%s` (must be a directory, not a symlink)", c->rootfs);
 	for (size_t i = 0; i < n; i++) {
 		if (kc_mount_pb(mounts[i], c->rootfs, err) < 0) {
 			if (c->rootfs_mounted)
@@ -432,6 +450,27 @@ static int mount_rootfs(struct kc_ctr *c, Containerd__Types__Mount *const *mount
 			return kc_err_wrap(err, "rootfs mount %zu", i);
 		}
 		c->rootfs_mounted = true;
+	}
+	return 0;
+}
+
+/* A container's cgroup is its own: not another's, nor a parent or a child of
+ * another's (Kill writes cgroup.kill there). */
+static int cgroup_in_use(const struct kc_ctr *self, const char *path, kc_err **err)
+{
+	size_t n = strlen(path);
+
+	kc_list_for_each (it, &kc_agent->ctrs) {
+		const struct kc_ctr *c = kc_container_of(it, struct kc_ctr, node);
+		size_t m;
+		if (c == self || !c->cgroup)
+			continue;
+		m = strlen(c->cgroup->path);
+		if (!strncmp(path, c->cgroup->path, n < m ? n : m) &&
+		    (n == m || (n < m ? c->cgroup->path[n] : path[m]) == '/'))
+			return kc_err_set(err, EBUSY,
+					  "linux.cgroupsPath: %s overlaps the cgroup of %s", path,
+					  c->id);
 	}
 	return 0;
 }
@@ -498,6 +537,9 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 	if (kc_spec_load(bundle, &c->spec, &err) < 0 ||
 	    kc_podshm_prepare(kc_agent->root_dir, id, c->spec, &err) < 0)
 		goto fail;
+	/* Inside a VM our own namespaces are the pod's (sysctl.h). */
+	if (kc_sysctl_check(c->spec, !kc_agent->host_mode, &err) < 0)
+		goto fail;
 	if (c->spec->process.terminal != terminal) {
 		/* containerd passes the same flag in both; trust the request. */
 		c->spec->process.terminal = terminal;
@@ -505,8 +547,11 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 	if (n_rootfs > 0 ? mount_rootfs(c, rootfs, n_rootfs, &err) < 0 : resolve_root(c, &err) < 0)
 		goto fail;
 	if (kc_agent->cgroup_root) {
-		_cleanup_free_ char *path =
-		    kc_cgroup_path_for(kc_agent->cgroup_root, c->spec->cgroups_path, id);
+		_cleanup_free_ char *path = NULL;
+		if (kc_cgroup_path_for(kc_agent->cgroup_root, c->spec->cgroups_path, id, &path,
+				       &err) < 0 ||
+		    cgroup_in_use(c, path, &err) < 0)
+			goto fail;
 		if (kc_cgroup_create(kc_agent->cgroup_root, path, &c->spec->resources, &c->cgroup,
 				     &err) < 0)
 			goto fail;
@@ -525,7 +570,6 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 	if (kc_spawn_start(kc_agent->loop, &o, spawn_event, p, &p->spawn, &err) < 0)
 		goto fail;
 	kc_procio_close_child_fds(p->io);
-	p->pid = kc_spawn_pid(p->spawn);
 	p->pending = call;
 	ttrpc_call_set_cancel(call, pending_cancelled, p);
 	return;
@@ -598,7 +642,7 @@ int kc_exec_add(struct kc_ctr *c, const char *exec_id, bool terminal, const char
 	struct kc_proc *p;
 
 	if (kc_id_check("exec id", exec_id, err) < 0)
-		return -1;
+		return kc_err_retp(err);
 	if (kc_proc_find(c, exec_id))
 		return kc_err_set(err, EEXIST, "exec %s: already exists in %s", exec_id, c->id);
 	if (!c->init->started || c->init->exited)
@@ -609,6 +653,9 @@ int kc_exec_add(struct kc_ctr *c, const char *exec_id, bool terminal, const char
 		proc_free(p);
 		return kc_err_wrap(err, "exec %s", exec_id);
 	}
+	/* runc: an exec without capabilities gets the container's. */
+	if (!p->spec.caps.set)
+		p->spec.caps = c->spec->process.caps;
 	p->terminal = terminal;
 	p->spec.terminal = terminal;
 	p->stdin_uri = xstrdup(in ? in : "");

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -25,6 +26,8 @@
 
 static char *errors;
 static int n_errors;
+static struct rlimit nofile_default;
+static bool nofile_raised;
 
 static void record(kc_err *err, const char *step)
 {
@@ -64,7 +67,7 @@ static int copy_file(int sdir, int ddir, const char *name, const struct stat *st
  * entry once copied so the initramfs memory is released as we go. */
 static int move_tree(int sdir, int ddir, dev_t dev, kc_err **err)
 {
-	DIR *d = fdopendir(dup(sdir));
+	DIR *d = fdopendir(fcntl(sdir, F_DUPFD_CLOEXEC, 0));
 	struct dirent *de;
 	int r = 0;
 
@@ -265,6 +268,36 @@ static int set_hostname(const char *name, kc_err **err)
 	return 0;
 }
 
+/* PID 1 holds an fd per connection, stdio stream, pidfd and cgroup: the
+ * kernel's 1024 is reachable by a busy pod. Raise both limits to nr_open (as
+ * systemd does for itself); containers start from the kernel's default again
+ * (kc_boot_nofile_default), as before. */
+static int raise_nofile(kc_err **err)
+{
+	_cleanup_free_ char *text = NULL;
+	int64_t nr_open = 1 << 20;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &nofile_default) < 0)
+		return kc_err_sys(err, "getrlimit RLIMIT_NOFILE");
+	if (kc_read_file("/proc/sys/fs/nr_open", 64, &text, NULL, NULL) == 0) {
+		text[strcspn(text, "\n")] = '\0';
+		(void)kc_parse_i64(text, 1024, INT32_MAX, &nr_open);
+	}
+	rl.rlim_cur = rl.rlim_max = (rlim_t)nr_open;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return kc_err_sys(err, "raise RLIMIT_NOFILE to %lld", (long long)nr_open);
+	nofile_raised = true;
+	return 0;
+}
+
+bool kc_boot_nofile_default(struct rlimit *ret)
+{
+	if (nofile_raised)
+		*ret = nofile_default;
+	return nofile_raised;
+}
+
 int kc_boot_init(struct kc_cmdline *cmdline, char **ret_errors)
 {
 	kc_err *err = NULL;
@@ -289,6 +322,8 @@ int kc_boot_init(struct kc_cmdline *cmdline, char **ret_errors)
 		log_warn("init: symlink /dev/ptmx: %s", strerror(errno));
 	if (enable_cgroup_controllers(&err) < 0)
 		record(err, "cgroup controllers"), err = NULL;
+	if (raise_nofile(&err) < 0)
+		record(err, "fd limit"), err = NULL;
 	if (kc_read_file("/proc/cmdline", 1 << 16, &text, NULL, &err) < 0)
 		record(err, "cmdline"), err = NULL;
 	else if (kc_cmdline_parse(text, cmdline, &err) < 0)

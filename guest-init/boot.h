@@ -5,10 +5,16 @@
 #ifndef KC_BOOT_H
 #define KC_BOOT_H
 
+#include <stdbool.h>
+#include <sys/resource.h>
+
 #include "cmdline.h"
 
 /* Returns the number of failed steps; *errors gets their text ("; "-joined). */
 int kc_boot_init(struct kc_cmdline *cmdline, char **errors);
+/* RLIMIT_NOFILE as the kernel gave it to PID 1, before kc_boot_init raised
+ * ours: what container processes start from. false if nothing was raised. */
+bool kc_boot_nofile_default(struct rlimit *ret);
 /* Kill everything, sync, power the VM off. Does not return. */
 void kc_boot_poweroff(void) __attribute__((noreturn));
 

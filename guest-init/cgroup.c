@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devcg.h"
 #include "util.h"
 
 int kc_cgroup_find_root(char **ret, kc_err **err)
@@ -32,13 +33,49 @@ int kc_cgroup_find_root(char **ret, kc_err **err)
 	return kc_err_set(err, ENOENT, "no cgroup2 filesystem is mounted");
 }
 
-char *kc_cgroup_path_for(const char *root, const char *cgroups_path, const char *id)
+/* runc's utils.CleanPath, for a path taken from "/": a lexical clean in
+ * which ".." stops at the top, so no cgroupsPath names a directory outside
+ * the cgroup filesystem. Returns "/a/b" (or "/"). */
+static char *clean_path(const char *p)
+{
+	char *out = xmalloc(strlen(p) + 2);
+	size_t n = 0;
+
+	for (const char *c = p; *c;) {
+		size_t len = strcspn(c, "/");
+		if (len == 2 && c[0] == '.' && c[1] == '.') {
+			while (n > 0 && out[--n] != '/')
+				;
+		} else if (len && !(len == 1 && c[0] == '.')) {
+			out[n++] = '/';
+			memcpy(out + n, c, len);
+			n += len;
+		}
+		c += len;
+		while (*c == '/')
+			c++;
+	}
+	if (!n)
+		out[n++] = '/';
+	out[n] = '\0';
+	return out;
+}
+
+/* One component of the systemd form: no separator, not "." or "..". */
+static bool plain_name(const char *s)
+{
+	return *s && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+int kc_cgroup_path_for(const char *root, const char *cgroups_path, const char *id, char **ret,
+		       kc_err **err)
 {
 	const char *p = cgroups_path;
+	_cleanup_free_ char *rel = NULL;
 
-	if (!p || !*p)
-		return xasprintf("%s/kuasar/%s", root, id);
-	if (strchr(p, ':') && p[0] != '/') {
+	if (!p || !*p) {
+		rel = xasprintf("/kuasar/%s", id);
+	} else if (strchr(p, ':') && p[0] != '/') {
 		/* systemd driver syntax "slice:prefix:name" */
 		_cleanup_free_ char *s = xstrdup(p);
 		char *slice = s, *prefix = strchr(s, ':'), *name;
@@ -50,11 +87,25 @@ char *kc_cgroup_path_for(const char *root, const char *cgroups_path, const char 
 			name = (char *)id;
 		if (!*slice)
 			slice = "system.slice";
-		return xasprintf("%s/%s/%s-%s.scope", root, slice, prefix, name);
+		if (!plain_name(slice) || !plain_name(prefix) || !plain_name(name))
+			return kc_err_set(err, EINVAL,
+					  "linux.cgroupsPath `%s`: slice, prefix and name must be "
+					  "plain names",
+					  p);
+		rel = xasprintf("/%s/%s-%s.scope", slice, prefix, name);
+	} else if (p[0] == '/') {
+		rel = clean_path(p);
+	} else {
+		_cleanup_free_ char *c = clean_path(p);
+		rel = xasprintf("/kuasar%s", c);
 	}
-	if (p[0] == '/')
-		return xasprintf("%s%s", root, p);
-	return xasprintf("%s/kuasar/%s", root, p);
+	if (!strcmp(rel, "/"))
+		return kc_err_set(err, EINVAL,
+				  "linux.cgroupsPath `%s`: names the cgroup root, not a cgroup of "
+				  "its own",
+				  p);
+	*ret = xasprintf("%s%s", root, rel);
+	return 0;
 }
 
 uint64_t kc_cgroup_shares_to_weight(uint64_t shares)
@@ -243,6 +294,10 @@ int kc_cgroup_apply(struct kc_cgroup *cg, const struct kc_resources *r, kc_err *
 	for (size_t i = 0; i < r->n_unified; i++)
 		if (write_at(cg->dirfd, cg->path, r->unified_keys[i], r->unified_vals[i], err) < 0)
 			return kc_err_retp(err);
+	/* A new cgroup always gets a program: deny by default. */
+	if ((r->has_devices || cg->devprog < 0) &&
+	    kc_devcg_apply(cg->dirfd, r->devices, r->n_devices, &cg->devprog, err) < 0)
+		return kc_err_wrap(err, "cgroup %s: linux.resources.devices", cg->path);
 	return 0;
 }
 
@@ -269,6 +324,7 @@ int kc_cgroup_create(const char *root, const char *path, const struct kc_resourc
 		}
 	}
 	cg = xcalloc(1, sizeof(*cg));
+	cg->devprog = -1;
 	cg->path = xstrdup(path);
 	cg->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg->dirfd < 0) {
@@ -501,6 +557,8 @@ void kc_cgroup_free(struct kc_cgroup *cg)
 		return;
 	if (cg->dirfd >= 0)
 		close(cg->dirfd);
+	if (cg->devprog >= 0)
+		close(cg->devprog); /* rmdir detached it; else it stays attached */
 	free(cg->path);
 	free(cg);
 }

@@ -15,19 +15,25 @@
 struct kc_cgroup {
 	char *path; /* absolute directory */
 	int dirfd;
+	int devprog; /* the attached device cgroup program (devcg.h), -1 if none */
 };
 
 /* Where cgroup2 is mounted (guest: /sys/fs/cgroup; a hybrid host:
  * /sys/fs/cgroup/unified). */
 int kc_cgroup_find_root(char **ret, kc_err **err);
 /* The directory for a container: cgroupsPath resolved like runc (absolute,
- * relative, or systemd "slice:prefix:name"), default "/kuasar/<id>". */
-char *kc_cgroup_path_for(const char *root, const char *cgroups_path, const char *id);
+ * relative, or systemd "slice:prefix:name"), default "/kuasar/<id>", cleaned
+ * like runc's CleanPath (".." cannot climb above root) and strictly below
+ * root. */
+int kc_cgroup_path_for(const char *root, const char *cgroups_path, const char *id, char **ret,
+		       kc_err **err);
 /* mkdir -p path (below root, the cgroup2 mount), enable the controllers the
- * resources need on every ancestor, then apply the resources. Fails naming a
- * controller the kernel lacks. */
+ * resources need on every ancestor, then apply the resources, the device
+ * rules included (deny by default: devcg.h). Fails naming a controller the
+ * kernel lacks. */
 int kc_cgroup_create(const char *root, const char *path, const struct kc_resources *res,
 		     struct kc_cgroup **ret, kc_err **err);
+/* Update: the device program is replaced only if res has device rules. */
 int kc_cgroup_apply(struct kc_cgroup *cg, const struct kc_resources *res, kc_err **err);
 int kc_cgroup_add_pid(struct kc_cgroup *cg, pid_t pid, kc_err **err);
 /* SIGKILL every process (cgroup.kill, or one by one on old kernels). */

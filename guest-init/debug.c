@@ -10,7 +10,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "endpoint.h"
+#include "peer.h"
 #include "util.h"
 
 static char *debug_shell;
@@ -64,14 +66,12 @@ static _noreturn_ void session(int conn)
 	_exit(0);
 }
 
-static void on_accept(kc_watch *w, int fd, uint32_t events, void *ud)
+static void on_accept(kc_acceptor *a, int c, void *ud)
 {
-	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-	(void)w;
-	(void)events;
+	(void)a;
 	(void)ud;
-	if (c < 0)
-		return;
+	/* The session polls a blocking socket. */
+	kc_set_nonblock(c, false);
 	/* The agent reaps the session process like any other child. */
 	if (fork() == 0)
 		session(c);
@@ -82,6 +82,7 @@ int kc_debug_console_start(kc_loop *loop, const char *shell, kc_err **err)
 {
 	struct kc_endpoint ep = {
 	    .kind = KC_EP_VSOCK, .cid = KC_VSOCK_CID_ANY, .port = KC_DEBUG_PORT};
+	kc_acceptor *a;
 	int fd;
 
 	debug_shell = xstrdup(shell && *shell ? shell : "/bin/sh");
@@ -91,5 +92,9 @@ int kc_debug_console_start(kc_loop *loop, const char *shell, kc_err **err)
 	fd = kc_listen(&ep, err);
 	if (fd < 0)
 		return fd;
-	return kc_loop_watch(loop, fd, EPOLLIN, on_accept, NULL, NULL, err);
+	if (kc_acceptor_new(loop, fd, on_accept, NULL, &a, err) < 0)
+		return kc_err_retp(err);
+	/* A root shell for the host only: never for a container in the VM. */
+	kc_acceptor_set_filter(a, kc_peer_allowed, "debug console");
+	return 0;
 }

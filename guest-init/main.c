@@ -21,6 +21,8 @@
 #include "log.h"
 #include "events.h"
 #include "oom.h"
+#include "peer.h"
+#include "procsetup.h"
 #include "reaper.h"
 #include "svc.h"
 
@@ -113,8 +115,11 @@ int main(int argc, char **argv)
 	agent.host_mode = !pid1;
 	if (pid1) {
 		char *errors = NULL;
+		struct rlimit nofile;
 		if (kc_boot_init(&cmdline, &errors) > 0)
 			agent.init_error = errors;
+		if (kc_boot_nofile_default(&nofile))
+			kc_proc_set_base_nofile(&nofile);
 		if (cmdline.listen)
 			listen_addr = cmdline.listen;
 		if (cmdline.drain_timeout_ms)
@@ -151,6 +156,8 @@ int main(int argc, char **argv)
 	}
 	if (ttrpc_server_new(agent.loop, &agent.server, &err) < 0)
 		goto fatal;
+	/* Over vsock only the host may call (peer.h). */
+	ttrpc_server_set_peer_filter(agent.server, kc_peer_allowed, "ttrpc API");
 	ttrpc_server_register(agent.server, &kc_task_service, NULL);
 	ttrpc_server_register(agent.server, &kc_sandbox_service, NULL);
 	if (pid1 && cmdline.debug &&
@@ -178,6 +185,7 @@ int main(int argc, char **argv)
 	ttrpc_server_free(agent.server);
 	kc_events_fini();
 	kc_oom_fini();
+	kc_reaper_fini();
 	kc_loop_free(agent.loop);
 	free(agent.cgroup_root);
 	kc_cmdline_clear(&cmdline);

@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "endpoint.h"
+#include "peer.h"
 #include "relaybuf.h"
 #include "util.h"
 
@@ -20,10 +22,10 @@ struct stream {
 	enum kind kind;
 	int child_fd; /* our copy of the child's end (until close_child_fds) */
 	int proc_fd;  /* our end: pipe or pty master */
-	int listen_fd;
+	kc_acceptor *listener;
 	int conn_fd;
 	char *unix_path; /* to unlink */
-	kc_watch *w_listen, *w_conn, *w_proc;
+	kc_watch *w_conn, *w_proc;
 	struct kc_relaybuf rb;
 	bool done;
 };
@@ -56,23 +58,30 @@ static void check_drained(kc_procio *io)
 		io->drained_fn(io, io->drained_ud);
 }
 
+static void stop_listening(struct stream *s)
+{
+	kc_acceptor_free(s->listener);
+	s->listener = NULL;
+	if (s->unix_path) {
+		unlink(s->unix_path);
+		kc_freep(&s->unix_path);
+	}
+}
+
 static void stream_finish(struct stream *s)
 {
-	kc_watch_free(s->w_listen);
+	stop_listening(s);
 	kc_watch_free(s->w_conn);
 	kc_watch_free(s->w_proc);
-	s->w_listen = s->w_conn = s->w_proc = NULL;
-	close_fd(&s->listen_fd);
+	s->w_conn = s->w_proc = NULL;
 	if (s->conn_fd >= 0 && s->output)
 		shutdown(s->conn_fd, SHUT_WR);
 	close_fd(&s->conn_fd);
 	close_fd(&s->proc_fd);
 	kc_relaybuf_clear(&s->rb);
-	if (s->unix_path) {
-		unlink(s->unix_path);
-		kc_freep(&s->unix_path);
-	}
 	s->done = true;
+	/* Listeners parked at the fd limit may take connections again. */
+	kc_acceptor_fds_freed();
 	check_drained(s->io);
 }
 
@@ -146,23 +155,14 @@ static void stream_update(struct stream *s)
 	}
 }
 
-static void on_accept(kc_watch *w, int fd, uint32_t events, void *ud)
+static void on_accept(kc_acceptor *a, int c, void *ud)
 {
 	struct stream *s = ud;
-	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	(void)w;
-	(void)events;
+	(void)a;
 
-	if (c < 0)
-		return;
-	/* One connection per stream: stop listening. */
-	kc_watch_free(s->w_listen);
-	s->w_listen = NULL;
-	close_fd(&s->listen_fd);
-	if (s->unix_path) {
-		unlink(s->unix_path);
-		kc_freep(&s->unix_path);
-	}
+	/* One connection per stream (the first the peer filter let through):
+	 * stop listening. */
+	stop_listening(s);
 	s->conn_fd = c;
 	if (s->proc_fd < 0 && !s->output && !s->io->terminal) {
 		/* stdin already closed by CloseIO */
@@ -200,7 +200,7 @@ static int stream_init(kc_procio *io, struct stream *s, int idx, const char *uri
 {
 	s->io = io;
 	s->output = idx > 0;
-	s->child_fd = s->proc_fd = s->listen_fd = s->conn_fd = -1;
+	s->child_fd = s->proc_fd = s->conn_fd = -1;
 	if (!uri || !*uri) {
 		s->kind = S_NONE;
 		s->done = true;
@@ -226,11 +226,14 @@ static int stream_init(kc_procio *io, struct stream *s, int idx, const char *uri
 		return 0;
 	}
 	s->kind = S_LISTEN;
-	s->listen_fd = open_listener(uri, &s->unix_path, err);
-	if (s->listen_fd < 0)
-		return kc_err_wrap(err, "stdio `%s`", uri);
-	if (kc_loop_watch(io->loop, s->listen_fd, EPOLLIN, on_accept, s, &s->w_listen, err) < 0)
-		return kc_err_retp(err);
+	{
+		int lfd = open_listener(uri, &s->unix_path, err);
+		if (lfd < 0)
+			return kc_err_wrap(err, "stdio `%s`", uri);
+		if (kc_acceptor_new(io->loop, lfd, on_accept, s, &s->listener, err) < 0)
+			return kc_err_wrap(err, "stdio `%s`", uri);
+		kc_acceptor_set_filter(s->listener, kc_peer_allowed, "stdio listener");
+	}
 	if (io->terminal && idx == 2) {
 		/* A terminal merges stderr into stdout; nothing will come here. */
 		s->done = true;
@@ -257,7 +260,7 @@ int kc_procio_new(kc_loop *loop, const char *in, const char *out, const char *er
 	io->terminal = terminal;
 	io->pty = -1;
 	for (int i = 0; i < 3; i++)
-		io->s[i].child_fd = io->s[i].proc_fd = io->s[i].listen_fd = io->s[i].conn_fd = -1;
+		io->s[i].child_fd = io->s[i].proc_fd = io->s[i].conn_fd = -1;
 	for (int i = 0; i < 3; i++)
 		if (stream_init(io, &io->s[i], i, uris[i], err) < 0) {
 			kc_procio_free(io);
@@ -313,10 +316,9 @@ void kc_procio_close_stdin(kc_procio *io)
 	if (io->terminal) {
 		/* The master also carries output; only stop relaying input. */
 		kc_watch_free(s->w_conn);
-		kc_watch_free(s->w_listen);
-		s->w_conn = s->w_listen = NULL;
+		s->w_conn = NULL;
+		stop_listening(s);
 		close_fd(&s->conn_fd);
-		close_fd(&s->listen_fd);
 		s->done = true;
 		return;
 	}
@@ -359,19 +361,16 @@ void kc_procio_free(kc_procio *io)
 		struct stream *s = &io->s[i];
 		if (i == 0 && io->terminal)
 			s->proc_fd = -1; /* io->pty, closed below */
-		kc_watch_free(s->w_listen);
+		stop_listening(s);
 		kc_watch_free(s->w_conn);
 		kc_watch_free(s->w_proc);
-		close_fd(&s->listen_fd);
 		close_fd(&s->conn_fd);
 		close_fd(&s->proc_fd);
 		close_fd(&s->child_fd);
 		kc_relaybuf_clear(&s->rb);
-		if (s->unix_path)
-			unlink(s->unix_path);
-		free(s->unix_path);
 	}
 	if (io->pty >= 0)
 		close(io->pty);
 	free(io);
+	kc_acceptor_fds_freed();
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,20 +17,25 @@
 #include "seccomp.h"
 #include "util.h"
 
+static struct rlimit base_nofile;
+static bool have_base_nofile;
+
+void kc_proc_set_base_nofile(const struct rlimit *rl)
+{
+	base_nofile = *rl;
+	have_base_nofile = true;
+}
+
 int kc_proc_limits(const struct kc_process *p, kc_err **err)
 {
+	if (have_base_nofile && setrlimit(RLIMIT_NOFILE, &base_nofile) < 0)
+		return kc_err_sys(err, "reset RLIMIT_NOFILE");
 	for (size_t i = 0; i < p->n_rlimits; i++) {
 		struct rlimit rl = {.rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard};
 		if (setrlimit(p->rlimits[i].resource, &rl) < 0)
 			return kc_err_sys(err, "setrlimit %d (soft %llu, hard %llu)",
 					  p->rlimits[i].resource, (unsigned long long)rl.rlim_cur,
 					  (unsigned long long)rl.rlim_max);
-	}
-	if (p->has_oom_score_adj) {
-		char buf[16];
-		int n = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
-		if (kc_write_file("/proc/self/oom_score_adj", buf, (size_t)n, O_WRONLY, 0, err) < 0)
-			return kc_err_retp(err);
 	}
 	return 0;
 }
@@ -48,17 +54,20 @@ static int capset_all(const struct kc_caps *c)
 
 int kc_proc_identity(const struct kc_process *p, kc_err **err)
 {
-	const struct kc_caps *c = &p->caps;
+	/* No "capabilities" object means empty sets, as runc builds them: never
+	 * the agent's full set. (An exec without one gets the container's sets:
+	 * kc_exec_add copies them.) */
+	static const struct kc_caps none = {.set = true};
+	const struct kc_caps *c = p->caps.set ? &p->caps : &none;
 	int last = kc_cap_last();
 
 	/* The bounding set can only shrink while we hold CAP_SETPCAP, i.e.
 	 * before switching to the container user. */
-	if (c->set)
-		for (int cap = 0; cap <= last; cap++)
-			if (!(c->bounding & (1ULL << cap)) &&
-			    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-				return kc_err_sys(err, "drop capability %d from bounding set", cap);
-	if (c->set && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+	for (int cap = 0; cap <= last; cap++)
+		if (!(c->bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+		    errno != EINVAL)
+			return kc_err_sys(err, "drop capability %d from bounding set", cap);
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return kc_err_sys(err, "PR_SET_KEEPCAPS");
 	if (setgroups(p->user.n_gids, p->user.gids) < 0 && !(errno == EPERM && !p->user.n_gids))
 		return kc_err_sys(err, "setgroups (%zu additional gids)", p->user.n_gids);
@@ -66,8 +75,6 @@ int kc_proc_identity(const struct kc_process *p, kc_err **err)
 		return kc_err_sys(err, "setgid %u", p->user.gid);
 	if (setresuid(p->user.uid, p->user.uid, p->user.uid) < 0)
 		return kc_err_sys(err, "setuid %u", p->user.uid);
-	if (!c->set)
-		return 0;
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
 		return kc_err_sys(err, "PR_SET_KEEPCAPS");
 	if (capset_all(c) < 0)
@@ -122,6 +129,22 @@ char *kc_find_program(const char *name, char *const *env)
 	return NULL;
 }
 
+/* A cwd reached through a leaked fd ("/proc/self/fd/N" to a directory of
+ * the agent's) lies outside our root: getcwd(2) then fails with ENOENT or
+ * answers "(unreachable)/..." (CVE-2024-21626; runc 1.1.12 checks the same). */
+static int verify_cwd(const char *cwd, kc_err **err)
+{
+	char buf[PATH_MAX];
+	long n = syscall(SYS_getcwd, buf, sizeof(buf));
+
+	if ((n < 0 && errno == ENOENT) || (n > 0 && buf[0] != '/'))
+		return kc_err_set(
+		    err, EPERM, "cwd `%s` is outside the container root (possible breakout)", cwd);
+	if (n < 0)
+		return kc_err_sys(err, "verify cwd `%s`", cwd);
+	return 0;
+}
+
 /* The home directory of uid in the container's /etc/passwd, "/" if none:
  * runc sets HOME from it when the process's env has none. */
 static char *home_of(uid_t uid)
@@ -168,6 +191,8 @@ int kc_proc_exec(const struct kc_process *p, const struct kc_seccomp *sc, kc_err
 		umask((mode_t)p->user.umask);
 	if (chdir(p->cwd) < 0)
 		return kc_err_sys(err, "chdir to cwd `%s`", p->cwd);
+	if (verify_cwd(p->cwd, err) < 0)
+		return kc_err_retp(err);
 	if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return kc_err_sys(err, "set no_new_privs");
 	prog = kc_find_program(p->args[0], p->env);

@@ -4,16 +4,23 @@
 #ifndef KC_PROCSETUP_H
 #define KC_PROCSETUP_H
 
+#include <sys/resource.h>
+
 #include "err.h"
 #include "spec.h"
 
-/* rlimits and oom_score_adj: done while still fully privileged. */
+/* The RLIMIT_NOFILE container processes start from when the agent raised its
+ * own (PID 1); unset: they inherit the agent's. */
+void kc_proc_set_base_nofile(const struct rlimit *rl);
+/* rlimits: done while still fully privileged. (oom_score_adj is set by the
+ * agent from outside, spawn.h.) */
 int kc_proc_limits(const struct kc_process *p, kc_err **err);
-/* Switch uid/gid/groups and set the capability sets. */
+/* Switch uid/gid/groups and set the capability sets (none without a
+ * "capabilities" object). */
 int kc_proc_identity(const struct kc_process *p, kc_err **err);
-/* umask, cwd, no_new_privs, then execve with the process's env, looking the
- * program up in the process's PATH; sc (may be NULL) is loaded last before
- * execve. Returns only on failure. */
+/* umask, cwd (verified to be inside the root), no_new_privs, then execve
+ * with the process's env, looking the program up in the process's PATH; sc
+ * (may be NULL) is loaded last before execve. Returns only on failure. */
 int kc_proc_exec(const struct kc_process *p, const struct kc_seccomp *sc, kc_err **err);
 /* Resolve argv[0] against PATH from env (as execvpe would, but with the
  * container's PATH, not ours). Returns a malloc'd path or NULL (errno). */

@@ -10,6 +10,8 @@
 #include "util.h"
 
 static kc_exit_fn exit_fn;
+static kc_watch *sig_watch;
+static int sig_fd = -1;
 static kc_signal_fn signal_fn;
 static void *reaper_ud;
 
@@ -26,7 +28,9 @@ void kc_reaper_reap(void)
 {
 	for (;;) {
 		int st;
-		pid_t pid = waitpid(-1, &st, WNOHANG);
+		/* __WALL: also children whose exit signal is not SIGCHLD (a
+		 * "clone child"), which WNOHANG alone never reaps. */
+		pid_t pid = waitpid(-1, &st, WNOHANG | __WALL);
 		if (pid <= 0)
 			break; /* 0: none left exited; -1/ECHILD: no children */
 		if (exit_fn)
@@ -53,6 +57,15 @@ static void on_signal(kc_watch *w, int fd, uint32_t events, void *ud)
 	}
 }
 
+void kc_reaper_fini(void)
+{
+	kc_watch_free(sig_watch);
+	sig_watch = NULL;
+	if (sig_fd >= 0)
+		close(sig_fd);
+	sig_fd = -1;
+}
+
 int kc_reaper_init(kc_loop *loop, kc_exit_fn on_exit, kc_signal_fn on_sig, void *ud, kc_err **err)
 {
 	/* Signals the kernel sends because *we* faulted must stay deliverable. */
@@ -71,10 +84,11 @@ int kc_reaper_init(kc_loop *loop, kc_exit_fn on_exit, kc_signal_fn on_sig, void 
 	exit_fn = on_exit;
 	signal_fn = on_sig;
 	reaper_ud = ud;
-	if (kc_loop_watch(loop, fd, EPOLLIN, on_signal, NULL, NULL, err) < 0) {
+	if (kc_loop_watch(loop, fd, EPOLLIN, on_signal, NULL, &sig_watch, err) < 0) {
 		close(fd);
 		return kc_err_retp(err);
 	}
+	sig_fd = fd;
 	/* Children may have exited before the signalfd existed. */
 	kc_reaper_reap();
 	return 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Signals as events: every signal is blocked and read from a signalfd on the
- * loop (catatonit). SIGCHLD reaps every child with waitpid(-1, WNOHANG). */
+ * loop (catatonit). SIGCHLD reaps every child with waitpid(-1, WNOHANG |
+ * __WALL). */
 #ifndef KC_REAPER_H
 #define KC_REAPER_H
 
@@ -16,6 +17,8 @@ typedef void (*kc_signal_fn)(int sig, void *ud);
 
 int kc_reaper_init(kc_loop *loop, kc_exit_fn on_exit, kc_signal_fn on_signal, void *ud,
 		   kc_err **err);
+/* Stop watching and close the signalfd (host mode's exit). */
+void kc_reaper_fini(void);
 /* Reap now (e.g. after a SIGKILL whose SIGCHLD is still queued). */
 void kc_reaper_reap(void);
 int kc_wait_status_code(int wstatus);

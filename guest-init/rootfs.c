@@ -253,13 +253,95 @@ static int setup_dev(int rootfd, const struct kc_spec *spec, bool userns, kc_err
 	return 0;
 }
 
+static bool is_null_device(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
+	       minor(st.st_rdev) == 3;
+}
+
+/* The agent's /dev/null, checked to be the null device. Masks are bound from
+ * a verified fd, never from a path inside the container: its image could
+ * make /dev/null a link to something it wants writable (runc's CVE-2025-31133). */
+static int open_null(kc_err **err)
+{
+	_cleanup_close_ int fd = open("/dev/null", O_PATH | O_CLOEXEC);
+
+	if (fd < 0)
+		return kc_err_sys(err, "open /dev/null");
+	if (!is_null_device(fd))
+		return kc_err_set(err, EINVAL, "/dev/null is not the null device (1:3)");
+	return steal_fd(&fd);
+}
+
+/* readonlyPaths then maskedPaths (runc's order), resolved in the root once
+ * and mounted onto the resolved fd: no stat-then-mount-by-path race. */
+static int restrict_paths(int rootfd, int nullfd, const struct kc_spec *spec, kc_err **err)
+{
+	/* The container's own /dev/null when it is the null device (what runc
+	 * binds, so a mask looks the same), else the agent's. */
+	_cleanup_close_ int own =
+	    kc_open_in_root(rootfd, "/dev/null", O_PATH | O_NOFOLLOW, 0, NULL);
+	char np[32];
+
+	kc_fd_path(own >= 0 && is_null_device(own) ? own : nullfd, np);
+	for (size_t i = 0; spec->readonly_paths && spec->readonly_paths[i]; i++) {
+		const char *p = spec->readonly_paths[i];
+		_cleanup_close_ int fd = kc_open_in_root(rootfd, p, O_PATH, 0, NULL);
+		_cleanup_close_ int top = -1;
+		char fp[32];
+
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			return kc_err_sys(err, "read-only path `%s`", p);
+		}
+		kc_fd_path(fd, fp);
+		if (kc_do_mount(fp, fp, p, NULL, MS_BIND | MS_REC, NULL, err) < 0)
+			return kc_err_wrap(err, "read-only path");
+		/* Remount the new mount: re-resolve, fd is the covered inode. */
+		top = kc_open_in_root(rootfd, p, O_PATH, 0, err);
+		if (top < 0)
+			return kc_err_retp(err);
+		kc_fd_path(top, fp);
+		if (kc_do_mount(NULL, fp, p, NULL,
+				MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(fp), NULL, err) < 0)
+			return kc_err_wrap(err, "remount read-only");
+	}
+	for (size_t i = 0; spec->masked_paths && spec->masked_paths[i]; i++) {
+		const char *p = spec->masked_paths[i];
+		_cleanup_close_ int fd = kc_open_in_root(rootfd, p, O_PATH, 0, NULL);
+		struct stat st;
+		char fp[32];
+
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			return kc_err_sys(err, "masked path `%s`", p);
+		}
+		if (fstat(fd, &st) < 0)
+			return kc_err_sys(err, "masked path `%s`", p);
+		kc_fd_path(fd, fp);
+		if (S_ISDIR(st.st_mode)) {
+			if (kc_do_mount("tmpfs", fp, p, "tmpfs", MS_RDONLY, "size=0k", err) < 0)
+				return kc_err_wrap(err, "mask");
+		} else if (kc_do_mount(np, fp, p, NULL, MS_BIND, NULL, err) < 0) {
+			return kc_err_wrap(err, "mask");
+		}
+	}
+	return 0;
+}
+
 int kc_rootfs_setup(const struct kc_spec *spec, const char *rootfs, const char *cgroup, bool userns,
 		    kc_err **err)
 {
-	_cleanup_close_ int rootfd = -1;
+	_cleanup_close_ int rootfd = -1, nullfd = -1;
 	const struct kc_namespace *cns = kc_spec_namespace(spec, CLONE_NEWCGROUP);
 	struct mount_ctx ctx = {.cgroup = cgroup, .cgroupns = cns && !cns->path};
 
+	nullfd = open_null(err);
+	if (nullfd < 0)
+		return kc_err_retp(err);
 	/* Nothing we mount may propagate back to the agent's namespace. */
 	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 		return kc_err_sys(err, "make / rslave");
@@ -273,6 +355,8 @@ int kc_rootfs_setup(const struct kc_spec *spec, const char *rootfs, const char *
 		if (mount_one(rootfd, &spec->mounts[i], &ctx, err) < 0)
 			return kc_err_retp(err);
 	if (setup_dev(rootfd, spec, userns, err) < 0)
+		return kc_err_retp(err);
+	if (restrict_paths(rootfd, nullfd, spec, err) < 0)
 		return kc_err_retp(err);
 	if (chdir(rootfs) < 0)
 		return kc_err_sys(err, "chdir `%s`", rootfs);
@@ -291,48 +375,8 @@ int kc_rootfs_setup(const struct kc_spec *spec, const char *rootfs, const char *
 
 int kc_rootfs_finish(const struct kc_spec *spec, kc_err **err)
 {
-	for (size_t i = 0; spec->masked_paths && spec->masked_paths[i]; i++) {
-		const char *p = spec->masked_paths[i];
-		struct stat st;
-		if (stat(p, &st) < 0) {
-			if (errno == ENOENT)
-				continue;
-			return kc_err_sys(err, "masked path `%s`", p);
-		}
-		if (S_ISDIR(st.st_mode)) {
-			if (mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0k") < 0)
-				return kc_err_sys(err, "mask `%s`", p);
-		} else if (mount("/dev/null", p, NULL, MS_BIND, NULL) < 0) {
-			return kc_err_sys(err, "mask `%s`", p);
-		}
-	}
-	for (size_t i = 0; spec->readonly_paths && spec->readonly_paths[i]; i++) {
-		const char *p = spec->readonly_paths[i];
-		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
-			if (errno == ENOENT)
-				continue;
-			return kc_err_sys(err, "read-only path `%s`", p);
-		}
-		if (mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(p), NULL) <
-		    0)
-			return kc_err_sys(err, "remount `%s` read-only", p);
-	}
 	if (spec->root_readonly &&
 	    mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags("/"), NULL) < 0)
 		return kc_err_sys(err, "remount / read-only");
-	return 0;
-}
-
-int kc_apply_sysctl(const struct kc_spec *spec, kc_err **err)
-{
-	for (size_t i = 0; i < spec->n_sysctl; i++) {
-		_cleanup_free_ char *path = xasprintf("/proc/sys/%s", spec->sysctl_keys[i]);
-		for (char *c = path + 10; *c; c++)
-			if (*c == '.')
-				*c = '/';
-		if (kc_write_file(path, spec->sysctl_vals[i], strlen(spec->sysctl_vals[i]),
-				  O_WRONLY, 0, err) < 0)
-			return kc_err_wrap(err, "sysctl %s", spec->sysctl_keys[i]);
-	}
 	return 0;
 }

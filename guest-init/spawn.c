@@ -18,36 +18,18 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "mount.h"
-#include "procsetup.h"
-#include "rootfs.h"
-#include "seccomp.h"
+#include "spawn_child.h"
+#include "spawn_sync.h"
 #include "util.h"
-
-#define SYNC_TEXT_MAX 1024
-
-enum sync_type {
-	SYNC_GO = 1, /* parent -> child: cgroup and id maps are in place */
-	SYNC_READY,  /* child -> parent: set up, waiting for START */
-	SYNC_START,  /* parent -> child: execve now */
-	SYNC_PTY,    /* child -> parent: terminal master attached */
-	SYNC_PID,    /* exec helper -> parent: pid of the process */
-	SYNC_ERROR,  /* child -> parent: failed; err + text */
-};
-
-struct sync_msg {
-	int32_t type;
-	int32_t err;
-	int32_t pid;
-	char text[SYNC_TEXT_MAX];
-};
 
 struct kc_spawn {
 	kc_loop *loop;
 	kc_watch *watch;
 	int sync_fd;
-	pid_t pid;
+	pid_t helper; /* forked helper (spawn_child.h), until SYNC_PID */
+	pid_t pid;    /* the container process, from SYNC_PID on */
 	int pty;
+	const struct kc_spec *spec; /* id maps for SYNC_IDMAP */
 	bool wait_start;
 	bool ready;
 	bool done; /* EXECED or FAILED delivered */
@@ -55,271 +37,34 @@ struct kc_spawn {
 	void *ud;
 };
 
-/* ------------------------------------------------------------- child side */
+/* Helpers not reaped yet: their exits are ours, not a container's. */
+static pid_t *helpers;
+static size_t n_helpers;
 
-static int sync_send(int fd, int type, int err, pid_t pid, const char *text, int pass_fd)
+static void helper_add(pid_t pid)
 {
-	struct sync_msg m = {.type = type, .err = err, .pid = pid};
-	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	if (text)
-		snprintf(m.text, sizeof(m.text), "%s", text);
-	if (pass_fd >= 0) {
-		struct cmsghdr *c;
-		memset(&cm, 0, sizeof(cm));
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = sizeof(cm.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-	}
-	while (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
+	helpers = xrealloc(helpers, (n_helpers + 1) * sizeof(*helpers));
+	helpers[n_helpers++] = pid;
 }
 
-/* Blocking receive of one message, optionally with an fd. 0 = EOF. */
-static ssize_t sync_recv(int fd, struct sync_msg *m, int *ret_fd)
+static bool helper_alive(pid_t pid)
 {
-	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = cm.buf,
-			    .msg_controllen = sizeof(cm.buf)};
-	ssize_t n;
+	for (size_t i = 0; i < n_helpers; i++)
+		if (helpers[i] == pid)
+			return true;
+	return false;
+}
 
-	if (ret_fd)
-		*ret_fd = -1;
-	do
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return n;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			int fd2;
-			memcpy(&fd2, CMSG_DATA(c), sizeof(int));
-			if (ret_fd)
-				*ret_fd = fd2;
-			else
-				close(fd2);
+bool kc_spawn_reaped(pid_t pid)
+{
+	for (size_t i = 0; i < n_helpers; i++)
+		if (helpers[i] == pid) {
+			helpers[i] = helpers[--n_helpers];
+			if (!n_helpers)
+				kc_freep(&helpers);
+			return true;
 		}
-	if ((size_t)n < offsetof(struct sync_msg, text))
-		return -EPROTO;
-	m->text[SYNC_TEXT_MAX - 1] = '\0';
-	return n;
-}
-
-static _noreturn_ void child_fail(int sync, kc_err *err)
-{
-	(void)sync_send(sync, SYNC_ERROR, err ? err->code : 0, 0, kc_err_msg(err), -1);
-	_exit(127);
-}
-
-static void child_reset_signals(void)
-{
-	sigset_t all;
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-
-	for (int s = 1; s < NSIG; s++)
-		(void)sigaction(s, &dfl, NULL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-}
-
-/* Allocate the terminal from the container's own devpts, hand the master to
- * the parent and make the slave our controlling terminal and stdio. */
-static int child_terminal(int sync, const struct kc_process *p, kc_err **err)
-{
-	_cleanup_close_ int master = -1, slave = -1;
-	char name[64];
-	int unlock = 0;
-
-	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (master < 0)
-		return kc_err_sys(err, "open /dev/ptmx in the container");
-	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
-		return kc_err_sys(err, "unlock pty");
-	/* TIOCGPTPEER opens the slave from the master, immune to /dev/pts
-	 * tricks in the image. */
-	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (slave < 0)
-		return kc_err_sys(err, "open pty slave");
-	if (p->console_width && p->console_height) {
-		struct winsize ws = {.ws_row = (unsigned short)p->console_height,
-				     .ws_col = (unsigned short)p->console_width};
-		(void)ioctl(slave, TIOCSWINSZ, &ws);
-	}
-	if (ioctl(master, TIOCGPTN, &unlock) == 0) {
-		snprintf(name, sizeof(name), "/dev/pts/%d", unlock);
-		/* Let the process find its terminal at /dev/console like runc. */
-		(void)mount(name, "/dev/console", NULL, MS_BIND, NULL);
-	}
-	if (sync_send(sync, SYNC_PTY, 0, 0, NULL, master) < 0)
-		return kc_err_sys(err, "send pty master");
-	if (setsid() < 0)
-		return kc_err_sys(err, "setsid");
-	if (ioctl(slave, TIOCSCTTY, 0) < 0)
-		return kc_err_sys(err, "set controlling terminal");
-	for (int i = 0; i < 3; i++)
-		if (dup2(slave, i) < 0)
-			return kc_err_sys(err, "dup terminal to fd %d", i);
-	return 0;
-}
-
-static int child_stdio(const int stdio[3], kc_err **err)
-{
-	int fds[3];
-
-	/* Move fds above 2 first so dup2 order cannot clobber one we need. */
-	for (int i = 0; i < 3; i++) {
-		if (stdio[i] < 0) {
-			fds[i] = open("/dev/null", O_RDWR | O_CLOEXEC);
-			if (fds[i] < 0)
-				fds[i] = -1; /* no /dev/null in an odd image: leave closed */
-		} else {
-			fds[i] = fcntl(stdio[i], F_DUPFD_CLOEXEC, 3);
-			if (fds[i] < 0)
-				return kc_err_sys(err, "dup stdio fd %d", stdio[i]);
-		}
-	}
-	for (int i = 0; i < 3; i++) {
-		if (fds[i] < 0) {
-			close(i);
-			continue;
-		}
-		if (dup2(fds[i], i) < 0)
-			return kc_err_sys(err, "dup2 stdio %d", i);
-	}
-	return 0;
-}
-
-static int join_spec_namespaces(const struct kc_spec *spec, bool mount_last, kc_err **err)
-{
-	/* user first (it grants the rights for the others), mount last. */
-	static const int order[] = {CLONE_NEWUSER, CLONE_NEWIPC,    CLONE_NEWUTS, CLONE_NEWNET,
-				    CLONE_NEWPID,  CLONE_NEWCGROUP, CLONE_NEWNS};
-	for (size_t i = 0; i < KC_ARRAY_SIZE(order); i++) {
-		const struct kc_namespace *ns = kc_spec_namespace(spec, order[i]);
-		_cleanup_close_ int fd = -1;
-		if (!ns || !ns->path || (order[i] == CLONE_NEWNS && !mount_last))
-			continue;
-		fd = open(ns->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return kc_err_sys(err, "open namespace `%s`", ns->path);
-		if (setns(fd, order[i]) < 0)
-			return kc_err_sys(err, "join namespace `%s`", ns->path);
-	}
-	return 0;
-}
-
-static void child_common_tail(int sync, const struct kc_spawn_opts *o, bool wait_start)
-{
-	kc_err *err = NULL;
-	const struct kc_process *p = o->proc;
-
-	if (o->terminal) {
-		if (child_terminal(sync, p, &err) < 0)
-			child_fail(sync, err);
-	} else if (child_stdio(o->stdio, &err) < 0) {
-		child_fail(sync, err);
-	}
-	if (kc_proc_limits(p, &err) < 0)
-		child_fail(sync, err);
-	/* Without no_new_privs a filter needs CAP_SYS_ADMIN: load it before the
-	 * capabilities go, as runc does (with it: last, in kc_proc_exec). */
-	if (!p->no_new_privs && kc_seccomp_load(o->spec->seccomp, &err) < 0)
-		child_fail(sync, err);
-	if (kc_proc_identity(p, &err) < 0)
-		child_fail(sync, err);
-	if (wait_start) {
-		struct sync_msg m;
-		if (sync_send(sync, SYNC_READY, 0, 0, NULL, -1) < 0)
-			_exit(127);
-		if (sync_recv(sync, &m, NULL) <= 0 || m.type != SYNC_START)
-			_exit(127); /* the agent gave up on us */
-	}
-	kc_proc_exec(p, p->no_new_privs ? o->spec->seccomp : NULL, &err);
-	child_fail(sync, err);
-}
-
-static _noreturn_ void child_init(int sync, const struct kc_spawn_opts *o)
-{
-	const struct kc_spec *spec = o->spec;
-	const struct kc_namespace *cgns = kc_spec_namespace(spec, CLONE_NEWCGROUP);
-	kc_err *err = NULL;
-	struct sync_msg m;
-
-	child_reset_signals();
-	/* If the agent dies while we are being set up, so do we. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (sync_recv(sync, &m, NULL) <= 0 || m.type != SYNC_GO)
-		_exit(127);
-	if (join_spec_namespaces(spec, false, &err) < 0)
-		child_fail(sync, err);
-	/* Now that the parent has moved us into the container's cgroup (see
-	 * clone_flags_for): a new cgroup namespace is rooted there. */
-	if (cgns && !cgns->path && unshare(CLONE_NEWCGROUP) < 0) {
-		kc_err_sys(&err, "new cgroup namespace");
-		child_fail(sync, err);
-	}
-	if (kc_spec_namespace(spec, CLONE_NEWUTS)) {
-		if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
-			kc_err_sys(&err, "sethostname `%s`", spec->hostname);
-			child_fail(sync, err);
-		}
-		if (spec->domainname &&
-		    setdomainname(spec->domainname, strlen(spec->domainname)) < 0) {
-			kc_err_sys(&err, "setdomainname `%s`", spec->domainname);
-			child_fail(sync, err);
-		}
-	}
-	if (kc_rootfs_setup(spec, o->rootfs, o->cgroup ? o->cgroup->path : NULL,
-			    kc_spec_namespace(spec, CLONE_NEWUSER) != NULL, &err) < 0 ||
-	    kc_apply_sysctl(spec, &err) < 0 || kc_rootfs_finish(spec, &err) < 0)
-		child_fail(sync, err);
-	child_common_tail(sync, o, o->wait_start);
-	_exit(127);
-}
-
-static _noreturn_ void child_exec_helper(int sync, const struct kc_spawn_opts *o,
-					 unsigned long ns_flags)
-{
-	kc_err *err = NULL;
-	pid_t pid;
-
-	child_reset_signals();
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (o->cgroup && kc_cgroup_add_pid(o->cgroup, 0, &err) < 0)
-		child_fail(sync, err);
-	if (setns(o->join_pidfd, (int)ns_flags) < 0) {
-		kc_err_sys(&err, "join the container's namespaces");
-		child_fail(sync, err);
-	}
-	pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
-	if (pid < 0) {
-		kc_err_sys(&err, "clone exec process");
-		child_fail(sync, err);
-	}
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		child_common_tail(sync, o, false);
-		_exit(127);
-	}
-	(void)sync_send(sync, SYNC_PID, 0, pid, NULL, -1);
-	_exit(0);
+	return false;
 }
 
 /* ------------------------------------------------------------ parent side */
@@ -337,6 +82,41 @@ static void finish(kc_spawn *s, enum kc_spawn_event ev, const kc_err *err)
 	s->fn(s, ev, err, s->ud);
 }
 
+static int write_idmap(pid_t pid, const char *file, const struct kc_idmap *m, size_t n,
+		       kc_err **err)
+{
+	_cleanup_free_ char *path = xasprintf("/proc/%d/%s", (int)pid, file);
+	_cleanup_free_ char *buf = xmalloc(n * 36 + 1); /* 3 u32 + 3 separators each */
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, 37, "%u %u %u\n", m[i].container_id,
+					m[i].host_id, m[i].size);
+	return kc_write_file(path, buf, len, O_WRONLY, 0, err);
+}
+
+static int write_idmaps(kc_spawn *s, kc_err **err)
+{
+	const struct kc_spec *spec = s->spec;
+	if (write_idmap(s->helper, "uid_map", spec->uid_mappings, spec->n_uid_mappings, err) < 0 ||
+	    write_idmap(s->helper, "gid_map", spec->gid_mappings, spec->n_gid_mappings, err) < 0)
+		return kc_err_wrap(err, "user namespace");
+	if (sync_send(s->sync_fd, SYNC_GO, 0, 0, NULL, -1) < 0)
+		return kc_err_sys(err, "resume the container's setup");
+	return 0;
+}
+
+/* The agent's side failed: stop the setup where it is. */
+static void fail(kc_spawn *s, kc_err *err)
+{
+	if (s->helper > 0 && helper_alive(s->helper))
+		kill(s->helper, SIGKILL);
+	if (s->pid > 0)
+		kill(s->pid, SIGKILL);
+	finish(s, KC_SPAWN_FAILED, err);
+	kc_err_free(err);
+}
+
 static void on_sync(kc_watch *w, int fd, uint32_t events, void *ud)
 {
 	kc_spawn *s = ud;
@@ -346,12 +126,20 @@ static void on_sync(kc_watch *w, int fd, uint32_t events, void *ud)
 	ssize_t n;
 
 	(void)w;
+	(void)events;
 	n = sync_recv(fd, &m, &pfd);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	if (n == -EAGAIN)
 		return;
-	if (n <= 0) {
+	if (n < 0 && n != -EPROTO) {
+		errno = (int)-n;
+		kc_err_sys(&err, "container setup: sync socket");
+		fail(s, err);
+		return;
+	}
+	if (n == 0) {
+		/* Every holder closed it: the process exec'd (CLOEXEC) or died. */
 		if (!s->pid)
-			kc_err_set(&err, ECHILD, "exec helper died before starting the process");
+			kc_err_set(&err, ECHILD, "the container process was never started");
 		else if (s->wait_start && !s->ready)
 			kc_err_set(&err, ECHILD, "container init died during setup");
 		if (err) {
@@ -362,6 +150,8 @@ static void on_sync(kc_watch *w, int fd, uint32_t events, void *ud)
 		}
 		return;
 	}
+	if (n < 0) /* a short message: ignore it, as an unknown type */
+		return;
 	switch (m.type) {
 	case SYNC_PTY:
 		if (s->pty >= 0)
@@ -369,13 +159,19 @@ static void on_sync(kc_watch *w, int fd, uint32_t events, void *ud)
 		s->pty = pfd;
 		return;
 	case SYNC_PID:
-		s->pid = m.pid;
+		if (!s->pid && m.pid > 0)
+			s->pid = m.pid;
+		return;
+	case SYNC_IDMAP:
+		if (write_idmaps(s, &err) < 0)
+			fail(s, err);
 		return;
 	case SYNC_READY:
 		s->ready = true;
 		finish(s, KC_SPAWN_READY, NULL);
 		return;
 	case SYNC_ERROR:
+		/* The sender exits by itself (127, which Wait reports). */
 		kc_err_set(&err, m.err, "%s", m.text);
 		finish(s, KC_SPAWN_FAILED, err);
 		kc_err_free(err);
@@ -392,9 +188,9 @@ static unsigned long ns_flags_to_join(pid_t target)
 	static const struct {
 		const char *name;
 		unsigned long flag;
-	} ns[] = {{"mnt", CLONE_NEWNS},   {"pid", CLONE_NEWPID}, {"uts", CLONE_NEWUTS},
-		  {"ipc", CLONE_NEWIPC},  {"net", CLONE_NEWNET}, {"cgroup", CLONE_NEWCGROUP},
-		  {"user", CLONE_NEWUSER}};
+	} ns[] = {{"mnt", CLONE_NEWNS},    {"pid", CLONE_NEWPID},  {"uts", CLONE_NEWUTS},
+		  {"ipc", CLONE_NEWIPC},   {"net", CLONE_NEWNET},  {"cgroup", CLONE_NEWCGROUP},
+		  {"user", CLONE_NEWUSER}, {"time", CLONE_NEWTIME}};
 	unsigned long flags = 0;
 
 	for (size_t i = 0; i < KC_ARRAY_SIZE(ns); i++) {
@@ -412,34 +208,22 @@ static unsigned long ns_flags_to_join(pid_t target)
 	return flags;
 }
 
-static int write_idmap(pid_t pid, const char *file, const struct kc_idmap *m, size_t n,
-		       kc_err **err)
+/* Values the agent sets from outside, in its own procfs: the container's
+ * /proc is not looked at. The helper's oom_score_adj is inherited. */
+static int prepare_helper(kc_spawn *s, const struct kc_spawn_opts *o, kc_err **err)
 {
-	char buf[4096];
-	size_t len = 0;
-	_cleanup_free_ char *path = xasprintf("/proc/%d/%s", (int)pid, file);
-
-	for (size_t i = 0; i < n && len < sizeof(buf) - 40; i++)
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%u %u %u\n",
-					m[i].container_id, m[i].host_id, m[i].size);
-	return kc_write_file(path, buf, len, O_WRONLY, 0, err);
-}
-
-static unsigned long clone_flags_for(const struct kc_spec *spec)
-{
-	unsigned long flags = 0;
-	for (size_t i = 0; i < spec->n_namespaces; i++) {
-		const struct kc_namespace *ns = &spec->namespaces[i];
-		if (ns->path)
-			continue; /* joined with setns in the child */
-		flags |= (unsigned long)ns->type;
+	if (o->cgroup && kc_cgroup_add_pid(o->cgroup, s->helper, err) < 0)
+		return kc_err_retp(err);
+	if (o->proc->has_oom_score_adj) {
+		char path[40], val[16];
+		int n = snprintf(val, sizeof(val), "%d", o->proc->oom_score_adj);
+		snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)s->helper);
+		if (kc_write_file(path, val, (size_t)n, O_WRONLY, 0, err) < 0)
+			return kc_err_wrap(err, "process.oomScoreAdj");
 	}
-	/* A cgroup namespace is rooted at its creator's cgroup, and the parent
-	 * moves the child into the container's cgroup only after the clone:
-	 * child_init unshares it after SYNC_GO, as runc does. */
-	flags &= ~(unsigned long)CLONE_NEWCGROUP;
-	/* The container always gets its own mount namespace: we pivot_root. */
-	return flags | CLONE_NEWNS;
+	if (sync_send(s->sync_fd, SYNC_GO, 0, 0, NULL, -1) < 0)
+		return kc_err_sys(err, "start the container's setup");
+	return 0;
 }
 
 int kc_spawn_start(kc_loop *loop, const struct kc_spawn_opts *o, kc_spawn_fn fn, void *ud,
@@ -447,60 +231,58 @@ int kc_spawn_start(kc_loop *loop, const struct kc_spawn_opts *o, kc_spawn_fn fn,
 {
 	int sv[2];
 	bool is_exec = o->join_pidfd >= 0;
-	unsigned long flags, join = 0;
+	unsigned long join = 0;
 	kc_spawn *s;
 	pid_t pid;
 
 	if (o->spec->has_hooks)
 		return kc_err_set(err, EOPNOTSUPP,
 				  "hooks: OCI hooks are not supported inside the guest");
+	if (!is_exec && (o->spec->time_monotonic.set || o->spec->time_boottime.set)) {
+		const struct kc_namespace *t = kc_spec_namespace(o->spec, CLONE_NEWTIME);
+		if (!t || t->path)
+			return kc_err_set(
+			    err, EINVAL,
+			    "linux.timeOffsets: time namespace offsets specified, but "
+			    "no new time namespace is (they apply to a new one only)");
+	}
 	if (is_exec)
 		join = ns_flags_to_join(o->join_pid);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_err_sys(err, "socketpair");
-	flags = is_exec ? 0 : clone_flags_for(o->spec);
-	pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+	pid = fork();
 	if (pid < 0) {
-		int r = kc_err_sys(err, "clone (flags %#lx)", flags);
+		int r = kc_err_sys(err, "fork");
 		close(sv[0]);
 		close(sv[1]);
 		return r;
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		if (is_exec)
-			child_exec_helper(sv[1], o, join);
-		child_init(sv[1], o);
+		spawn_helper(sv[1], o, join);
 	}
 	close(sv[1]);
+	helper_add(pid);
 	s = xcalloc(1, sizeof(*s));
 	s->loop = loop;
 	s->sync_fd = sv[0];
+	s->helper = pid;
 	s->pty = -1;
+	s->spec = o->spec;
 	s->wait_start = o->wait_start && !is_exec;
 	s->fn = fn;
 	s->ud = ud;
-	if (!is_exec) {
-		s->pid = pid;
-		if (o->cgroup && kc_cgroup_add_pid(o->cgroup, pid, err) < 0)
-			goto fail;
-		if (o->spec->n_uid_mappings && (write_idmap(pid, "uid_map", o->spec->uid_mappings,
-							    o->spec->n_uid_mappings, err) < 0 ||
-						write_idmap(pid, "gid_map", o->spec->gid_mappings,
-							    o->spec->n_gid_mappings, err) < 0))
-			goto fail;
-		if (sync_send(s->sync_fd, SYNC_GO, 0, 0, NULL, -1) < 0) {
-			kc_err_sys(err, "start container init");
-			goto fail;
-		}
+	if (kc_set_nonblock(s->sync_fd, true) < 0) {
+		kc_err_sys(err, "container setup: sync socket");
+		goto fail;
 	}
-	kc_set_nonblock(s->sync_fd, true);
-	if (kc_loop_watch(loop, s->sync_fd, EPOLLIN, on_sync, s, &s->watch, err) < 0)
+	if (prepare_helper(s, o, err) < 0 ||
+	    kc_loop_watch(loop, s->sync_fd, EPOLLIN, on_sync, s, &s->watch, err) < 0)
 		goto fail;
 	*ret = s;
 	return 0;
 fail:
-	kill(pid, SIGKILL);
+	kill(pid, SIGKILL); /* reaped as a helper */
 	close(s->sync_fd);
 	free(s);
 	return kc_err_retp(err);
@@ -531,6 +313,8 @@ void kc_spawn_free(kc_spawn *s)
 		return;
 	if (!s->done && s->pid > 0)
 		kill(s->pid, SIGKILL);
+	if (!s->done && helper_alive(s->helper))
+		kill(s->helper, SIGKILL);
 	kc_watch_free(s->watch);
 	if (s->sync_fd >= 0)
 		close(s->sync_fd);

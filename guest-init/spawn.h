@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Starting container processes. The parent clone()s a child into the new
- * namespaces; the child builds the container and reports over a CLOEXEC
- * SOCK_SEQPACKET socketpair: READY (set up, waiting for Start), PTY (the
- * terminal master, by SCM_RIGHTS), ERROR (errno + text, then it exits). A
- * successful execve closes the socket, which the parent sees as EOF.
- *
- * An exec into a running container goes through a short-lived helper that
- * joins the container's cgroup and namespaces (setns on a pidfd) and clones
- * the process with CLONE_PARENT, so the process is our child and PID 1 of the
- * container's PID namespace is not its reaper.
+ * Starting container processes. The agent forks a short-lived helper that
+ * enters the container's namespaces and clones the container process with
+ * CLONE_PARENT (spawn_child.h has the order and what the child closes); the
+ * process builds the container and reports over a CLOEXEC SOCK_SEQPACKET
+ * socketpair: PID (from the helper), READY (set up, waiting for Start), PTY
+ * (the terminal master, by SCM_RIGHTS), ERROR (errno + text, then it exits).
+ * A successful execve closes the socket, which the agent sees as EOF. The
+ * agent puts the helper in the container's cgroup, sets its oom_score_adj
+ * and writes the id maps of a new user namespace, all from outside.
  *
  * The parent side is asynchronous (events on the loop); no RPC waits for a
  * container to set itself up.
@@ -46,13 +45,15 @@ struct kc_spawn_opts {
 	bool wait_start; /* stop after setup until kc_spawn_release() */
 };
 
-/* Clone the child. On success s->pid (or, for exec, later via the loop) and
- * events through fn. */
+/* Fork the helper. Events through fn; the pid is known from READY (init) or
+ * EXECED/FAILED (exec) on. */
 int kc_spawn_start(kc_loop *loop, const struct kc_spawn_opts *o, kc_spawn_fn fn, void *ud,
 		   kc_spawn **ret, kc_err **err);
 /* Let a READY child execve. The next event is EXECED or FAILED. */
 int kc_spawn_release(kc_spawn *s, kc_err **err);
 pid_t kc_spawn_pid(const kc_spawn *s);
+/* The reaper reaped pid: true if it was a helper of ours (nothing to report). */
+bool kc_spawn_reaped(pid_t pid);
 /* The terminal master (ownership moves to the caller), -1 if none. */
 int kc_spawn_take_pty(kc_spawn *s);
 /* Stop listening; kill the child if it has not exec'd. */

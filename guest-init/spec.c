@@ -466,6 +466,7 @@ void kc_resources_clear(struct kc_resources *r)
 	free(r->mems);
 	kc_strv_free(r->unified_keys);
 	kc_strv_free(r->unified_vals);
+	free(r->devices);
 	memset(r, 0, sizeof(*r));
 }
 

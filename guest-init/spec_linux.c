@@ -12,6 +12,106 @@
 #include "spec_linux.h"
 #include "util.h"
 
+/* linux.resources.devices: [{allow, type a|b|c (a), major/minor (-1 or absent:
+ * any), access subset of "rwm" (required, as runc)}]. */
+static int spec_parse_dev_rules(json_t *r, struct kc_resources *res, kc_err **err)
+{
+	json_t *a, *v;
+	size_t i;
+
+	if (spec_get_arr(r, "devices", "linux.resources.devices", &a, err) < 0)
+		return -EINVAL;
+	if (!a)
+		return 0;
+	res->has_devices = true;
+	res->devices = xcalloc(json_array_size(a) + 1, sizeof(*res->devices));
+	json_array_foreach(a, i, v)
+	{
+		struct kc_dev_rule *d = &res->devices[i];
+		_cleanup_free_ char *type = NULL, *access = NULL;
+		int64_t n;
+		int got;
+
+		if (!json_is_object(v))
+			return kc_err_set(err, EINVAL,
+					  "linux.resources.devices[%zu]: expected an object", i);
+		if (spec_get_bool(v, "allow", "linux.resources.devices[].allow", &d->allow, err) <
+			0 ||
+		    spec_get_str(v, "type", "linux.resources.devices[].type", &type, err) < 0 ||
+		    spec_get_str(v, "access", "linux.resources.devices[].access", &access, err) < 0)
+			return kc_err_wrap(err, "linux.resources.devices[%zu]", i);
+		d->type = type && *type ? type[0] : 'a';
+		if ((type && strlen(type) > 1) || !strchr("abc", d->type))
+			return kc_err_set(
+			    err, EINVAL, "linux.resources.devices[%zu]: type `%s` is not a, b or c",
+			    i, type);
+		d->major = d->minor = -1;
+		if ((got = spec_get_int(v, "major", "linux.resources.devices[].major", -1,
+					UINT32_MAX, &n, err)) < 0)
+			return kc_err_wrap(err, "linux.resources.devices[%zu]", i);
+		if (got)
+			d->major = n;
+		if ((got = spec_get_int(v, "minor", "linux.resources.devices[].minor", -1,
+					UINT32_MAX, &n, err)) < 0)
+			return kc_err_wrap(err, "linux.resources.devices[%zu]", i);
+		if (got)
+			d->minor = n;
+		if (!access || !*access)
+			return kc_err_set(err, EINVAL,
+					  "linux.resources.devices[%zu]: access must not be empty",
+					  i);
+		for (const char *c = access; *c; c++) {
+			unsigned bit = *c == 'r'   ? KC_DEV_READ
+				       : *c == 'w' ? KC_DEV_WRITE
+				       : *c == 'm' ? KC_DEV_MKNOD
+						   : 0;
+			if (!bit)
+				return kc_err_set(
+				    err, EINVAL,
+				    "linux.resources.devices[%zu]: access `%s`: only r, w and m", i,
+				    access);
+			d->access |= bit;
+		}
+		res->n_devices = i + 1;
+	}
+	return 0;
+}
+
+/* linux.timeOffsets: {"monotonic"|"boottime": {"secs", "nanosecs"}}. */
+static int parse_time_offsets(json_t *l, struct kc_spec *s, kc_err **err)
+{
+	json_t *o, *v;
+	const char *k;
+
+	if (spec_get_obj(l, "timeOffsets", "linux.timeOffsets", &o, err) < 0)
+		return -EINVAL;
+	if (!o)
+		return 0;
+	json_object_foreach(o, k, v)
+	{
+		struct kc_time_offset *t = !strcmp(k, "monotonic")  ? &s->time_monotonic
+					   : !strcmp(k, "boottime") ? &s->time_boottime
+								    : NULL;
+		int64_t ns = 0;
+		if (!t)
+			return kc_err_set(
+			    err, EINVAL,
+			    "linux.timeOffsets.%s: only monotonic and boottime clocks have offsets",
+			    k);
+		if (!json_is_object(v) ||
+		    spec_get_int(v, "secs", "linux.timeOffsets[].secs", INT64_MIN, INT64_MAX,
+				 &t->secs, err) < 0 ||
+		    spec_get_int(v, "nanosecs", "linux.timeOffsets[].nanosecs", 0, 999999999, &ns,
+				 err) < 0)
+			return kc_err_set(err, EINVAL,
+					  "linux.timeOffsets.%s: expected {secs, nanosecs < 1e9}",
+					  k);
+		t->set = true;
+		t->nanosecs = (uint32_t)ns;
+	}
+	return 0;
+}
+
 int spec_parse_resources(json_t *r, struct kc_resources *res, kc_err **err)
 {
 	json_t *o;
@@ -97,8 +197,10 @@ int spec_parse_resources(json_t *r, struct kc_resources *res, kc_err **err)
 		}
 		res->n_unified = n;
 	}
-	/* blockIO, hugepageLimits, network, rdma, devices: the VM is the device
-	 * boundary; refuse limits we would otherwise silently not enforce. */
+	if (spec_parse_dev_rules(r, res, err) < 0)
+		return -EINVAL;
+	/* blockIO, hugepageLimits, network, rdma: refuse limits we would
+	 * otherwise silently not enforce. */
 	{
 		static const char *const unsupported[] = {"blockIO", "hugepageLimits", "network",
 							  "rdma"};
@@ -202,17 +304,20 @@ int spec_parse_linux(json_t *l, struct kc_spec *s, kc_err **err)
 		{
 			struct kc_device *d = &s->devices[i];
 			char *type = NULL;
-			if (!json_is_object(v) ||
-			    spec_get_str(v, "type", "linux.devices[].type", &type, err) < 0 ||
+			int got;
+			s->n_devices = i + 1; /* owns d->path from here on */
+			if (!json_is_object(v))
+				return kc_err_set(err, EINVAL,
+						  "linux.devices[%zu]: expected an object", i);
+			if (spec_get_str(v, "type", "linux.devices[].type", &type, err) < 0 ||
 			    spec_get_str(v, "path", "linux.devices[].path", &d->path, err) < 0 ||
 			    spec_get_int(v, "major", "linux.devices[].major", 0, UINT32_MAX,
 					 &d->major, err) < 0 ||
 			    spec_get_int(v, "minor", "linux.devices[].minor", 0, UINT32_MAX,
 					 &d->minor, err) < 0) {
 				free(type);
-				return kc_err_set(err, EINVAL, "linux.devices[%zu]: bad entry", i);
+				return kc_err_wrap(err, "linux.devices[%zu]", i);
 			}
-			s->n_devices = i + 1;
 			if (!type || strlen(type) != 1 || !strchr("cbup", type[0]) || !d->path ||
 			    d->path[0] != '/') {
 				kc_err_set(err, EINVAL,
@@ -224,12 +329,17 @@ int spec_parse_linux(json_t *l, struct kc_spec *s, kc_err **err)
 			}
 			d->type = type[0];
 			free(type);
-			d->has_mode = spec_get_u32(v, "fileMode", "linux.devices[].fileMode",
-						   &d->mode, err) > 0;
-			d->has_uid =
-			    spec_get_u32(v, "uid", "linux.devices[].uid", &d->uid, err) > 0;
-			d->has_gid =
-			    spec_get_u32(v, "gid", "linux.devices[].gid", &d->gid, err) > 0;
+			/* A wrong type is an error, not "absent". */
+			if ((got = spec_get_u32(v, "fileMode", "linux.devices[].fileMode", &d->mode,
+						err)) < 0)
+				return kc_err_wrap(err, "linux.devices[%zu]", i);
+			d->has_mode = got > 0;
+			if ((got = spec_get_u32(v, "uid", "linux.devices[].uid", &d->uid, err)) < 0)
+				return kc_err_wrap(err, "linux.devices[%zu]", i);
+			d->has_uid = got > 0;
+			if ((got = spec_get_u32(v, "gid", "linux.devices[].gid", &d->gid, err)) < 0)
+				return kc_err_wrap(err, "linux.devices[%zu]", i);
+			d->has_gid = got > 0;
 		}
 	}
 	if (spec_get_strv(l, "maskedPaths", "linux.maskedPaths", &s->masked_paths, err) < 0 ||
@@ -285,5 +395,7 @@ int spec_parse_linux(json_t *l, struct kc_spec *s, kc_err **err)
 		}
 		free(prop);
 	}
+	if (parse_time_offsets(l, s, err) < 0)
+		return -EINVAL;
 	return kc_seccomp_parse(json_object_get(l, "seccomp"), &s->seccomp, err);
 }

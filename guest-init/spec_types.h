@@ -21,7 +21,7 @@ struct kc_rlimit {
 };
 
 struct kc_caps {
-	bool set; /* false: spec had no "capabilities" (keep the defaults) */
+	bool set; /* false: spec had no "capabilities" (empty sets, as runc) */
 	uint64_t bounding, effective, permitted, inheritable, ambient;
 };
 
@@ -67,6 +67,17 @@ struct kc_device {
 	uint32_t mode, uid, gid;
 };
 
+/* linux.resources.devices[]: the device cgroup rules (devcg.h). */
+struct kc_dev_rule {
+	bool allow;
+	char type;            /* 'a', 'b', 'c' */
+	int64_t major, minor; /* -1: any */
+	unsigned access;      /* KC_DEV_READ | KC_DEV_WRITE | KC_DEV_MKNOD */
+};
+#define KC_DEV_MKNOD 1u /* the kernel's BPF_DEVCG_ACC_* values */
+#define KC_DEV_READ  2u
+#define KC_DEV_WRITE 4u
+
 struct kc_resources {
 	bool has_mem_limit, has_mem_reservation, has_mem_swap;
 	int64_t mem_limit, mem_reservation, mem_swap;
@@ -78,6 +89,16 @@ struct kc_resources {
 	int64_t pids_limit;
 	char **unified_keys, **unified_vals; /* linux.resources.unified */
 	size_t n_unified;
+	bool has_devices; /* linux.resources.devices given (maybe empty) */
+	struct kc_dev_rule *devices;
+	size_t n_devices;
+};
+
+/* linux.timeOffsets.{monotonic,boottime} of a new time namespace. */
+struct kc_time_offset {
+	bool set;
+	int64_t secs;
+	uint32_t nanosecs;
 };
 
 struct kc_spec {
@@ -98,6 +119,7 @@ struct kc_spec {
 	size_t n_sysctl;
 	char *cgroups_path;
 	struct kc_resources resources;
+	struct kc_time_offset time_monotonic, time_boottime;
 	unsigned long rootfs_propagation; /* MS_* or 0 */
 	struct kc_seccomp *seccomp;       /* linux.seccomp, compiled (seccomp.h); NULL: none */
 	bool has_hooks;

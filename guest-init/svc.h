@@ -4,6 +4,7 @@
 #define KC_SVC_H
 
 #include "agent.h"
+#include "pbcheck.h"
 #include "ttrpc.h"
 
 extern const struct ttrpc_service kc_task_service;    /* containerd.task.v2.Task */
@@ -26,12 +27,18 @@ void svc_task_stats(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 /* Stop every container, then power off (PID 1) or leave the loop (host). */
 void svc_agent_shutdown(void);
 
+/* Unpack a request or answer the call with InvalidArgument (malformed, or a
+ * string with an embedded NUL: see pbcheck.h). */
 #define SVC_UNPACK(type, fn, call, p, n)                                                           \
 	({                                                                                         \
-		type *_m = fn##__unpack(NULL, n, p);                                               \
-		if (!_m)                                                                           \
+		_cleanup_err_ kc_err *_e = NULL;                                                   \
+		type *_m = NULL;                                                                   \
+		if (kc_pb_check_strings(&fn##__descriptor, p, n, &_e) < 0)                         \
+			ttrpc_call_reply_error(call, TTRPC_INVALID_ARGUMENT, "%s", _e->msg);       \
+		else if (!(_m = fn##__unpack(NULL, n, p)))                                         \
 			ttrpc_call_reply_error(call, TTRPC_INVALID_ARGUMENT,                       \
-					       "malformed " #type " (%zu bytes)", n);              \
+					       "malformed %s (%zu bytes)", fn##__descriptor.name,  \
+					       (size_t)(n));                                       \
 		_m;                                                                                \
 	})
 

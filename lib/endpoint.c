@@ -163,6 +163,25 @@ int kc_listen(const struct kc_endpoint *ep, kc_err **err)
 	return kc_err_set(err, EINVAL, "bad endpoint");
 }
 
+int kc_vsock_peer(int fd, uint32_t *cid, uint32_t *port, kc_err **err)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_vm vm;
+		struct sockaddr_storage ss;
+	} a;
+	socklen_t len = sizeof(a);
+
+	memset(&a, 0, sizeof(a));
+	if (getpeername(fd, &a.sa, &len) < 0)
+		return kc_err_sys(err, "getpeername");
+	if (a.sa.sa_family != AF_VSOCK)
+		return 0;
+	*cid = a.vm.svm_cid;
+	*port = a.vm.svm_port;
+	return 1;
+}
+
 int kc_listen_addr(const char *addr, kc_err **err)
 {
 	struct kc_endpoint ep;

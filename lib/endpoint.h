@@ -39,6 +39,9 @@ char *kc_endpoint_format(const struct kc_endpoint *ep);
  * replaced. For hvsock, listens on the host side of guest-initiated
  * connections: the unix socket "PATH_PORT". */
 int kc_listen(const struct kc_endpoint *ep, kc_err **err);
+/* The peer of a connected AF_VSOCK socket: 1 and *cid, *port filled; 0 if fd
+ * is not an AF_VSOCK socket; < 0 on error. */
+int kc_vsock_peer(int fd, uint32_t *cid, uint32_t *port, kc_err **err);
 int kc_listen_addr(const char *addr, kc_err **err);
 
 /* Connect once; for hvsock, do the CONNECT/OK handshake, waiting for the answer

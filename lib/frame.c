@@ -41,15 +41,50 @@ void ttrpc_decoder_reset(struct ttrpc_decoder *d)
 	ttrpc_decoder_init(d, max);
 }
 
+/* Smallest first allocation: most frames are small and arrive whole. */
+#define GROW_MIN (64u << 10)
+
 static void emit(struct ttrpc_decoder *d, struct ttrpc_frame *out, bool oversize)
 {
 	out->hdr = d->hdr;
 	out->data = oversize ? NULL : d->data;
 	out->oversize = oversize;
+	out->nomem = d->nomem;
+	if (oversize)
+		free(d->data);
 	d->data = NULL;
 	d->have = 0;
+	d->cap = 0;
 	d->hhave = 0;
 	d->in_body = false;
+	d->nomem = false;
+}
+
+/* Room for n more bytes of the current frame: grow geometrically, never past
+ * the frame's length, so memory follows what the peer actually sent. */
+static bool reserve(struct ttrpc_decoder *d, size_t n)
+{
+	size_t want = d->have + n, cap;
+	uint8_t *p;
+
+	if (want <= d->cap)
+		return true;
+	cap = d->cap * 2 > GROW_MIN ? d->cap * 2 : GROW_MIN;
+	if (cap < want)
+		cap = want;
+	if (cap > d->hdr.len)
+		cap = d->hdr.len;
+	p = realloc(d->data, cap);
+	if (!p)
+		return false;
+	d->data = p;
+	d->cap = cap;
+	return true;
+}
+
+bool ttrpc_decoder_partial(const struct ttrpc_decoder *d)
+{
+	return d->hhave > 0 || d->in_body;
 }
 
 size_t ttrpc_decoder_feed(struct ttrpc_decoder *d, const uint8_t *buf, size_t len,
@@ -73,10 +108,8 @@ size_t ttrpc_decoder_feed(struct ttrpc_decoder *d, const uint8_t *buf, size_t le
 		d->skip = 0;
 		if (d->hdr.len > d->max)
 			d->skip = d->hdr.len;
-		else if (d->hdr.len > 0)
-			d->data = xmalloc(d->hdr.len);
 	}
-	if (d->hdr.len > d->max) {
+	if (d->hdr.len > d->max || d->nomem) {
 		n = d->skip < len - used ? d->skip : len - used;
 		d->skip -= n;
 		used += n;
@@ -89,6 +122,15 @@ size_t ttrpc_decoder_feed(struct ttrpc_decoder *d, const uint8_t *buf, size_t le
 	n = d->hdr.len - d->have;
 	if (n > len - used)
 		n = len - used;
+	if (n && !reserve(d, n)) {
+		/* Discard this frame's data (what we have and what is to come). */
+		free(d->data);
+		d->data = NULL;
+		d->cap = 0;
+		d->nomem = true;
+		d->skip = d->hdr.len - d->have;
+		return used + ttrpc_decoder_feed(d, buf + used, len - used, out, got);
+	}
 	if (n)
 		memcpy(d->data + d->have, buf + used, n);
 	d->have += n;

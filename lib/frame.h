@@ -4,7 +4,10 @@
  * stream id, type, flags) followed by the data. The decoder accepts input split
  * at any byte and never buffers more than TTRPC_MAX_DATA per frame: a larger
  * frame's data is skipped and reported as oversize, so the caller can answer
- * with RESOURCE_EXHAUSTED like containerd's ttrpc does.
+ * with RESOURCE_EXHAUSTED like containerd's ttrpc does. The buffer grows as the
+ * data arrives, so a header alone costs nothing: a peer that announces 4 MiB
+ * holds only what it has sent. A frame whose buffer cannot be allocated is
+ * skipped like an oversize one (nomem), never a reason to abort.
  */
 #ifndef KC_FRAME_H
 #define KC_FRAME_H
@@ -41,7 +44,8 @@ void ttrpc_hdr_decode(const uint8_t in[TTRPC_HDR_LEN], struct ttrpc_hdr *h);
 struct ttrpc_frame {
 	struct ttrpc_hdr hdr;
 	uint8_t *data; /* malloc'd, owned by the receiver; NULL when len == 0 or oversize */
-	bool oversize; /* hdr.len > max: data was discarded */
+	bool oversize; /* hdr.len > max, or nomem: data was discarded */
+	bool nomem;    /* out of memory for the data (oversize is set too) */
 };
 
 struct ttrpc_decoder {
@@ -51,8 +55,10 @@ struct ttrpc_decoder {
 	struct ttrpc_hdr hdr;
 	uint8_t *data;
 	size_t have;
+	size_t cap;  /* bytes allocated for data (grows as it arrives) */
 	size_t skip; /* bytes of an oversize frame still to discard */
 	bool in_body;
+	bool nomem; /* the current frame's data is being discarded: no memory */
 };
 
 void ttrpc_decoder_init(struct ttrpc_decoder *d, uint32_t max);
@@ -61,5 +67,7 @@ void ttrpc_decoder_reset(struct ttrpc_decoder *d);
  * completed (then stops, so the caller handles frames one at a time). */
 size_t ttrpc_decoder_feed(struct ttrpc_decoder *d, const uint8_t *buf, size_t len,
 			  struct ttrpc_frame *out, bool *got);
+/* In the middle of a frame (part of a header or of its data received). */
+bool ttrpc_decoder_partial(const struct ttrpc_decoder *d);
 
 #endif

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "accept.h"
 #include "err.h"
 #include "frame.h"
 #include "google/protobuf/timestamp.pb-c.h"
@@ -72,7 +73,29 @@ struct ttrpc_service {
 	size_t n_methods;
 };
 
+/* What one server lets its peers hold, so that many valid inputs cannot take
+ * the process down (PID 1 of a small VM): past a limit, a new connection is
+ * closed at once, a new call is answered RESOURCE_EXHAUSTED, a connection
+ * whose half-sent frame would take the total past max_pending_bytes, or that
+ * leaves a frame half-sent for frame_deadline_ns, is closed. 0 = the default. */
+struct ttrpc_limits {
+	size_t max_conns;           /* 128 */
+	size_t max_calls_per_conn;  /* 64 in flight (handled, not yet answered) */
+	size_t max_calls;           /* 1024 in flight across connections */
+	size_t max_pending_bytes;   /* 64 MiB of partly received frames */
+	uint64_t frame_deadline_ns; /* 30 s from a frame's first byte to its last */
+};
+#define TTRPC_DEFAULT_MAX_CONNS          128
+#define TTRPC_DEFAULT_MAX_CALLS_PER_CONN 64
+#define TTRPC_DEFAULT_MAX_CALLS          1024
+#define TTRPC_DEFAULT_MAX_PENDING_BYTES  (64u << 20)
+#define TTRPC_DEFAULT_FRAME_DEADLINE_NS  (30ULL * 1000000000ULL)
+
 int ttrpc_server_new(kc_loop *loop, ttrpc_server **ret, kc_err **err);
+/* Applies to connections made from now on. */
+void ttrpc_server_set_limits(ttrpc_server *s, const struct ttrpc_limits *l);
+/* Accepted connections the filter refuses are closed (see accept.h). */
+void ttrpc_server_set_peer_filter(ttrpc_server *s, kc_peer_fn fn, void *ud);
 /* Stops accepting, closes every connection (cancelling their calls). */
 void ttrpc_server_free(ttrpc_server *s);
 void ttrpc_server_register(ttrpc_server *s, const struct ttrpc_service *svc, void *data);
@@ -82,6 +105,8 @@ int ttrpc_server_listen(ttrpc_server *s, int listen_fd, kc_err **err);
 int ttrpc_server_serve_fd(ttrpc_server *s, int fd, kc_err **err);
 /* Number of open connections (tests, leak checks). */
 size_t ttrpc_server_n_conns(const ttrpc_server *s);
+/* Calls handled and not yet answered, across connections. */
+size_t ttrpc_server_n_calls(const ttrpc_server *s);
 
 const char *ttrpc_call_method(const ttrpc_call *c);
 /* First value of a metadata key, or NULL. */

@@ -2,6 +2,7 @@
 #include "ttrpc_conn.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -32,6 +33,22 @@ int ttrpc_conn_new(kc_loop *loop, int fd, ttrpc_conn_frame_fn on_frame,
 	return 0;
 }
 
+void ttrpc_conn_set_limits(ttrpc_conn *c, struct ttrpc_budget *budget, uint64_t frame_deadline_ns)
+{
+	c->budget = budget;
+	c->frame_deadline_ns = frame_deadline_ns;
+}
+
+/* Keep budget->used equal to the sum of the decoders' buffers. */
+static void charge(ttrpc_conn *c)
+{
+	if (!c->budget)
+		return;
+	c->budget->used -= c->charged;
+	c->charged = c->dec.cap;
+	c->budget->used += c->charged;
+}
+
 void ttrpc_conn_ref(ttrpc_conn *c)
 {
 	c->refs++;
@@ -54,6 +71,7 @@ void ttrpc_conn_unref(ttrpc_conn *c)
 		return;
 	free_outq(c);
 	ttrpc_decoder_reset(&c->dec);
+	charge(c);
 	free(c);
 }
 
@@ -66,11 +84,16 @@ void ttrpc_conn_close(ttrpc_conn *c)
 	c->closed = true;
 	c->close_timer = NULL;
 	kc_timer_cancel(timer); /* its reference is dropped last */
+	kc_timer_cancel(c->frame_timer);
+	c->frame_timer = NULL;
 	kc_watch_free(c->watch);
 	c->watch = NULL;
 	close(c->fd);
 	c->fd = -1;
 	free_outq(c);
+	/* A partial frame will never complete: give its bytes back now. */
+	ttrpc_decoder_reset(&c->dec);
+	charge(c);
 	if (c->on_close) {
 		ttrpc_conn_ref(c);
 		c->on_close(c, c->ud);
@@ -173,7 +196,12 @@ int ttrpc_conn_send(ttrpc_conn *c, uint32_t stream_id, uint8_t type, uint8_t fla
 		conn_break(c);
 		return -ENOBUFS;
 	}
-	b = xmalloc(sizeof(*b) + TTRPC_HDR_LEN + len);
+	b = malloc(sizeof(*b) + TTRPC_HDR_LEN + len);
+	if (!b) {
+		/* Out of memory is this peer's problem, not a reason to abort. */
+		conn_break(c);
+		return -ENOMEM;
+	}
 	b->next = NULL;
 	b->off = 0;
 	b->len = TTRPC_HDR_LEN + len;
@@ -190,9 +218,33 @@ int ttrpc_conn_send(ttrpc_conn *c, uint32_t stream_id, uint8_t type, uint8_t fla
 	return 0;
 }
 
+static void frame_expired(kc_timer *t, void *data)
+{
+	ttrpc_conn *c = data;
+	(void)t;
+	c->frame_timer = NULL;
+	ttrpc_conn_close(c);
+}
+
+/* After reading: a frame left partial must complete within the deadline,
+ * counted from when it began (frames completed meanwhile restart it). */
+static void frame_timer_update(ttrpc_conn *c, bool completed)
+{
+	if (c->closed || !c->frame_deadline_ns)
+		return;
+	if (!ttrpc_decoder_partial(&c->dec) || completed) {
+		kc_timer_cancel(c->frame_timer);
+		c->frame_timer = NULL;
+	}
+	if (ttrpc_decoder_partial(&c->dec) && !c->frame_timer)
+		c->frame_timer = kc_timer_after(c->loop, c->frame_deadline_ns, frame_expired, c);
+}
+
 static void conn_read(ttrpc_conn *c)
 {
 	uint8_t buf[65536];
+	bool completed = false;
+
 	/* Bounded work per wakeup keeps one busy peer from starving the rest. */
 	for (int round = 0; round < 16 && !c->closed; round++) {
 		ssize_t n = read(c->fd, buf, sizeof(buf));
@@ -203,7 +255,7 @@ static void conn_read(ttrpc_conn *c)
 				continue;
 			if (errno != EAGAIN)
 				ttrpc_conn_close(c);
-			return;
+			break;
 		}
 		if (n == 0) {
 			ttrpc_conn_close(c);
@@ -213,12 +265,24 @@ static void conn_read(ttrpc_conn *c)
 			struct ttrpc_frame f;
 			bool got;
 			off += ttrpc_decoder_feed(&c->dec, buf + off, (size_t)n - off, &f, &got);
-			if (got)
+			charge(c);
+			if (c->budget && c->budget->used > c->budget->max) {
+				/* Too much half-sent data across all peers: this one
+				 * asked for the byte that crossed the line. */
+				if (got)
+					free(f.data);
+				ttrpc_conn_close(c);
+				return;
+			}
+			if (got) {
+				completed = true;
 				c->on_frame(c, &f, c->ud);
+			}
 		}
 		if ((size_t)n < sizeof(buf))
-			return;
+			break;
 	}
+	frame_timer_update(c, completed);
 }
 
 static void conn_io(kc_watch *w, int fd, uint32_t events, void *data)

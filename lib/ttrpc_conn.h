@@ -20,6 +20,12 @@ typedef void (*ttrpc_conn_frame_fn)(ttrpc_conn *c, struct ttrpc_frame *f, void *
 /* Connection closed (EOF, error, or ttrpc_conn_close). Called once. */
 typedef void (*ttrpc_conn_close_fn)(ttrpc_conn *c, void *ud);
 
+/* Bytes of partly received frames, shared by the connections of one server:
+ * a connection whose partial frame would take the total past max is closed. */
+struct ttrpc_budget {
+	size_t used, max;
+};
+
 struct outbuf {
 	struct outbuf *next;
 	size_t len, off;
@@ -38,14 +44,22 @@ struct ttrpc_conn {
 	void *ud;
 	unsigned refs;
 	bool closed;
-	bool broken;           /* a send failed; close_timer closes it from the loop */
-	bool not_sock;         /* fd is not a socket (no MSG_NOSIGNAL): use writev */
-	kc_timer *close_timer; /* holds a reference while pending */
-	kc_list node;          /* owner's list */
+	bool broken;                 /* a send failed; close_timer closes it from the loop */
+	bool not_sock;               /* fd is not a socket (no MSG_NOSIGNAL): use writev */
+	kc_timer *close_timer;       /* holds a reference while pending */
+	kc_list node;                /* owner's list */
+	struct ttrpc_budget *budget; /* NULL: unlimited */
+	size_t charged;              /* what this connection holds of budget->used */
+	uint64_t frame_deadline_ns;  /* 0: a partial frame may wait forever */
+	kc_timer *frame_timer;       /* armed while a frame is partial */
 };
 
 int ttrpc_conn_new(kc_loop *loop, int fd, ttrpc_conn_frame_fn on_frame,
 		   ttrpc_conn_close_fn on_close, void *ud, ttrpc_conn **ret, kc_err **err);
+/* Limits on what the peer may leave half-sent: bytes of partial frames (shared
+ * budget, may be NULL) and how long one frame may take from its first byte
+ * (0: forever). Exceeding either closes the connection. */
+void ttrpc_conn_set_limits(ttrpc_conn *c, struct ttrpc_budget *budget, uint64_t frame_deadline_ns);
 void ttrpc_conn_ref(ttrpc_conn *c);
 void ttrpc_conn_unref(ttrpc_conn *c);
 /* Queue a frame. Returns -EPIPE if closed, -ENOBUFS if the peer stopped reading.

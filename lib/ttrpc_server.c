@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 
 #include "google/rpc/status.pb-c.h"
+#include "log.h"
+#include "pbcheck.h"
 #include "ttrpc/request.pb-c.h"
 #include "ttrpc_conn.h"
 
@@ -20,10 +22,15 @@ struct ttrpc_server {
 	kc_loop *loop;
 	struct reg *regs;
 	size_t nregs;
-	int listen_fd;
-	kc_watch *listen_watch;
+	kc_acceptor *acceptor;
+	kc_peer_fn filter;
+	void *filter_ud;
 	kc_list conns; /* struct sconn */
 	size_t nconns;
+	size_t ncalls;
+	struct ttrpc_limits lim;
+	struct ttrpc_budget budget; /* partial frames of all connections */
+	bool warned_conns;          /* "connection limit reached" logged */
 };
 
 struct sconn {
@@ -31,6 +38,7 @@ struct sconn {
 	ttrpc_conn *conn;
 	kc_list node;
 	kc_list calls; /* struct ttrpc_call, by arrival */
+	size_t ncalls;
 };
 
 struct ttrpc_call {
@@ -50,6 +58,10 @@ struct ttrpc_call {
 
 static void call_free(ttrpc_call *c)
 {
+	if (c->sc) {
+		c->sc->ncalls--;
+		c->sc->srv->ncalls--;
+	}
 	kc_list_del(&c->node);
 	kc_timer_cancel(c->timer);
 	if (c->req)
@@ -71,10 +83,36 @@ int ttrpc_server_new(kc_loop *loop, ttrpc_server **ret, kc_err **err)
 	ttrpc_server *s = xcalloc(1, sizeof(*s));
 	(void)err;
 	s->loop = loop;
-	s->listen_fd = -1;
 	kc_list_init(&s->conns);
+	ttrpc_server_set_limits(s, &(struct ttrpc_limits){0});
 	*ret = s;
 	return 0;
+}
+
+void ttrpc_server_set_limits(ttrpc_server *s, const struct ttrpc_limits *l)
+{
+	s->lim.max_conns = l->max_conns ? l->max_conns : TTRPC_DEFAULT_MAX_CONNS;
+	s->lim.max_calls_per_conn =
+	    l->max_calls_per_conn ? l->max_calls_per_conn : TTRPC_DEFAULT_MAX_CALLS_PER_CONN;
+	s->lim.max_calls = l->max_calls ? l->max_calls : TTRPC_DEFAULT_MAX_CALLS;
+	s->lim.max_pending_bytes =
+	    l->max_pending_bytes ? l->max_pending_bytes : TTRPC_DEFAULT_MAX_PENDING_BYTES;
+	s->lim.frame_deadline_ns =
+	    l->frame_deadline_ns ? l->frame_deadline_ns : TTRPC_DEFAULT_FRAME_DEADLINE_NS;
+	s->budget.max = s->lim.max_pending_bytes;
+}
+
+void ttrpc_server_set_peer_filter(ttrpc_server *s, kc_peer_fn fn, void *ud)
+{
+	s->filter = fn;
+	s->filter_ud = ud;
+	if (s->acceptor)
+		kc_acceptor_set_filter(s->acceptor, fn, ud);
+}
+
+size_t ttrpc_server_n_calls(const ttrpc_server *s)
+{
+	return s->ncalls;
 }
 
 void ttrpc_server_register(ttrpc_server *s, const struct ttrpc_service *svc, void *data)
@@ -111,7 +149,9 @@ static int send_response(struct sconn *sc, uint32_t id, int code, const char *ms
 		resp.payload.len = 0;
 		n = ttrpc__response__get_packed_size(&resp);
 	}
-	buf = xmalloc(n);
+	buf = malloc(n ? n : 1);
+	if (!buf)
+		return -ENOMEM; /* the peer waits for its deadline; we live on */
 	ttrpc__response__pack(&resp, buf);
 	return ttrpc_conn_send(sc->conn, id, TTRPC_TYPE_RESPONSE, 0, buf, n);
 }
@@ -232,11 +272,17 @@ static ttrpc_call *find_call(struct sconn *sc, uint32_t id)
 static void handle_request(struct sconn *sc, struct ttrpc_frame *f)
 {
 	const struct ttrpc_method *m = NULL;
+	ttrpc_server *srv = sc->srv;
 	void *svc_data = NULL;
 	bool svc_found = false;
 	ttrpc_call *c;
 	Ttrpc__Request *req;
 
+	if (f->nomem) {
+		send_response(sc, f->hdr.stream_id, TTRPC_RESOURCE_EXHAUSTED,
+			      "out of memory for the request", NULL, 0);
+		return;
+	}
 	if (f->oversize) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "message length %u exceeds maximum message size of %u",
@@ -248,6 +294,25 @@ static void handle_request(struct sconn *sc, struct ttrpc_frame *f)
 		send_response(sc, f->hdr.stream_id, TTRPC_INVALID_ARGUMENT,
 			      "invalid or duplicate stream id", NULL, 0);
 		return;
+	}
+	/* Every parked call (Wait, GetEvents, a Create in progress) holds
+	 * memory until answered: bound them per peer and in total. */
+	if (sc->ncalls >= srv->lim.max_calls_per_conn || srv->ncalls >= srv->lim.max_calls) {
+		char msg[128];
+		bool conn_full = sc->ncalls >= srv->lim.max_calls_per_conn;
+		snprintf(msg, sizeof(msg), "too many calls in flight (%zu %s)",
+			 conn_full ? srv->lim.max_calls_per_conn : srv->lim.max_calls,
+			 conn_full ? "on this connection" : "in total");
+		send_response(sc, f->hdr.stream_id, TTRPC_RESOURCE_EXHAUSTED, msg, NULL, 0);
+		return;
+	}
+	{
+		_cleanup_err_ kc_err *e = NULL;
+		if (kc_pb_check_strings(&ttrpc__request__descriptor, f->data, f->hdr.len, &e) < 0) {
+			send_response(sc, f->hdr.stream_id, TTRPC_INVALID_ARGUMENT, e->msg, NULL,
+				      0);
+			return;
+		}
 	}
 	req = ttrpc__request__unpack(NULL, f->hdr.len, f->data);
 	if (!req) {
@@ -278,8 +343,16 @@ static void handle_request(struct sconn *sc, struct ttrpc_frame *f)
 		ttrpc__request__free_unpacked(req, NULL);
 		return;
 	}
-	c = xcalloc(1, sizeof(*c));
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		send_response(sc, f->hdr.stream_id, TTRPC_RESOURCE_EXHAUSTED,
+			      "out of memory for the call", NULL, 0);
+		ttrpc__request__free_unpacked(req, NULL);
+		return;
+	}
 	c->sc = sc;
+	sc->ncalls++;
+	srv->ncalls++;
 	c->stream_id = f->hdr.stream_id;
 	c->req = req;
 	c->deadline = UINT64_MAX;
@@ -333,6 +406,8 @@ static void sconn_close(ttrpc_conn *conn, void *ud)
 
 	while (!kc_list_empty(&sc->calls)) {
 		ttrpc_call *c = kc_container_of(sc->calls.next, ttrpc_call, node);
+		sc->ncalls--;
+		sc->srv->ncalls--;
 		c->sc = NULL;
 		call_cancel(c);
 	}
@@ -340,13 +415,21 @@ static void sconn_close(ttrpc_conn *conn, void *ud)
 	sc->srv->nconns--;
 	ttrpc_conn_unref(conn);
 	free(sc);
+	/* An fd was released: a listener parked at the fd limit may go on. */
+	kc_acceptor_fds_freed();
 }
 
 int ttrpc_server_serve_fd(ttrpc_server *s, int fd, kc_err **err)
 {
-	struct sconn *sc = xcalloc(1, sizeof(*sc));
+	struct sconn *sc;
 	int r;
 
+	if (s->nconns >= s->lim.max_conns) {
+		close(fd);
+		return kc_err_set(err, EMFILE, "ttrpc: %zu connections already open",
+				  s->lim.max_conns);
+	}
+	sc = xcalloc(1, sizeof(*sc));
 	sc->srv = s;
 	kc_list_init(&sc->calls);
 	r = ttrpc_conn_new(s->loop, fd, sconn_frame, sconn_close, sc, &sc->conn, err);
@@ -355,39 +438,40 @@ int ttrpc_server_serve_fd(ttrpc_server *s, int fd, kc_err **err)
 		free(sc);
 		return r;
 	}
+	ttrpc_conn_set_limits(sc->conn, &s->budget, s->lim.frame_deadline_ns);
 	kc_list_add_tail(&s->conns, &sc->node);
 	s->nconns++;
 	return 0;
 }
 
-static void on_accept(kc_watch *w, int fd, uint32_t events, void *data)
+static void on_accept(kc_acceptor *a, int fd, void *data)
 {
 	ttrpc_server *s = data;
-	(void)w;
-	(void)events;
+	_cleanup_err_ kc_err *err = NULL;
+	(void)a;
 
-	for (int i = 0; i < 32; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (cfd < 0)
-			return; /* EAGAIN, or a transient error: epoll tells us again */
-		(void)ttrpc_server_serve_fd(s, cfd, NULL);
+	/* Past the cap the peer is closed at once (it sees EOF) rather than
+	 * left in the backlog: the listener never stalls behind it. */
+	if (ttrpc_server_serve_fd(s, fd, &err) < 0 && !s->warned_conns) {
+		s->warned_conns = true;
+		log_warn("%s; refusing new ones (logged once)", kc_err_msg(err));
 	}
 }
 
 int ttrpc_server_listen(ttrpc_server *s, int listen_fd, kc_err **err)
 {
-	kc_set_nonblock(listen_fd, true);
-	s->listen_fd = listen_fd;
-	return kc_loop_watch(s->loop, listen_fd, EPOLLIN, on_accept, s, &s->listen_watch, err);
+	if (kc_acceptor_new(s->loop, listen_fd, on_accept, s, &s->acceptor, err) < 0)
+		return kc_err_retp(err);
+	if (s->filter)
+		kc_acceptor_set_filter(s->acceptor, s->filter, s->filter_ud);
+	return 0;
 }
 
 void ttrpc_server_free(ttrpc_server *s)
 {
 	if (!s)
 		return;
-	kc_watch_free(s->listen_watch);
-	if (s->listen_fd >= 0)
-		close(s->listen_fd);
+	kc_acceptor_free(s->acceptor);
 	while (!kc_list_empty(&s->conns)) {
 		struct sconn *sc = kc_container_of(s->conns.next, struct sconn, node);
 		ttrpc_conn_close(sc->conn);

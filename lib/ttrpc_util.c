@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "pbcheck.h"
 #include "ttrpc.h"
 #include "util.h"
 
@@ -104,7 +105,11 @@ uint8_t *kc_pb_pack(const ProtobufCMessage *msg, size_t *len)
 int kc_pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
 		 ProtobufCMessage **ret, kc_err **err)
 {
-	ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, len, data);
+	ProtobufCMessage *m;
+
+	if (kc_pb_check_strings(desc, data, len, err) < 0)
+		return kc_err_retp(err);
+	m = protobuf_c_message_unpack(desc, NULL, len, data);
 	if (!m)
 		return kc_err_set(err, EINVAL, "malformed %s message (%zu bytes)", desc->name, len);
 	*ret = m;

@@ -82,7 +82,8 @@ test-asan:
 	@KC_AGENT=$(abspath $(BUILD)/san/bin/vmm-task-host) ASAN_OPTIONS=detect_leaks=1 \
 	  KC_SANDBOXER=$(abspath $(BUILD)/san/bin/vmm-sandboxer) \
 	  bash tests/run-tests.sh asan-integration $(O)/tests/test_agent_host \
-	  $(O)/tests/test_agent_seccomp $(O)/tests/test_sandboxer
+	  $(O)/tests/test_agent_seccomp $(O)/tests/test_agent_security $(O)/tests/test_agent_load \
+	  $(O)/tests/test_sandboxer
 	@# The containerd end-to-end checks (containerd 1.6 only) with sanitized host daemons.
 	@KC_BIN_DIR=$(abspath $(BUILD)/san/bin) bash tests/run-tests.sh asan-integration \
 	  tests/integration/test_containerd_e2e.sh

@@ -19,6 +19,22 @@ vm-test-images: $(MKCPIO) $(O)/bin/vmm-task
 	  INITRAMFS_INIT=$(O)/bin/vmm-task || { \
 	  echo "vm-test: make initramfs-cloud failed; the VM test skips Debian's cloud kernel" >&2; \
 	  rm -f $(BUILD)/initramfs-cloud.cpio.gz; }
+	@# Test only: the cloud kernel with its vsock loopback transport loaded, so a
+	@# container can dial the agent and the agent's own peer check is what stops it.
+	@mods=$$(bash scripts/setup-deps.sh --print-env vm 2>/dev/null | sed -n 's/^CLOUD_KERNEL_MODULES=//p'); \
+	  [ -n "$$mods" ] && bash scripts/mkinitramfs.sh --mkcpio $(MKCPIO) --init $(O)/bin/vmm-task \
+	    --out $(BUILD)/initramfs-cloud-vsockloop.cpio.gz --compress gzip --modules "$$mods" \
+	    --extra-module vsock_loopback || { \
+	  echo "vm-test: no vsock_loopback initramfs; the VM test skips the agent's peer check" >&2; \
+	  rm -f $(BUILD)/initramfs-cloud-vsockloop.cpio.gz; }
 
 # An extra prerequisite of the target in tests.mk (make merges them).
 test-integration: vm-test-images
+
+# A static musl program the VM test runs inside a container: what a container
+# process reaches over AF_VSOCK (tests/integration/vsockprobe.c).
+$(O)/tests/vsockprobe: tests/integration/vsockprobe.c
+	@mkdir -p $(@D)
+	$(call qecho,GUESTCC,$@)
+	$(Q)$(GUEST_CC) $(BASE_CFLAGS) -O2 -static -I$(MUSL_KINC) -o $@ $<
+$(O)/tests/test_vm_qemu: $(O)/tests/vsockprobe

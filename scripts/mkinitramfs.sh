@@ -9,6 +9,8 @@
 #   --modules DIR     /lib/modules/<ver> of a distro kernel: copy the virtio, vsock,
 #                     fuse/virtiofs, overlay, block, net (and 9p if present) modules
 #                     with their dependencies, plus /lib/modules/load.list
+#   --extra-module M  with --modules, load module M too (repeatable; tests only, e.g.
+#                     vsock_loopback to attack the agent from inside the VM)
 #   --busybox BIN     static busybox as /bin/busybox, /bin/sh -> busybox (debug shell)
 #   --stage DIR       scratch dir (default: FILE-stage)
 #   --max-kib N       fail if the image is larger than N KiB
@@ -22,7 +24,7 @@ say() { printf 'initramfs: %s\n' "$*" >&2; }
 die() { printf 'initramfs: error: %s\n' "$*" >&2; exit 1; }
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-mkcpio='' init='' out='' compress=gzip modules='' busybox='' stage='' max_kib=''
+mkcpio='' init='' out='' compress=gzip modules='' busybox='' stage='' max_kib='' extra_modules=''
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--mkcpio) mkcpio=$2; shift 2 ;;
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift 2 ;;
 	--compress) compress=$2; shift 2 ;;
 	--modules) modules=$2; shift 2 ;;
+	--extra-module) extra_modules="$extra_modules $2"; shift 2 ;;
 	--busybox) busybox=$2; shift 2 ;;
 	--stage) stage=$2; shift 2 ;;
 	--max-kib) max_kib=$2; shift 2 ;;
@@ -69,7 +72,7 @@ fi
 # listed; dependencies are pulled in from modules.dep ahead of their users.
 WANT_MODULES="virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
 	virtio_console vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport
-	fuse virtiofs overlay virtio_blk virtio_net"
+	fuse virtiofs overlay virtio_blk virtio_net$extra_modules"
 OPTIONAL_MODULES="9pnet 9pnet_virtio 9p"
 
 if [ -n "$modules" ]; then

@@ -122,6 +122,7 @@ static const char *const busybox_applets[] = {
     "sh",    "echo",  "cat",  "sleep",    "id",    "hostname", "pwd",  "env", "ls",
     "true",  "false", "grep", "printenv", "stty",  "wc",       "head", "ps",  "kill",
     "mount", "ls",    "test", "tty",      "touch", "readlink", "dd",   "seq", "ulimit",
+    "mknod", "stat",  "cut",  "ln",       "uname", "chmod",
 };
 
 int agentctl_busybox_rootfs_at(const char *root, kc_err **err)
@@ -225,11 +226,13 @@ static void write_process(FILE *f, const struct bundle_opts *o)
 	fputs(",\"env\":", f);
 	append_strv_json(f, o->env ? o->env : def_env);
 	fprintf(f, ",\"cwd\":\"%s\"", o->cwd ? o->cwd : "/");
+	if (!o->no_caps)
+		fprintf(f, ",\"capabilities\":{\"bounding\":%s,\"effective\":%s,\"permitted\":%s}",
+			default_caps, default_caps, default_caps);
 	fprintf(f,
-		",\"capabilities\":{\"bounding\":%s,\"effective\":%s,\"permitted\":%s},"
-		"\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1024,\"soft\":1024}],"
+		",\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1024,\"soft\":1024}],"
 		"\"noNewPrivileges\":%s",
-		default_caps, default_caps, default_caps, o->new_privs ? "false" : "true");
+		o->new_privs ? "false" : "true");
 	if (o->extra_process)
 		fprintf(f, ",%s", o->extra_process);
 	fputc('}', f);
@@ -284,6 +287,8 @@ char *agentctl_bundle(struct agentctl *a, const char *id, const struct bundle_op
 		fputs(",{\"type\":\"network\"}", f);
 	if (o->cgroupns)
 		fputs(",{\"type\":\"cgroup\"}", f);
+	if (o->extra_ns)
+		fprintf(f, ",%s", o->extra_ns);
 	fputs("],\"maskedPaths\":[\"/proc/kcore\",\"/proc/keys\",\"/proc/timer_list\","
 	      "\"/sys/firmware\",\"/proc/scsi\"],"
 	      "\"readonlyPaths\":[\"/proc/bus\",\"/proc/fs\",\"/proc/irq\",\"/proc/sys\","

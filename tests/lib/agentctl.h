@@ -49,8 +49,10 @@ struct bundle_opts {
 	bool cgroupns; /* a private cgroup namespace */
 	bool no_pidns;
 	bool new_privs;            /* "noNewPrivileges": false (default true) */
+	bool no_caps;              /* no "capabilities" object at all */
 	const char *extra_mounts;  /* raw JSON objects, comma separated */
 	const char *extra_linux;   /* raw JSON members for "linux", comma separated */
+	const char *extra_ns;      /* raw JSON objects for linux.namespaces */
 	const char *extra_process; /* raw JSON members for "process" */
 	const char *rootfs;        /* root.path; default: the busybox rootfs */
 	const char *annotations;   /* raw JSON members for "annotations" */

@@ -155,3 +155,37 @@ Test(frame, default_limit_is_4MiB)
 	cr_assert_null(d.data, "an oversize frame must not allocate its length");
 	ttrpc_decoder_reset(&d);
 }
+
+Test(frame, buffer_grows_with_the_data_not_the_header)
+{
+	struct ttrpc_decoder d;
+	uint8_t hdr[TTRPC_HDR_LEN];
+	struct ttrpc_hdr h = {.len = TTRPC_MAX_DATA, .stream_id = 1, .type = 1};
+	static uint8_t chunk[100000];
+	struct ttrpc_frame f;
+	bool got;
+	size_t fed = 0;
+
+	ttrpc_decoder_init(&d, 0);
+	ttrpc_hdr_encode(&h, hdr);
+	cr_assert_eq(ttrpc_decoder_feed(&d, hdr, sizeof(hdr), &f, &got), sizeof(hdr));
+	cr_assert(ttrpc_decoder_partial(&d));
+	/* A peer that announced 4 MiB and sent nothing holds nothing. */
+	cr_assert_eq(d.cap, 0);
+	fed += ttrpc_decoder_feed(&d, chunk, 10, &f, &got);
+	cr_assert_leq(d.cap, 64u << 10);
+	while (fed < TTRPC_MAX_DATA) {
+		size_t n =
+		    TTRPC_MAX_DATA - fed < sizeof(chunk) ? TTRPC_MAX_DATA - fed : sizeof(chunk);
+		fed += ttrpc_decoder_feed(&d, chunk, n, &f, &got);
+		/* Never more than twice what arrived, never past the frame. */
+		cr_assert_leq(d.cap, TTRPC_MAX_DATA);
+		if (!got)
+			cr_assert_leq(d.cap, 2 * fed + (64u << 10));
+	}
+	cr_assert(got);
+	cr_assert_not(f.oversize);
+	cr_assert_not(ttrpc_decoder_partial(&d));
+	cr_assert_eq(d.cap, 0);
+	free(f.data);
+}

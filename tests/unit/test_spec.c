@@ -181,11 +181,42 @@ Test(mount, options_split_into_flags_propagation_and_data)
 	kc_mount_opts_clear(&o);
 }
 
+/* runc's CleanPath: ".." never climbs above the cgroup root. */
+Test(cgroup, paths_are_cleaned_and_stay_below_the_root)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+	    {"/../../../tmp/x", "/sys/fs/cgroup/tmp/x"},
+	    {"/a/./b//../c/", "/sys/fs/cgroup/a/c"},
+	    {"../../etc", "/sys/fs/cgroup/kuasar/etc"},
+	    {"x/../../y", "/sys/fs/cgroup/kuasar/y"},
+	    {"pod.slice:cri:c", "/sys/fs/cgroup/pod.slice/cri-c.scope"},
+	};
+	static const char *const refused[] = {"/",       "/..",       "/a/..",    "../../../..:x:y",
+					      "a/b:p:n", "s:../..:n", "s:p:../x", ":..:n"};
+	kc_err *e = NULL;
+
+	for (size_t i = 0; i < KC_ARRAY_SIZE(cases); i++) {
+		_cleanup_free_ char *p = NULL;
+		KC_OK(kc_cgroup_path_for("/sys/fs/cgroup", cases[i].in, "id", &p, err_));
+		cr_assert_str_eq(p, cases[i].want, "%s", cases[i].in);
+	}
+	for (size_t i = 0; i < KC_ARRAY_SIZE(refused); i++) {
+		char *p = NULL;
+		cr_assert_lt(kc_cgroup_path_for("/sys/fs/cgroup", refused[i], "id", &p, &e), 0,
+			     "`%s` accepted as %s", refused[i], p ? p : "");
+		cr_assert(strstr(e->msg, "linux.cgroupsPath"), "%s", e->msg);
+		kc_err_freep(&e);
+	}
+}
+
 Test(cgroup, paths_and_weights)
 {
-	_cleanup_free_ char *a = kc_cgroup_path_for("/sys/fs/cgroup", NULL, "c1");
-	_cleanup_free_ char *b = kc_cgroup_path_for("/sys/fs/cgroup", "/k8s.io/c2", "c2");
-	_cleanup_free_ char *c = kc_cgroup_path_for("/sys/fs/cgroup", "pod.slice:cri:c3", "c3");
+	_cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+	KC_OK(kc_cgroup_path_for("/sys/fs/cgroup", NULL, "c1", &a, err_));
+	KC_OK(kc_cgroup_path_for("/sys/fs/cgroup", "/k8s.io/c2", "c2", &b, err_));
+	KC_OK(kc_cgroup_path_for("/sys/fs/cgroup", "pod.slice:cri:c3", "c3", &c, err_));
 	cr_assert_str_eq(a, "/sys/fs/cgroup/kuasar/c1");
 	cr_assert_str_eq(b, "/sys/fs/cgroup/k8s.io/c2");
 	cr_assert_str_eq(c, "/sys/fs/cgroup/pod.slice/cri-c3.scope");
