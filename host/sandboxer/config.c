@@ -216,6 +216,7 @@ static const struct key_spec keys[] = {
     S("hypervisor", "path", path, chk_abs_path),
     I("hypervisor", "vcpus", vcpus, 1, 255),
     I("hypervisor", "memory_in_mb", memory_in_mb, 64, 1 << 20),
+    I("hypervisor", "pod_memory_overhead_mb", pod_memory_overhead_mb, 0, 1 << 16),
     S("hypervisor", "kernel_path", kernel_path, chk_abs_path),
     S("hypervisor", "image_path", image_path, chk_opt_path),
     S("hypervisor", "initrd_path", initrd_path, chk_opt_path),

@@ -31,6 +31,7 @@ struct sbx_config {
 	char *path;
 	int64_t vcpus;
 	int64_t memory_in_mb;
+	int64_t pod_memory_overhead_mb; /* added to a memory size taken from the pod */
 	char *kernel_path;
 	char *image_path;
 	char *initrd_path;

@@ -74,14 +74,15 @@ static char *resolv_conf(const Runtime__V1__DNSConfig *dns)
 
 /* The pod's CPU quota/period and memory limit (CRI's sandbox resources,
  * which include a RuntimeClass's PodOverhead) as the VM's size. */
-static void size_from(int64_t quota, int64_t period, int64_t memory, struct sbx_pod *p)
+static void size_from(int64_t quota, int64_t period, int64_t memory, int64_t overhead_mb,
+		      struct sbx_pod *p)
 {
 	if (period > 0 && quota > 0) {
 		int64_t n = quota / period + (quota % period != 0);
 		p->vcpus = (uint32_t)(n > SBX_POD_MAX_VCPUS ? SBX_POD_MAX_VCPUS : n);
 	}
 	if (memory > 0) {
-		int64_t mb = (memory >> 20) + ((memory & ((1 << 20) - 1)) != 0);
+		int64_t mb = (memory >> 20) + ((memory & ((1 << 20) - 1)) != 0) + overhead_mb;
 		if (mb < SBX_POD_MIN_MEMORY_MB)
 			mb = SBX_POD_MIN_MEMORY_MB;
 		if (mb > SBX_POD_MAX_MEMORY_MB)
@@ -94,7 +95,7 @@ static void size_from(int64_t quota, int64_t period, int64_t memory, struct sbx_
  * container as annotations; the shim passes them on in Create. */
 static int
 cri_sandbox_annotations(const Containerd__Services__Sandbox__V1__ControllerCreateRequest *req,
-			struct sbx_pod *p, kc_err **err)
+			int64_t overhead_mb, struct sbx_pod *p, kc_err **err)
 {
 	int64_t v[3] = {0, 0, 0}; /* quota, period, memory */
 	static const char *const keys[3] = {
@@ -107,17 +108,18 @@ cri_sandbox_annotations(const Containerd__Services__Sandbox__V1__ControllerCreat
 				return kc_err_set(err, EINVAL,
 						  "annotation %s=`%.64s`: want 0 or more", keys[k],
 						  req->annotations[i]->value);
-	size_from(v[0], v[1], v[2], p);
+	size_from(v[0], v[1], v[2], overhead_mb, p);
 	return 0;
 }
 
-static int from_cri(const Runtime__V1__PodSandboxConfig *c, struct sbx_pod *p, kc_err **err)
+static int from_cri(const Runtime__V1__PodSandboxConfig *c, int64_t overhead_mb, struct sbx_pod *p,
+		    kc_err **err)
 {
 	const Runtime__V1__LinuxContainerResources *r =
 	    c->linux_config ? c->linux_config->resources : NULL;
 
 	if (r)
-		size_from(r->cpu_quota, r->cpu_period, r->memory_limit_in_bytes, p);
+		size_from(r->cpu_quota, r->cpu_period, r->memory_limit_in_bytes, overhead_mb, p);
 	if (c->hostname && *c->hostname) {
 		if (strlen(c->hostname) > HOSTNAME_MAX || strpbrk(c->hostname, "/ \t\r\n"))
 			return kc_err_set(err, EINVAL, "hostname `%.80s` is not valid",
@@ -157,14 +159,14 @@ int sbx_pod_parse(const Containerd__Services__Sandbox__V1__ControllerCreateReque
 		int r;
 		if (!c)
 			return kc_err_set(err, EINVAL, "options: not a CRI PodSandboxConfig");
-		r = from_cri(c, &p, err);
+		r = from_cri(c, cfg->pod_memory_overhead_mb, &p, err);
 		runtime__v1__pod_sandbox_config__free_unpacked(c, NULL);
 		if (r < 0) {
 			sbx_pod_clear(&p);
 			return kc_err_wrap(err, "options (PodSandboxConfig)");
 		}
 	}
-	if (cri_sandbox_annotations(req, &p, err) < 0) {
+	if (cri_sandbox_annotations(req, cfg->pod_memory_overhead_mb, &p, err) < 0) {
 		sbx_pod_clear(&p);
 		return kc_err_retp(err);
 	}

@@ -14,7 +14,9 @@
  *      CRI sets them on the sandbox container from 1.6.7 on; the shim passes them)
  *   4. annotations io.kuasar.vm.vcpus / io.kuasar.vm.memory_mb, from
  *      PodSandboxConfig.annotations and then the request's own annotations
- * The CRI numbers include a RuntimeClass's PodOverhead (kubelet adds it).
+ * The CRI numbers include a RuntimeClass's PodOverhead (kubelet adds it);
+ * [hypervisor] pod_memory_overhead_mb (default 0) is added to a memory size
+ * taken from 2 or 3, for pods whose RuntimeClass sets no overhead.
  */
 #ifndef SBX_POD_CONFIG_H
 #define SBX_POD_CONFIG_H

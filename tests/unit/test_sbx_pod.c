@@ -184,6 +184,15 @@ Test(pod, sized_from_cri_sandbox_annotations)
 	cr_assert_eq(p.memory_mb, (uint32_t)C.memory_in_mb);
 	sbx_pod_clear(&p);
 
+	/* A configured overhead is added to a size taken from the pod. */
+	C.pod_memory_overhead_mb = 64;
+	req_init(&q, NULL, NULL);
+	req_annotate(&q, SBX_ANNOTATION_CRI_MEMORY, "268435456");
+	p = parse_ok(&q);
+	cr_assert_eq(p.memory_mb, 256 + 64);
+	sbx_pod_clear(&p);
+	C.pod_memory_overhead_mb = 0;
+
 	/* Our own annotation still wins. */
 	req_init(&q, NULL, NULL);
 	req_annotate(&q, SBX_ANNOTATION_CRI_MEMORY, "1073741824");
