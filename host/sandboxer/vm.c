@@ -303,7 +303,12 @@ void sbx_fail(struct sandbox *s, kc_err *err)
 			kc_err_free(err);
 			err = NULL;
 			kc_err_set(&err, EIO, "vmm exited with status %d%s", status, tail);
-		} else if (!op->grace && !op->grace_used && vmm->running) {
+		} else if (op->grace) {
+			/* Already waiting for the VMM on an earlier suspect (a helper
+			 * or QMP losing it): the VMM's exit, or that suspect, says it. */
+			kc_err_free(err);
+			return;
+		} else if (!op->grace_used && vmm->running) {
 			op->suspect = err;
 			op->grace = kc_timer_after(s->d->loop, EXIT_GRACE_NS, on_grace, s);
 			return;

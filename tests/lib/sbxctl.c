@@ -18,6 +18,7 @@
 #include "testutil.h"
 #include "util.h"
 #include "agent_dial.h"
+#include "mountopt.h"
 #include "rpc_call.h"
 
 #define CALL_MS      30000
@@ -273,8 +274,12 @@ void sbxd_cleanup(struct sbxd *d)
 		sleep_ms(20);
 	}
 	sbx_reap();
-	if (!getenv("KC_TEST_KEEP"))
+	if (!getenv("KC_TEST_KEEP")) {
+		/* A failed test can leave a sandbox's share mounts (shared/ is a
+		 * read-only bind): unmount before removing. */
+		(void)kc_umount_tree(d->root, NULL);
 		tu_rmtree(d->root);
+	}
 	kc_loop_free(d->loop);
 	free(d->bin);
 	free(d->root);
