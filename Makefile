@@ -103,8 +103,10 @@ $(O)/host/libkc.a: $(LIB_HOBJS) $(PB_HOBJS)
 	@mkdir -p $(@D); rm -f $@; ar rcs $@ $^
 
 # ------------------------------------------------------------------ binaries
-GUEST_LIBS := $(O)/guest/libkc.a -ljansson -lprotobuf-c
+GUEST_LIBS := $(O)/guest/libkc.a -ljansson -lprotobuf-c -lseccomp
 HOST_LIBS := $(O)/host/libkc.a -ljansson -lprotobuf-c
+# Only the agent enforces seccomp profiles (guest-init/seccomp.c).
+AGENT_HOST_LIBS := $(HOST_LIBS) -lseccomp
 
 BINS := $(O)/bin/vmm-task
 $(O)/bin/vmm-task: $(call gobj,$(GUEST_SRCS)) $(O)/guest/libkc.a
@@ -116,7 +118,7 @@ $(O)/bin/vmm-task: $(call gobj,$(GUEST_SRCS)) $(O)/guest/libkc.a
 $(O)/bin/vmm-task-host: $(call hobj,$(GUEST_SRCS)) $(O)/host/libkc.a
 	@mkdir -p $(@D)
 	$(call qecho,LD,$@)
-	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(HOST_LIBS)
+	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(AGENT_HOST_LIBS)
 
 ifneq ($(SANDBOXER_SRCS),)
 BINS += $(O)/bin/vmm-sandboxer

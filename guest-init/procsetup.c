@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "seccomp.h"
 #include "util.h"
 
 static struct rlimit base_nofile;
@@ -180,7 +181,7 @@ static bool has_env(char *const *env, const char *key)
 	return false;
 }
 
-int kc_proc_exec(const struct kc_process *p, kc_err **err)
+int kc_proc_exec(const struct kc_process *p, const struct kc_seccomp *sc, kc_err **err)
 {
 	_cleanup_free_ char *prog = NULL, *home = NULL;
 	_cleanup_free_ char **env = NULL;
@@ -205,6 +206,10 @@ int kc_proc_exec(const struct kc_process *p, kc_err **err)
 		home = xasprintf("HOME=%s", dir);
 		env[n] = home;
 	}
+	/* As close to execve as possible, so the profile has to allow few of our
+	 * own syscalls (runc does the same with no_new_privs). */
+	if (kc_seccomp_load(sc, err) < 0)
+		return kc_err_retp(err);
 	execve(prog, p->args, env);
 	return kc_err_sys(err, "exec `%s`", prog);
 }

@@ -19,9 +19,9 @@ int kc_proc_limits(const struct kc_process *p, kc_err **err);
  * "capabilities" object). */
 int kc_proc_identity(const struct kc_process *p, kc_err **err);
 /* umask, cwd (verified to be inside the root), no_new_privs, then execve
- * with the process's env, looking the program up in the process's PATH.
- * Returns only on failure. */
-int kc_proc_exec(const struct kc_process *p, kc_err **err);
+ * with the process's env, looking the program up in the process's PATH; sc
+ * (may be NULL) is loaded last before execve. Returns only on failure. */
+int kc_proc_exec(const struct kc_process *p, const struct kc_seccomp *sc, kc_err **err);
 /* Resolve argv[0] against PATH from env (as execvpe would, but with the
  * container's PATH, not ours). Returns a malloc'd path or NULL (errno). */
 char *kc_find_program(const char *name, char *const *env);

@@ -235,10 +235,6 @@ int kc_spawn_start(kc_loop *loop, const struct kc_spawn_opts *o, kc_spawn_fn fn,
 	kc_spawn *s;
 	pid_t pid;
 
-	if (o->spec->has_seccomp)
-		return kc_err_set(err, EOPNOTSUPP,
-				  "linux.seccomp: seccomp filters are not supported by vmm-task; "
-				  "remove the profile (refusing rather than running unconfined)");
 	if (o->spec->has_hooks)
 		return kc_err_set(err, EOPNOTSUPP,
 				  "hooks: OCI hooks are not supported inside the guest");

@@ -20,6 +20,7 @@
 #include "mount.h"
 #include "procsetup.h"
 #include "rootfs.h"
+#include "seccomp.h"
 #include "spawn_sync.h"
 #include "sysctl.h"
 
@@ -198,8 +199,13 @@ static _noreturn_ void child_common_tail(int sync, const struct kc_spawn_opts *o
 	} else if (child_stdio(o->stdio, &err) < 0) {
 		child_fail(sync, err);
 	}
-	if (keep_only_stdio(&sync, &err) < 0 || kc_proc_limits(p, &err) < 0 ||
-	    kc_proc_identity(p, &err) < 0)
+	if (keep_only_stdio(&sync, &err) < 0 || kc_proc_limits(p, &err) < 0)
+		child_fail(sync, err);
+	/* Without no_new_privs a filter needs CAP_SYS_ADMIN: load it before the
+	 * capabilities go, as runc does (with it: last, in kc_proc_exec). */
+	if (!p->no_new_privs && kc_seccomp_load(o->spec->seccomp, &err) < 0)
+		child_fail(sync, err);
+	if (kc_proc_identity(p, &err) < 0)
 		child_fail(sync, err);
 	if (wait_start) {
 		struct sync_msg m;
@@ -208,7 +214,7 @@ static _noreturn_ void child_common_tail(int sync, const struct kc_spawn_opts *o
 		if (sync_recv(sync, &m, NULL) <= 0 || m.type != SYNC_START)
 			_exit(127); /* the agent gave up on us */
 	}
-	kc_proc_exec(p, &err);
+	kc_proc_exec(p, p->no_new_privs ? o->spec->seccomp : NULL, &err);
 	child_fail(sync, err);
 }
 

@@ -9,6 +9,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 
+#include "seccomp.h"
 #include "spec_json.h"
 #include "spec_linux.h"
 #include "util.h"
@@ -474,6 +475,7 @@ void kc_spec_free(struct kc_spec *s)
 	if (!s)
 		return;
 	kc_process_clear(&s->process);
+	kc_seccomp_free(s->seccomp);
 	free(s->root_path);
 	free(s->hostname);
 	free(s->domainname);

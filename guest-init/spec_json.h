@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Typed getters for config.json (spec*.c) for config.json. Absent (or null) ->
+/* Typed getters for config.json (spec*.c, seccomp.c). Absent (or null) ->
  * 0 with the output untouched; present -> 1; wrong type -> < 0 with an error
  * naming the JSON path. */
 #ifndef KC_SPEC_JSON_H

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The "linux" section of config.json: namespaces, id maps, devices, masked
- * and read-only paths, sysctls, cgroup resources, propagation, seccomp. */
+ * and read-only paths, sysctls, cgroup resources, propagation; seccomp (seccomp.c). */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 
+#include "seccomp.h"
 #include "spec_json.h"
 #include "spec_linux.h"
 #include "util.h"
@@ -396,7 +397,5 @@ int spec_parse_linux(json_t *l, struct kc_spec *s, kc_err **err)
 	}
 	if (parse_time_offsets(l, s, err) < 0)
 		return -EINVAL;
-	v = json_object_get(l, "seccomp");
-	s->has_seccomp = v && !json_is_null(v);
-	return 0;
+	return kc_seccomp_parse(json_object_get(l, "seccomp"), &s->seccomp, err);
 }

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct kc_seccomp;
+
 struct kc_idmap {
 	uint32_t container_id, host_id, size;
 };
@@ -119,7 +121,7 @@ struct kc_spec {
 	struct kc_resources resources;
 	struct kc_time_offset time_monotonic, time_boottime;
 	unsigned long rootfs_propagation; /* MS_* or 0 */
-	bool has_seccomp;
+	struct kc_seccomp *seccomp;       /* linux.seccomp, compiled (seccomp.h); NULL: none */
 	bool has_hooks;
 	char **annotation_keys, **annotation_vals;
 	size_t n_annotations;

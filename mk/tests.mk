@@ -26,7 +26,7 @@ TEST_INCLUDES := -Itests/lib -Iguest-init -Ihost/sandboxer -Ihost/shim
 $(TEST_HELPER_OBJS): HOST_CFLAGS += $(TEST_INCLUDES)
 # What a test or bench driver links: helpers, product modules, the runtime lib.
 TEST_DEPS := $(TEST_HELPER_OBJS) $(O)/host/libguest-mods.a $(O)/host/libhost-mods.a $(O)/host/libkc.a
-TEST_LINK := $(TEST_DEPS) -ljansson -lprotobuf-c -lpthread
+TEST_LINK := $(TEST_DEPS) -ljansson -lprotobuf-c -lseccomp -lpthread
 TEST_LIBS := $(TEST_LINK) -lcriterion
 
 $(O)/tests/%: tests/unit/%.c $(TEST_DEPS)
@@ -37,6 +37,14 @@ $(O)/tests/%: tests/integration/%.c $(TEST_DEPS)
 	@mkdir -p $(@D)
 	$(call qecho,TEST,$@)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(TEST_INCLUDES) $(TEST_LDFLAGS) -o $@ $< $(TEST_LIBS)
+
+# A static program the seccomp tests run inside containers (any runtime).
+SECCOMP_PROBE := $(O)/tests/seccomp-probe
+$(SECCOMP_PROBE): tests/integration/seccomp_probe.c | $(BUILD)/gen/.stamp
+	@mkdir -p $(@D)
+	$(call qecho,GUESTCC,$@)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $<
+$(O)/tests/test_agent_seccomp: $(SECCOMP_PROBE)
 
 # The CRI suite's pause image binary: static, like Kubernetes' pause.
 $(O)/tests/cri-pause: tests/cri/pause.c | $(BUILD)/gen/.stamp
@@ -74,7 +82,8 @@ test-asan:
 	@KC_AGENT=$(abspath $(BUILD)/san/bin/vmm-task-host) ASAN_OPTIONS=detect_leaks=1 \
 	  KC_SANDBOXER=$(abspath $(BUILD)/san/bin/vmm-sandboxer) \
 	  bash tests/run-tests.sh asan-integration $(O)/tests/test_agent_host \
-	  $(O)/tests/test_agent_security $(O)/tests/test_agent_load $(O)/tests/test_sandboxer
+	  $(O)/tests/test_agent_seccomp $(O)/tests/test_agent_security $(O)/tests/test_agent_load \
+	  $(O)/tests/test_sandboxer
 	@# The containerd end-to-end checks (containerd 1.6 only) with sanitized host daemons.
 	@KC_BIN_DIR=$(abspath $(BUILD)/san/bin) bash tests/run-tests.sh asan-integration \
 	  tests/integration/test_containerd_e2e.sh

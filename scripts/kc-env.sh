@@ -155,7 +155,7 @@ vcpus = 1
 memory_in_mb = 256
 kernel_path = "$KC_TOP/build/kernel/vmlinux"
 initrd_path = "$KC_TOP/build/initramfs.cpio.gz"
-kernel_params = ""
+kernel_params = "${KC_KERNEL_PARAMS:-}"
 entropy_source = "/dev/urandom"
 
 [hypervisor.virtiofsd]

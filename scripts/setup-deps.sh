@@ -23,7 +23,7 @@
 #
 # What it does, per group:
 #   apt packages (bookworm)       installed only when missing (needs root or sudo)
-#   build: musl static libs       protobuf-c, jansson built with musl-gcc from Debian
+#   build: musl static libs       protobuf-c, jansson, libseccomp built with musl-gcc from Debian
 #                                 source packages (same source version as the host's -dev
 #                                 package) into $KC_CACHE/musl-sysroot; kernel-header
 #                                 symlinks in $KC_CACHE/musl-kinc
@@ -119,9 +119,10 @@ lists_fresh() {
 # ---------------------------------------------------------------- 1. Debian packages
 declare -A PKGS=()
 add_pkgs() { local p; for p in "$@"; do PKGS[$p]=1; done; }
-# dpkg-dev (dpkg-source) and xz-utils unpack the source packages of the musl libraries.
+# dpkg-dev (dpkg-source) and xz-utils unpack the source packages of the musl libraries;
+# gperf regenerates libseccomp's syscall table. libseccomp-dev: the glibc agent build.
 [ -n "${G[build]:-}" ] && add_pkgs gcc make musl-tools protobuf-c-compiler libprotobuf-c-dev \
-	libjansson-dev pkg-config clang-format file dpkg-dev xz-utils \
+	libjansson-dev libseccomp-dev gperf pkg-config clang-format file dpkg-dev xz-utils \
 	ca-certificates
 [ -n "${G[test]:-}" ] && add_pkgs libcriterion-dev golang-go golang-github-containerd-ttrpc-dev \
 	golang-github-containerd-containerd-dev socat strace busybox-static cpio lz4 python3
@@ -327,6 +328,26 @@ recipe_jansson() {
 	install -D -m644 src/jansson_config.h "$SYSROOT/include/jansson_config.h"
 }
 
+recipe_libseccomp() {
+	# configure's only product the library needs is configure.h. Debian's patch
+	# updates syscalls.csv, so the name table is regenerated with gperf as its
+	# build does (the tarball's syscalls.perf.c predates the patch).
+	cd src
+	printf '#define HAVE_LINUX_SECCOMP_H 1\n' >configure.h
+	bash arch-gperf-generate syscalls.csv syscalls.perf.template
+	gperf -m 100 --null-strings --pic -tCEG -T -S1 syscalls.perf >syscalls.perf.c
+	local c
+	for c in *.c; do
+		[ "$c" != arch-syscall-dump.c ] || continue # a test program
+		# shellcheck disable=SC2086
+		musl-gcc $MUSL_CFLAGS -I../include -I. -I"$KINC" -c "$c" -o "${c%.c}.o"
+	done
+	ar rcs libseccomp.a ./*.o
+	install -D -m644 libseccomp.a "$SYSROOT/lib/libseccomp.a"
+	install -D -m644 ../include/seccomp.h "$SYSROOT/include/seccomp.h"
+	install -D -m644 ../include/seccomp-syscalls.h "$SYSROOT/include/seccomp-syscalls.h"
+}
+
 # Fetch SRCPKG=VER (kept in $KC_CACHE/src/dl), unpack it into a fresh build dir, run RECIPE.
 build_from_source() {
 	local srcpkg=$1 ver=$2 recipe=$3 dl=$KC_CACHE/src/dl
@@ -390,6 +411,7 @@ if [ -n "${G[build]:-}" ]; then
 	ensure_kinc
 	musl_lib protobuf-c libprotobuf-c-dev recipe_protobuf_c
 	musl_lib jansson libjansson-dev recipe_jansson
+	musl_lib libseccomp libseccomp-dev recipe_libseccomp
 fi
 
 # ---------------------------------------------------------------- 3./4. unpacked .debs
@@ -515,7 +537,8 @@ declare -A ENV=()
 ENV_KEYS=(MUSL_SYSROOT MUSL_KINC VHOST_DEVICE_VSOCK VIRTIOFSD CLOUD_KERNEL CLOUD_KERNEL_MODULES
 	LINUX_SOURCE_TARBALL BUSYBOX_STATIC GO CONTAINERD2 CRI_API_PROTO)
 for k in "${ENV_KEYS[@]}"; do ENV[$k]=""; done
-if [ -f "$SYSROOT/.stamp-protobuf-c" ] && [ -f "$SYSROOT/.stamp-jansson" ]; then
+if [ -f "$SYSROOT/.stamp-protobuf-c" ] && [ -f "$SYSROOT/.stamp-jansson" ] &&
+	[ -f "$SYSROOT/.stamp-libseccomp" ]; then
 	ENV[MUSL_SYSROOT]=$SYSROOT
 fi
 [ ! -L "$KINC/linux" ] || ENV[MUSL_KINC]=$KINC

@@ -108,6 +108,10 @@ static void on_dialed(int fd, kc_err *err, void *ud)
 		finish(r);
 		return;
 	}
+	if (r->done) {
+		close(fd);
+		return;
+	}
 	r->vfd = fd;
 	kc_set_nonblock(fd, true);
 	pump(r);
@@ -235,11 +239,12 @@ void relay_close_stdin(struct relay *r)
 {
 	if (!r || r->done || r->idx != 0)
 		return;
-	/* Whatever was read is still sent, then the agent sees EOF. */
+	/* Whatever was read is still sent, then the agent sees EOF; still
+	 * dialing: on_dialed pumps (and so closes) as soon as it connects. */
 	r->rb.eof = true;
 	if (r->vfd >= 0)
 		pump(r);
-	else
+	else if (!r->dialer)
 		finish(r);
 }
 

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -217,6 +218,47 @@ Test(agent, env_cwd_user_hostname_mounts)
 			 "readonly\ndevnull\n");
 }
 
+/* A terminal exec whose stdin is closed at once (CRI's `kubectl exec -t`
+ * without -i: it passes a stdin FIFO and closes it): the output still
+ * arrives, also to a reader that connects after the process is gone. */
+Test(agent, exec_tty_stdin_closed_at_once)
+{
+	const char *args[] = {"/bin/sh", "-c", "sleep 100", NULL};
+	const char *xargs[] = {"/bin/sh", "-c", "tty; echo after", NULL};
+	struct bundle_opts o = {.args = args};
+	struct bundle_opts xo = {.args = xargs, .terminal = true};
+	_cleanup_free_ char *bundle = agentctl_bundle(&A, "cxt", &o);
+	_cleanup_free_ char *pj = agentctl_process_json(&xo);
+	_cleanup_free_ char *xin = xasprintf("unix://%s/xt.in", A.dir);
+	_cleanup_free_ char *xout = xasprintf("unix://%s/xt.out", A.dir);
+	_cleanup_free_ char *out = NULL;
+	kc_err *e = NULL;
+	uint32_t st = 99;
+	int fd, fi;
+
+	cr_assert_eq(task_create(&A, "cxt", bundle, false, NULL, NULL, NULL, NULL, &e), 0, "%s",
+		     kc_err_msg(e));
+	cr_assert_eq(task_start(&A, "cxt", NULL, NULL, &e), 0, "%s", kc_err_msg(e));
+	cr_assert_eq(task_exec(&A, "cxt", "t1", true, xin, xout, NULL, pj, &e), 0, "%s",
+		     kc_err_msg(e));
+	cr_assert_eq(task_start(&A, "cxt", "t1", NULL, &e), 0, "%s", kc_err_msg(e));
+	fi = io_dial(xin, &e);
+	cr_assert_geq(fi, 0, "%s", kc_err_msg(e));
+	shutdown(fi, SHUT_WR);
+	usleep(300 * 1000); /* let it finish first: the late reader must still get it all */
+	fd = io_dial(xout, &e);
+	cr_assert_geq(fd, 0, "%s", kc_err_msg(e));
+	cr_assert_eq(task_wait(&A, "cxt", "t1", &st, &e), 0, "%s", kc_err_msg(e));
+	cr_assert_eq(st, 0);
+	out = io_read_all(fd, 5000, NULL);
+	close(fd);
+	close(fi);
+	cr_assert(strstr(out, "/dev/pts/") && strstr(out, "after"), "output: `%s`", out);
+	cr_assert_eq(task_kill(&A, "cxt", NULL, SIGKILL, false, &e), 0, "%s", kc_err_msg(e));
+	cr_assert_eq(task_wait(&A, "cxt", NULL, &st, &e), 0);
+	cr_assert_eq(task_delete(&A, "cxt", NULL, NULL, &e), 0, "%s", kc_err_msg(e));
+}
+
 Test(agent, tty_with_resize)
 {
 	const char *args[] = {"/bin/sh", "-c",
@@ -353,14 +395,15 @@ Test(agent, bad_specs_fail_clearly_and_agent_survives)
 	struct bundle_opts bad_cap = {.args = args,
 				      .extra_linux = "\"sysctl\":{\"net.nosuch.key\":\"1\"}"};
 	struct bundle_opts seccomp = {
-	    .args = args, .extra_linux = "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"}"};
+	    .args = args, .extra_linux = "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_FOO\"}"};
 
 	expect_create_error("bad-root", &missing_root, "rootfs `/nonexistent/rootfs`");
 	expect_create_error("bad-mount", &bad_mount, "/no/such/dir");
 	expect_create_error("bad-fs", &bad_fs, "nosuchfs");
 	expect_create_error("bad-user", &bad_user, "username");
 	expect_create_error("bad-sysctl", &bad_cap, "net.nosuch.key");
-	expect_create_error("bad-seccomp", &seccomp, "seccomp");
+	expect_create_error("bad-seccomp", &seccomp,
+			    "linux.seccomp.defaultAction: unknown action SCMP_ACT_FOO");
 
 	/* A program that does not exist fails at Start, naming it. */
 	{

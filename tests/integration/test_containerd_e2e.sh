@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # containerd runs containers in kuasar-c microVMs: ctr -> containerd ->
 # containerd-shim-kuasar-vmm-v2 -> vmm-sandboxer -> QEMU -> vmm-task. Exact
-# output and exit codes, a tty, exec, kill, two containers in one pod, events,
-# a dying VM, a crashing shim, and nothing left behind.
+# output and exit codes, a tty, exec, kill, a seccomp profile (ctr --seccomp),
+# two containers in one pod, events, a dying VM, a crashing shim, and nothing
+# left behind.
 #
 # Usage: test_containerd_e2e.sh [CONTAINERD...]
 #   One pass of the checks per containerd binary (its ctr: the one beside it,
@@ -85,6 +86,20 @@ st=$(kc_ctr tasks ls | awk '$1 == "tx" {print $3}')
 for _ in $(seq 50); do [ "$st" = STOPPED ] && break; sleep 0.1; st=$(kc_ctr tasks ls | awk '$1 == "tx" {print $3}'); done
 [ "$st" = STOPPED ] && ok "kill: task stopped" || bad "kill: status [$st]"
 kc_ctr tasks delete tx >/dev/null && kc_ctr containers delete tx && ok "task rm, container rm" || bad "rm tx"
+
+# 3b. ctr run --seccomp: containerd's default profile is enforced in the guest,
+#     for the init and for an exec (CLONE_NEWUSER is denied by its clone rule)
+out=$(kc_ctr run --rm --seccomp --runtime "$rt" "$img" tsc \
+	sh -c 'grep "^Seccomp:" /proc/self/status; unshare -U true 2>&1; echo rc=$?' 2>"$dir/err"); rc=$?
+[ "$rc" = 0 ] && echo "$out" | grep -q $'^Seccomp:\t2$' && echo "$out" | grep -q 'Operation not permitted' &&
+	echo "$out" | grep -q '^rc=1$' && ok "run --seccomp: RuntimeDefault enforced in the guest" ||
+	bad "run --seccomp: rc=$rc out=[$out] err=[$(cat "$dir/err")]"
+kc_ctr run -d --seccomp --runtime "$rt" "$img" tscx sleep 1000 >/dev/null || bad "run -d --seccomp"
+out=$(kc_ctr tasks exec --exec-id e1 tscx grep "^Seccomp:" /proc/self/status); rc=$?
+[ "$rc" = 0 ] && [ "$out" = $'Seccomp:\t2' ] && ok "exec under --seccomp: filtered too" ||
+	bad "exec --seccomp: rc=$rc out=[$out]"
+kc_ctr tasks kill -s SIGKILL tscx; sleep 0.3
+kc_ctr tasks delete tscx >/dev/null 2>&1; kc_ctr containers delete tscx || bad "rm tscx"
 
 # 4. two containers in one pod share one VM
 for c in p1 p2; do

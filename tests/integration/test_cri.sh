@@ -61,7 +61,8 @@ for ctd in "${passes[@]}"; do
 	run() { # HANDLER ARGS...
 		local h=$1
 		shift
-		/usr/bin/python3 "$top/tests/cri/suite.py" --socket "$dir/ctd/containerd.sock" \
+		# In containerd's network namespace: its streaming server listens there.
+		nsenter "--net=/run/netns/$KC_NETNS" /usr/bin/python3 "$top/tests/cri/suite.py" --socket "$dir/ctd/containerd.sock" \
 			--api-proto "$api" --gen "$build/cri-py" --handler "$h" --logs "$dir/logs" \
 			--label "$KC_CTD_VERSION/$h" --sandboxer-dir "$dir/vmm" "$@"
 	}

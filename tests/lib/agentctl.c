@@ -229,9 +229,10 @@ static void write_process(FILE *f, const struct bundle_opts *o)
 	if (!o->no_caps)
 		fprintf(f, ",\"capabilities\":{\"bounding\":%s,\"effective\":%s,\"permitted\":%s}",
 			default_caps, default_caps, default_caps);
-	fputs(",\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1024,\"soft\":1024}],"
-	      "\"noNewPrivileges\":true",
-	      f);
+	fprintf(f,
+		",\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1024,\"soft\":1024}],"
+		"\"noNewPrivileges\":%s",
+		o->new_privs ? "false" : "true");
 	if (o->extra_process)
 		fprintf(f, ",%s", o->extra_process);
 	fputc('}', f);

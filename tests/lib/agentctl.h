@@ -48,6 +48,7 @@ struct bundle_opts {
 	bool netns;    /* a private network namespace */
 	bool cgroupns; /* a private cgroup namespace */
 	bool no_pidns;
+	bool new_privs;            /* "noNewPrivileges": false (default true) */
 	bool no_caps;              /* no "capabilities" object at all */
 	const char *extra_mounts;  /* raw JSON objects, comma separated */
 	const char *extra_linux;   /* raw JSON members for "linux", comma separated */
