@@ -13,12 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "agentctl.h"
-#include "frame.h"
+#include "loadgen.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -94,18 +92,6 @@ static int count_fds(void)
 	return n;
 }
 
-static int dial(void)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	cr_assert_geq(fd, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", A.addr + strlen("unix://"));
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect: %s",
-		     strerror(errno));
-	return fd;
-}
-
 static void check_answers(const char *when)
 {
 	kc_err *e = NULL;
@@ -128,16 +114,15 @@ Test(load, two_hundred_idle_connections)
 {
 	long rss0 = status_kb("VmRSS:");
 	int fds0 = count_fds(), fds[200];
+	kc_err *e = NULL;
 
-	for (int i = 0; i < 200; i++)
-		fds[i] = dial();
+	cr_assert_eq(loadgen_idle(A.addr, 200, fds, &e), 0, "%s", kc_err_msg(e));
 	check_answers("with 200 idle connections");
 	/* The cap (128, ours included) holds: the rest were closed at once. */
 	cr_assert_leq(count_fds(), fds0 + 128, "agent fds %d (from %d)", count_fds(), fds0);
 	cr_assert_lt(status_kb("VmRSS:") - rss0, 8 << 10, "RSS grew from %ld kB to %ld kB", rss0,
 		     status_kb("VmRSS:"));
-	for (int i = 0; i < 200; i++)
-		close(fds[i]);
+	loadgen_close(fds, 200);
 	check_answers("after they closed");
 	new_client_answers();
 }
@@ -145,33 +130,15 @@ Test(load, two_hundred_idle_connections)
 Test(load, fifty_connections_pinning_a_partial_4MiB_frame)
 {
 	long rss0 = status_kb("VmRSS:"), peak;
-	static uint8_t junk[1 << 16];
+	kc_err *e = NULL;
 	int fds[50];
 
-	for (int i = 0; i < 50; i++) {
-		uint8_t hdr[TTRPC_HDR_LEN];
-		size_t left = TTRPC_MAX_DATA - 1;
-		fds[i] = dial();
-		ttrpc_hdr_encode(&(struct ttrpc_hdr){.len = TTRPC_MAX_DATA,
-						     .stream_id = 1,
-						     .type = TTRPC_TYPE_REQUEST},
-				 hdr);
-		cr_assert_eq(kc_write_all(fds[i], hdr, sizeof(hdr)), 0);
-		/* Until the agent has it all or drops us for the byte budget. */
-		while (left > 0) {
-			ssize_t w = send(fds[i], junk, left < sizeof(junk) ? left : sizeof(junk),
-					 MSG_NOSIGNAL);
-			if (w < 0)
-				break;
-			left -= (size_t)w;
-		}
-	}
+	cr_assert_eq(loadgen_partial_frames(A.addr, 50, fds, &e), 0, "%s", kc_err_msg(e));
 	check_answers("with 50 partial 4 MiB frames");
 	peak = status_kb("VmHWM:");
 	/* 64 MiB of half-sent frames at most, plus a little (it was 205 MB). */
 	cr_assert_lt(peak - rss0, 80 << 10, "agent peak RSS %ld kB (from %ld kB)", peak, rss0);
-	for (int i = 0; i < 50; i++)
-		close(fds[i]);
+	loadgen_close(fds, 50);
 	check_answers("after they closed");
 	new_client_answers();
 }
@@ -182,9 +149,10 @@ Test(load, at_the_fd_limit_the_agent_neither_spins_nor_stops)
 	long t0, used;
 	int fds[100];
 
+	kc_err *e = NULL;
+
 	cr_assert_eq(prlimit(A.pid, RLIMIT_NOFILE, &rl, NULL), 0, "%s", strerror(errno));
-	for (int i = 0; i < 100; i++)
-		fds[i] = dial();
+	cr_assert_eq(loadgen_idle(A.addr, 100, fds, &e), 0, "%s", kc_err_msg(e));
 	check_answers("at the fd limit");
 	/* A spinning accept loop would use the whole half second. */
 	t0 = cpu_ticks();
@@ -193,8 +161,7 @@ Test(load, at_the_fd_limit_the_agent_neither_spins_nor_stops)
 	cr_assert_lt(used, sysconf(_SC_CLK_TCK) / 10, "agent used %ld ticks in 0.5 s at EMFILE",
 		     used);
 	check_answers("still at the fd limit");
-	for (int i = 0; i < 100; i++)
-		close(fds[i]);
+	loadgen_close(fds, 100);
 	check_answers("after the peers closed");
 	/* The parked listener takes connections again. */
 	new_client_answers();

@@ -40,38 +40,17 @@
 #include <unistd.h>
 
 #include "agentctl.h"
-#include "endpoint.h"
 #include "qmpsync.h"
 #include "testutil.h"
 #include "util.h"
+#include "vm.h"
 
-#define GUEST_SHARE    "/run/kuasar/state"
 #define BOOT_TIMEOUT_S 90
 #define STOP_TIMEOUT_S 30
-#define IO_TIMEOUT_MS  20000
 #define FIRST_IO_PORT  2000
 #define MAX_PROCS      16
-#define GUEST_CID      3 /* boot-qemu.sh's default --cid */
 
-struct vm {
-	const char *name;
-	char *script;          /* scripts/boot-qemu.sh */
-	char *dir;             /* runtime dir: sockets, pid files, logs */
-	char *share;           /* the guest's GUEST_SHARE, over virtio-fs */
-	char *io_base;         /* agent.addr up to its port: "hvsock://DIR/task.vsock:" */
-	char *kernel, *initrd; /* unless boot-qemu.sh's defaults */
-	bool hybrid;           /* vhost-device-vsock (else kernel vhost-vsock) */
-	bool loopback;         /* cloud kernel + vsock_loopback: containers reach us */
-	int watch_fd;          /* closing it makes the watchdog stop the VM */
-	pid_t watchdog;
-	kc_qmp *qmp;
-	struct agentctl a;
-	unsigned next_port;
-	uint64_t t0;
-	bool passed;
-};
-
-static struct vm V = {.watch_fd = -1};
+struct vm V = {.watch_fd = -1};
 
 static double since(uint64_t t)
 {
@@ -321,12 +300,12 @@ static void boot(bool cloud, const char *extra_append, const char *want_err)
 	fprintf(stderr, "vm[%s]: Check answered after %.2f s\n", V.name, since(V.t0));
 }
 
-static char *io_uri(void)
+char *io_uri(void)
 {
 	return xasprintf("%s%u", V.io_base, V.next_port++);
 }
 
-static const struct bundle_opts *with_rootfs(struct bundle_opts *o)
+const struct bundle_opts *with_rootfs(struct bundle_opts *o)
 {
 	o->rootfs = GUEST_SHARE "/rootfs";
 	return o;
@@ -354,7 +333,7 @@ static void create_start(const char *id, struct bundle_opts *o, int *fo, int *fe
 }
 
 /* Run a container to completion: exit status, stdout, stderr. */
-static uint32_t run(const char *id, struct bundle_opts *o, char **out, char **err_out)
+uint32_t run(const char *id, struct bundle_opts *o, char **out, char **err_out)
 {
 	kc_err *e = NULL;
 	uint32_t status = 999, dstatus = 999;
@@ -470,178 +449,6 @@ static void containers(void)
 		cr_assert_eq(task_delete(&V.a, "c-exec", NULL, &st, &e), 0, "delete: %s",
 			     kc_err_msg(e));
 		cr_assert_eq(st, 137);
-	}
-}
-
-/* Create must fail, or Start; the error mentions want. */
-static void refused(const char *id, struct bundle_opts *o, const char *want)
-{
-	_cleanup_free_ char *host_bundle = agentctl_bundle(&V.a, id, with_rootfs(o));
-	_cleanup_free_ char *bundle = xasprintf(GUEST_SHARE "/%s", id);
-	kc_err *e = NULL;
-	uint32_t st;
-
-	if (task_create(&V.a, id, bundle, false, NULL, NULL, NULL, NULL, &e) < 0) {
-		cr_assert(strstr(e->msg, want), "%s: %s", id, e->msg);
-		kc_err_free(e);
-		return;
-	}
-	cr_assert_lt(task_start(&V.a, id, NULL, NULL, &e), 0, "%s: started", id);
-	cr_assert(strstr(e->msg, want), "%s: %s", id, e->msg);
-	kc_err_freep(&e);
-	cr_assert_eq(task_wait(&V.a, id, NULL, &st, &e), 0, "%s", kc_err_msg(e));
-	cr_assert_eq(task_delete(&V.a, id, NULL, NULL, &e), 0, "%s", kc_err_msg(e));
-}
-
-static size_t count(const char *hay, const char *needle)
-{
-	size_t n = 0;
-	for (const char *p = hay; (p = strstr(p, needle)); p++)
-		n++;
-	return n;
-}
-
-static char *console_log(void)
-{
-	_cleanup_free_ char *p = xasprintf("%s/console.log", V.dir);
-	char *s = NULL;
-	if (kc_read_file(p, 8 << 20, &s, NULL, NULL) < 0)
-		return xstrdup("");
-	return s;
-}
-
-#define SH(script) ((const char *const[]){"/bin/sh", "-c", (script), NULL})
-
-/* A container attacking the guest's control plane, then the engine cases of
- * test_agent_security.c in the guest kernel. */
-static void attacks(bool sweep_cwd)
-{
-	_cleanup_free_ char *probe = NULL, *data = NULL, *dst = NULL, *log = NULL;
-	_cleanup_free_ char *victim_out = io_uri();
-	_cleanup_free_ char *dbg = xasprintf("%s1025", V.io_base);
-	_cleanup_free_ char *script = NULL, *out = NULL, *err = NULL;
-	const char *port = strrchr(victim_out, ':') + 1;
-	struct kc_endpoint ep;
-	kc_err *e = NULL;
-	size_t len;
-	int fd;
-
-	/* Every host connection so far (hybrid vsock included) came from CID 2:
-	 * the agent refused none of them. */
-	log = console_log();
-	cr_assert_eq(count(log, "refused a vsock connection"), 0, "the host was refused:\n%s", log);
-	/* No debug console unless the kernel command line asks for one. */
-	cr_assert_eq(kc_endpoint_parse(dbg, &ep, &e), 0, "%s", kc_err_msg(e));
-	fd = kc_dial_once(&ep, kc_now_ns() + 5 * KC_NSEC_PER_SEC, &e);
-	cr_assert_lt(fd, 0, "something listens on the debug console port");
-	kc_err_freep(&e);
-
-	{
-		/* Built next to this test binary (mk/vmtest.mk). */
-		char self[4096];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		cr_assert_gt(n, 0);
-		self[n] = '\0';
-		*strrchr(self, '/') = '\0';
-		probe = xasprintf("%s/vsockprobe", self);
-	}
-	cr_assert_eq(kc_read_file(probe, 4 << 20, &data, &len, &e), 0, "%s (make %s)",
-		     kc_err_msg(e), probe);
-	dst = xasprintf("%s/rootfs/bin/vsockprobe", V.share);
-	cr_assert_eq(kc_write_file(dst, data, len, 0, 0755, &e), 0, "%s", kc_err_msg(e));
-
-	{
-		/* A victim whose stdout port waits for the host; the attacker
-		 * tries the API and that port at CID 1 and at the VM's CID. */
-		_cleanup_free_ char *hb = NULL, *b = xasprintf(GUEST_SHARE "/victim");
-		struct bundle_opts vo = {.args = SH("echo victim-output")};
-		struct bundle_opts ao = {0};
-		uint32_t st = 0;
-
-		hb = agentctl_bundle(&V.a, "victim", with_rootfs(&vo));
-		cr_assert_eq(
-		    task_create(&V.a, "victim", b, false, NULL, victim_out, NULL, NULL, &e), 0,
-		    "%s", kc_err_msg(e));
-		cr_assert_eq(task_start(&V.a, "victim", NULL, NULL, &e), 0, "%s", kc_err_msg(e));
-		script = xasprintf("for t in '1 1024' '%d 1024' '1 %s' '%d %s'; do"
-				   " /bin/vsockprobe $t; done",
-				   GUEST_CID, port, GUEST_CID, port);
-		ao.args = SH(script);
-		cr_assert_eq(run("attacker", &ao, &out, &err), 0, "%s", err);
-		cr_assert_eq(count(out, "refused") + count(out, "closed"), 4,
-			     "a container reached the agent over vsock: %s (%s)", out, err);
-		/* With a loopback transport each one reaches the agent: it must
-		 * close them itself. */
-		if (V.loopback)
-			cr_assert_eq(count(out, "closed"), 4, "%s (%s)", out, err);
-		for (char *c = out; *c; c++)
-			*c = *c == '\n' ? ' ' : *c;
-		fprintf(stderr, "vm[%s]: vsock from a container to CID 1/%d, API/stdio: %s\n",
-			V.name, GUEST_CID, out);
-		fd = io_dial(victim_out, &e);
-		cr_assert_geq(fd, 0, "%s", kc_err_msg(e));
-		cr_assert_eq(task_wait(&V.a, "victim", NULL, &st, &e), 0, "%s", kc_err_msg(e));
-		free(out);
-		out = io_read_all(fd, IO_TIMEOUT_MS, NULL);
-		close(fd);
-		cr_assert_str_eq(out, "victim-output\n", "the victim's stdout was taken");
-		cr_assert_eq(task_delete(&V.a, "victim", NULL, NULL, &e), 0, "%s", kc_err_msg(e));
-		kc_freep(&out);
-		kc_freep(&err);
-		free(log);
-		log = console_log();
-		/* Refused peers are logged once, at debug level. */
-		cr_assert_eq(count(log, "refused a vsock connection"), V.loopback ? 1 : 0, "%s",
-			     log);
-	}
-	{
-		struct bundle_opts o = {.args = SH("ls /proc/self/fd")};
-		cr_assert_eq(run("fds", &o, &out, &err), 0, "%s", err);
-		cr_assert_str_eq(out, "0\n1\n2\n3\n");
-		kc_freep(&out), kc_freep(&err);
-	}
-	for (int n = 0; sweep_cwd && n <= 64; n++) {
-		char id[16], cwd[32];
-		struct bundle_opts o = {.args = SH("ls ../../.."), .cwd = cwd};
-		snprintf(id, sizeof(id), "cwd%d", n);
-		snprintf(cwd, sizeof(cwd), "/proc/self/fd/%d", n);
-		refused(id, &o, "cwd");
-	}
-	{
-		/* 10:229 (fuse) is in no default rule. */
-		struct bundle_opts o = {
-		    .args = SH("mknod /dev/xf c 10 229 && echo mknod-ok;"
-			       " (exec 3</dev/xf) 2>/dev/null && echo open-ok || echo open-denied"),
-		    .extra_linux =
-			"\"resources\":{\"devices\":[{\"allow\":false,\"access\":\"rwm\"}]}"};
-		cr_assert_eq(run("dev", &o, &out, &err), 0, "%s", err);
-		cr_assert_str_eq(out, "mknod-ok\nopen-denied\n");
-		kc_freep(&out), kc_freep(&err);
-	}
-	{
-		struct bundle_opts o = {.args = SH("true"),
-					.extra_linux =
-					    "\"sysctl\":{\"kernel.core_pattern\":\"|/x\"}"};
-		refused("sysctl", &o, "not in a separate kernel namespace");
-	}
-	{
-		struct bundle_opts o = {.args = SH("grep ^CapEff /proc/self/status"),
-					.no_caps = true};
-		cr_assert_eq(run("nocaps", &o, &out, &err), 0, "%s", err);
-		cr_assert_str_eq(out, "CapEff:\t0000000000000000\n");
-		kc_freep(&out), kc_freep(&err);
-	}
-	{
-		struct bundle_opts o = {
-		    .args =
-			SH("for f in /proc/kcore /proc/keys /proc/timer_list; do test -e $f &&"
-			   " stat -c %t:%T $f; done; ls /sys/firmware | wc -l;"
-			   " echo kc > /proc/sys/kernel/domainname 2>/dev/null && echo rw || echo"
-			   " ro; grep NoNewPrivs /proc/self/status")};
-		cr_assert_eq(run("masks", &o, &out, &err), 0, "%s", err);
-		cr_assert(kc_has_suffix(out, "0\nro\nNoNewPrivs:\t1\n"), "%s", out);
-		cr_assert_eq(count(out, ":") - count(out, "1:3") - 1, 0, "unmasked: %s", out);
-		kc_freep(&out), kc_freep(&err);
 	}
 }
 
@@ -782,7 +589,9 @@ static void run_vm(const char *name, bool cloud, const char *extra_append, const
 	if (!want_err) {
 		if (!V.loopback)
 			containers();
-		attacks(!cloud);
+		vm_attacks(!cloud);
+		if (!cloud)
+			vm_load();
 	}
 	shutdown_vm();
 	V.passed = true;

@@ -63,3 +63,11 @@ char *tu_bin(const char *name)
 	const char *dir = getenv("KC_BIN");
 	return dir ? xasprintf("%s/%s", dir, name) : xasprintf("build/bin/%s", name);
 }
+
+size_t tu_count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}

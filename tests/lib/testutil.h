@@ -4,6 +4,7 @@
 #define KC_TESTUTIL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -29,6 +30,8 @@ bool tu_loop_until(kc_loop *loop, const bool *flag, int timeout_ms);
 /* Number of open fds of this process. */
 int tu_count_fds(void);
 bool tu_is_root(void);
+/* Occurrences of needle in hay. */
+size_t tu_count(const char *hay, const char *needle);
 /* Path of a built binary: $KC_BIN/name, else build/bin/name. */
 char *tu_bin(const char *name);
 
