@@ -15,11 +15,12 @@
 
 #define NETNS_MAX 4096
 
+/* The shared unpack (lib/ttrpc_util.c): strings with an embedded NUL are
+ * refused, errors name the message. */
 #define UNPACK(type, fn, call, data, len)                                                          \
 	({                                                                                         \
-		type *_m = fn##__unpack(NULL, len, data);                                          \
-		if (!_m)                                                                           \
-			ttrpc_call_reply_error(call, TTRPC_INVALID_ARGUMENT, "malformed " #type);  \
+		type *_m = NULL;                                                                   \
+		(void)KC_CALL_UNPACK(call, fn, data, len, _m);                                     \
 		_m;                                                                                \
 	})
 
