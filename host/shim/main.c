@@ -262,6 +262,16 @@ static int cmd_delete(struct opts *o)
 			;
 		kc_err_freep(&err);
 	}
+	{
+		/* The dead shim's socket: gone too, unless a shim serves it. */
+		_cleanup_free_ char *path = socket_path_for(o->address, o->ns, s.group);
+		_cleanup_free_ char *addr = xasprintf("unix://%s", path);
+		int fd = kc_dial_addr(addr, 0, NULL);
+		if (fd >= 0)
+			close(fd);
+		else
+			(void)unlink(path);
+	}
 	kc_pb_timestamp(&ts, now);
 	r.exit_status = 128 + SIGKILL;
 	r.exited_at = &ts;

@@ -144,6 +144,7 @@ kc_ctr tasks delete tdie >/dev/null 2>&1; kc_ctr containers delete tdie || bad "
 
 # 7. a shim that crashes: containerd's `shim delete` cleans the host side and
 #    stops the pod's VM
+socks_before=$(ls /run/kuasar-c/shim 2>/dev/null | sort)
 kc_ctr run -d --runtime "$rt" "$img" tcrash sleep 1000 >/dev/null || bad "run tcrash"
 pkill -9 -f "containerd-shim-kuasar-vmm-v2 -namespace default -address $dir/ctd/containerd.sock -publish-binary .* -id tcrash" ||
 	bad "no shim to kill"
@@ -153,6 +154,12 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 [ "$gone" = 1 ] && ok "crashed shim: VM stopped, sandbox removed" || bad "crashed shim: $dir/vmm/tcrash remains"
+for _ in $(seq 50); do # `shim delete` removes it after stopping the VM
+	left=$(comm -13 <(echo "$socks_before") <(ls /run/kuasar-c/shim 2>/dev/null | sort))
+	[ -z "$left" ] && break
+	sleep 0.1
+done
+[ -z "$left" ] && ok "crashed shim: its socket removed" || bad "crashed shim: socket left: $left"
 kc_ctr tasks delete tcrash >/dev/null 2>&1; kc_ctr containers delete tcrash || bad "rm tcrash"
 
 # 8. containerd's file:// log URI
