@@ -8,6 +8,7 @@
 #include "agent.h"
 #include "kuasar/sandbox.pb-c.h"
 #include "events.h"
+#include "netcfg.h"
 #include "svc.h"
 
 static void h_check(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
@@ -61,6 +62,40 @@ static void h_get_events(ttrpc_call *call, const uint8_t *data, size_t len, void
 	kc_events_get(call);
 }
 
+static void h_update_interfaces(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
+{
+	Grpc__UpdateInterfacesRequest *r = NULL;
+	kc_err *err = NULL;
+	(void)ud;
+
+	if (KC_CALL_UNPACK(call, grpc__update_interfaces_request, data, len, r) < 0)
+		return;
+	if (kc_netcfg_interfaces(r, &err) < 0) {
+		ttrpc_call_reply_kc_err(call, err);
+		kc_err_free(err);
+	} else {
+		svc_reply_empty(call);
+	}
+	grpc__update_interfaces_request__free_unpacked(r, NULL);
+}
+
+static void h_update_routes(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
+{
+	Grpc__UpdateRoutesRequest *r = NULL;
+	kc_err *err = NULL;
+	(void)ud;
+
+	if (KC_CALL_UNPACK(call, grpc__update_routes_request, data, len, r) < 0)
+		return;
+	if (kc_netcfg_routes(r, &err) < 0) {
+		ttrpc_call_reply_kc_err(call, err);
+		kc_err_free(err);
+	} else {
+		svc_reply_empty(call);
+	}
+	grpc__update_routes_request__free_unpacked(r, NULL);
+}
+
 static void h_later(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	(void)data;
@@ -72,8 +107,12 @@ static void h_later(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 }
 
 static const struct ttrpc_method sandbox_methods[] = {
-    {"Check", h_check, 0},        {"SyncClock", h_sync_clock, 0}, {"UpdateInterfaces", h_later, 0},
-    {"UpdateRoutes", h_later, 0}, {"ExecVMProcess", h_later, 0},  {"GetEvents", h_get_events, 0},
+    {"Check", h_check, 0},
+    {"SyncClock", h_sync_clock, 0},
+    {"UpdateInterfaces", h_update_interfaces, 0},
+    {"UpdateRoutes", h_update_routes, 0},
+    {"ExecVMProcess", h_later, 0},
+    {"GetEvents", h_get_events, 0},
     {"SetupSandbox", h_later, 0},
 };
 

@@ -83,7 +83,7 @@ test-asan:
 	  KC_SANDBOXER=$(abspath $(BUILD)/san/bin/vmm-sandboxer) \
 	  bash tests/run-tests.sh asan-integration $(O)/tests/test_agent_host \
 	  $(O)/tests/test_agent_seccomp $(O)/tests/test_agent_security $(O)/tests/test_agent_load \
-	  $(O)/tests/test_runc_diff \
+	  $(O)/tests/test_runc_diff $(O)/tests/test_guest_net \
 	  $(O)/tests/test_sandboxer
 	@# The containerd end-to-end checks (containerd 1.6 only) with sanitized host daemons.
 	@KC_BIN_DIR=$(abspath $(BUILD)/san/bin) bash tests/run-tests.sh asan-integration \
