@@ -153,6 +153,7 @@ int spec_parse_linux(json_t *l, struct kc_spec *s, kc_err **err)
 	json_t *a, *v, *o;
 	size_t i;
 	char *prop = NULL;
+	int r;
 
 	if (spec_get_arr(l, "namespaces", "linux.namespaces", &a, err) < 0)
 		return -EINVAL;
@@ -224,12 +225,17 @@ int spec_parse_linux(json_t *l, struct kc_spec *s, kc_err **err)
 			}
 			d->type = type[0];
 			free(type);
-			d->has_mode = spec_get_u32(v, "fileMode", "linux.devices[].fileMode",
-						   &d->mode, err) > 0;
-			d->has_uid =
-			    spec_get_u32(v, "uid", "linux.devices[].uid", &d->uid, err) > 0;
-			d->has_gid =
-			    spec_get_u32(v, "gid", "linux.devices[].gid", &d->gid, err) > 0;
+			/* A wrong fileMode, uid or gid is an error, not a default. */
+			if ((r = spec_get_u32(v, "fileMode", "linux.devices[].fileMode", &d->mode,
+					      err)) < 0)
+				return -EINVAL;
+			d->has_mode = r > 0;
+			if ((r = spec_get_u32(v, "uid", "linux.devices[].uid", &d->uid, err)) < 0)
+				return -EINVAL;
+			d->has_uid = r > 0;
+			if ((r = spec_get_u32(v, "gid", "linux.devices[].gid", &d->gid, err)) < 0)
+				return -EINVAL;
+			d->has_gid = r > 0;
 		}
 	}
 	if (spec_get_strv(l, "maskedPaths", "linux.maskedPaths", &s->masked_paths, err) < 0 ||

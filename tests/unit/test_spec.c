@@ -108,6 +108,14 @@ Test(spec, errors_name_the_field)
 	    "{\"process\":{\"args\":[\"a\"]},\"linux\":{\"resources\":{\"cpu\":{\"shares\":-1}}}}",
 	    "linux.resources.cpu.shares");
 	expect_error("{\"process\":{\"args\":[\"a\"],\"args\":[\"b\"]}}", "duplicate");
+	/* Used to be accepted, the bad value ignored, the error left behind
+	 * (found by checking the error convention in fuzz_spec). */
+	expect_error("{\"process\":{\"args\":[\"a\"]},\"linux\":{\"devices\":[{\"type\":"
+		     "\"c\",\"path\":\"/dev/x\",\"major\":1,\"minor\":3,\"fileMode\":-1}]}}",
+		     "linux.devices[].fileMode: -1 out of range");
+	expect_error("{\"process\":{\"args\":[\"a\"]},\"linux\":{\"devices\":[{\"type\":"
+		     "\"c\",\"path\":\"/dev/x\",\"major\":1,\"minor\":3,\"gid\":\"0\"}]}}",
+		     "linux.devices[].gid: expected an integer");
 }
 
 Test(spec, exec_process_and_resources)
