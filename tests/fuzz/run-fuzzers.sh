@@ -26,6 +26,9 @@ declare -A max_len=(
 	[state]=16384 [pod]=16384
 )
 
+# Known leaks of libraries (each explained there).
+export LSAN_OPTIONS=suppressions=$(dirname "$0")/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}
+
 tmp=$(mktemp -d /tmp/kc-fuzz.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 if [[ $mode == long ]]; then
