@@ -37,26 +37,32 @@ $(FUZZ_O)/obj/%.o: %.c $(BUILD)/gen/.stamp
 $(FUZZ_O)/libfuzz-prod.a: $(FUZZ_PROD_OBJS)
 	@rm -f $@; ar rcs $@ $^
 
-# libseccomp from the Debian source setup-deps.sh keeps for the guest (see
-# tests/fuzz/build-libseccomp.sh); the system library when it is not there.
-FUZZ_SECCOMP_DSC := $(firstword $(wildcard $(KC_CACHE)/src/dl/libseccomp_*.dsc))
-ifneq ($(FUZZ_SECCOMP_DSC),)
-FUZZ_SECCOMP := $(FUZZ_O)/deps/libseccomp.a
-$(FUZZ_SECCOMP): $(FUZZ_SECCOMP_DSC) tests/fuzz/build-libseccomp.sh
-	$(call qecho,FUZZCC,libseccomp ($(notdir $<)))
-	$(Q)bash tests/fuzz/build-libseccomp.sh $(FUZZ_CC) $< $(@D)
+# libseccomp and protobuf-c from the Debian sources setup-deps.sh keeps for
+# the guest (tests/fuzz/build-dep.sh); the system libraries when they are not
+# there.
+FUZZ_DEPS :=
+define fuzz_dep # source package, library file, fallback link flag
+$(eval _dsc := $(firstword $(wildcard $(KC_CACHE)/src/dl/$(1)_*.dsc)))
+ifneq ($(_dsc),)
+FUZZ_DEPS += $(FUZZ_O)/deps/$(2)
+$(FUZZ_O)/deps/$(2): $(_dsc) tests/fuzz/build-dep.sh
+	$$(call qecho,FUZZCC,$(1) ($(notdir $(_dsc))))
+	$$(Q)bash tests/fuzz/build-dep.sh $$(FUZZ_CC) $$< $$(@D)
 else
-FUZZ_SECCOMP := -lseccomp
+FUZZ_DEPS += $(3)
 endif
+endef
+$(eval $(call fuzz_dep,protobuf-c,libprotobuf-c.a,-lprotobuf-c))
+$(eval $(call fuzz_dep,libseccomp,libseccomp.a,-lseccomp))
 
 # Harnesses include the modules' headers (not their system namesakes: only
 # harnesses get these -I's, so <seccomp.h> stays libseccomp's).
 $(FUZZ_O)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_O)/libfuzz-prod.a \
-		$(filter %.a,$(FUZZ_SECCOMP))
+		$(filter %.a,$(FUZZ_DEPS))
 	@mkdir -p $(@D)
 	$(call qecho,FUZZLD,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Iguest-init -Ihost/sandboxer -fsanitize=fuzzer -o $@ $< \
-	  $(FUZZ_O)/libfuzz-prod.a -ljansson -lprotobuf-c $(FUZZ_SECCOMP)
+	  $(FUZZ_O)/libfuzz-prod.a $(FUZZ_DEPS) -ljansson
 
 FUZZ_ENV = KC_FUZZ_BIN=$(abspath $(FUZZ_O)/bin) KC_FUZZ_CORPUS=$(CURDIR)/tests/fuzz/corpus
 # Prints why clang cannot build libFuzzer harnesses here, or nothing.
