@@ -21,7 +21,7 @@ FUZZ_BINS := $(patsubst %,$(FUZZ_O)/bin/fuzz_%,$(FUZZ_NAMES))
 
 # The product modules the harnesses reach (instrumented for coverage).
 FUZZ_PROD_SRCS := $(LIB_SRCS) $(addprefix guest-init/,spec.c spec_json.c spec_linux.c seccomp.c \
-	seccomp_stub.c cmdline.c) $(addprefix host/sandboxer/,toml.c config.c state.c sandbox.c \
+	seccomp_stub.c cmdline.c) $(addprefix host/sandboxer/,toml.c config.c state.c sandbox.c qmp.c \
 	pod_config.c)
 FUZZ_PROD_OBJS := $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(FUZZ_PROD_SRCS)) \
 	$(patsubst $(BUILD)/gen/%.c,$(FUZZ_O)/obj/gen/%.o,$(PB_C))
