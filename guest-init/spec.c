@@ -416,14 +416,17 @@ int kc_spec_load(const char *bundle, struct kc_spec **ret, kc_err **err)
 	return kc_spec_parse(text, len, ret, err);
 }
 
+/* kc_process_parse and kc_resources_parse leave *ret cleared or filled
+ * whatever happens: callers (svc_task_update) clear it unconditionally. */
 int kc_process_parse(const char *json, size_t len, struct kc_process *ret, kc_err **err)
 {
-	json_t *doc = load_json(json, len, "process spec", err);
+	json_t *doc;
 	int r;
 
+	memset(ret, 0, sizeof(*ret));
+	doc = load_json(json, len, "process spec", err);
 	if (!doc)
 		return kc_err_retp(err);
-	memset(ret, 0, sizeof(*ret));
 	r = parse_process(doc, ret, err);
 	json_decref(doc);
 	if (r < 0) {
@@ -435,12 +438,13 @@ int kc_process_parse(const char *json, size_t len, struct kc_process *ret, kc_er
 
 int kc_resources_parse(const char *json, size_t len, struct kc_resources *ret, kc_err **err)
 {
-	json_t *doc = load_json(json, len, "resources", err);
+	json_t *doc;
 	int r;
 
+	memset(ret, 0, sizeof(*ret));
+	doc = load_json(json, len, "resources", err);
 	if (!doc)
 		return kc_err_retp(err);
-	memset(ret, 0, sizeof(*ret));
 	r = spec_parse_resources(doc, ret, err);
 	json_decref(doc);
 	if (r < 0) {

@@ -22,7 +22,8 @@ int kc_spec_parse(const char *json, size_t len, struct kc_spec **ret, kc_err **e
 int kc_spec_load(const char *bundle, struct kc_spec **ret, kc_err **err);
 /* Parse an OCI "process" object given as JSON text (Exec's spec). */
 int kc_process_parse(const char *json, size_t len, struct kc_process *ret, kc_err **err);
-/* Parse linux.resources JSON (Update's resources). */
+/* Parse linux.resources JSON (Update's resources). Both always leave *ret
+ * safe to clear: filled on success, zeroed on any failure. */
 int kc_resources_parse(const char *json, size_t len, struct kc_resources *ret, kc_err **err);
 
 void kc_spec_free(struct kc_spec *s);

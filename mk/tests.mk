@@ -70,6 +70,7 @@ test:
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(IT_BINS)
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory test-integration
 	@$(MAKE) --no-print-directory test-asan
 

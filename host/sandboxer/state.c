@@ -126,30 +126,37 @@ static int decode(struct sandbox *s, json_t *j, kc_err **err)
 	return 0;
 }
 
+int sbx_state_decode(struct sandbox *s, const char *text, size_t len, const char *name,
+		     kc_err **err)
+{
+	json_error_t jerr;
+	json_t *j;
+	int r;
+
+	if (len > SBX_STATE_MAX)
+		return kc_err_set(err, EFBIG, "%s: larger than %u bytes", name, SBX_STATE_MAX);
+	j = json_loadb(text, len, 0, &jerr);
+	if (!j)
+		return kc_err_set(err, EINVAL, "%s:%d: %s", name, jerr.line, jerr.text);
+	r = decode(s, j, err);
+	json_decref(j);
+	return r < 0 ? kc_err_wrap(err, "%s", name) : 0;
+}
+
 int sbx_state_load(struct sbx_daemon *d, const char *id, struct sandbox **ret, kc_err **err)
 {
 	struct sandbox *s = sbx_new(d, id);
 	_cleanup_free_ char *path = sbx_path(s, SBX_F_STATE);
 	_cleanup_free_ char *text = NULL;
-	json_error_t jerr;
-	json_t *j;
 	size_t len;
-	int r;
 
 	if (kc_read_file(path, SBX_STATE_MAX, &text, &len, err) < 0) {
 		sbx_free(s);
 		return kc_err_retp(err);
 	}
-	j = json_loadb(text, len, 0, &jerr);
-	if (!j) {
+	if (sbx_state_decode(s, text, len, path, err) < 0) {
 		sbx_free(s);
-		return kc_err_set(err, EINVAL, "%s:%d: %s", path, jerr.line, jerr.text);
-	}
-	r = decode(s, j, err);
-	json_decref(j);
-	if (r < 0) {
-		sbx_free(s);
-		return kc_err_wrap(err, "%s", path);
+		return kc_err_retp(err);
 	}
 	*ret = s;
 	return 0;

@@ -15,6 +15,11 @@
 int sbx_state_save(const struct sandbox *s, kc_err **err);
 /* Load <dir>/<id>/sandbox.json into a new sandbox (not on the daemon's list). */
 int sbx_state_load(struct sbx_daemon *d, const char *id, struct sandbox **ret, kc_err **err);
+/* The part of sbx_state_load after the read: sandbox.json text into s (made
+ * by sbx_new with the directory's id); name prefixes errors. On failure s may
+ * hold part of the state (sbx_free it). */
+int sbx_state_decode(struct sandbox *s, const char *text, size_t len, const char *name,
+		     kc_err **err);
 
 /* Files the guest finds in its share: hostname, hosts, resolv.conf. */
 struct sbx_guest_files {

@@ -542,6 +542,25 @@ Test(agent, pause_resume_stats_and_file_stdio)
 	cr_assert_str_eq(((Containerd__Task__V2__StatsResponse *)m)->stats->type_url,
 			 "io.containerd.cgroups.v2.Metrics");
 	protobuf_c_message_free_unpacked(m, NULL);
+	/* Update with resources that are not JSON: an error, and the agent lives
+	 * (it used to free stack garbage here; found by fuzz_spec). */
+	{
+		Containerd__Task__V2__UpdateTaskRequest ur =
+		    CONTAINERD__TASK__V2__UPDATE_TASK_REQUEST__INIT;
+		Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+		any.type_url = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
+		any.value.data = (uint8_t *)"not json";
+		any.value.len = 8;
+		ur.id = "cpause";
+		ur.resources = &any;
+		cr_assert_lt(ttrpc_client_call_sync(A.cli, "containerd.task.v2.Task", "Update",
+						    &ur.base, NULL, KC_NSEC_PER_SEC * 10, NULL, &e),
+			     0);
+		cr_assert(strstr(e->msg, "resources: invalid JSON"), "%s", e->msg);
+		kc_err_freep(&e);
+		cr_assert_eq(task_state(&A, "cpause", NULL, &s, NULL, &e), 0, "%s", kc_err_msg(e));
+		cr_assert_eq(s, 2 /* RUNNING */);
+	}
 	cr_assert_eq(task_kill(&A, "cpause", NULL, SIGKILL, true, &e), 0, "%s", kc_err_msg(e));
 	cr_assert_eq(task_wait(&A, "cpause", NULL, &st, &e), 0);
 	cr_assert_eq(st, 137);

@@ -108,6 +108,14 @@ Test(spec, errors_name_the_field)
 	    "{\"process\":{\"args\":[\"a\"]},\"linux\":{\"resources\":{\"cpu\":{\"shares\":-1}}}}",
 	    "linux.resources.cpu.shares");
 	expect_error("{\"process\":{\"args\":[\"a\"],\"args\":[\"b\"]}}", "duplicate");
+	/* Used to be accepted, the bad value ignored, the error left behind
+	 * (found by checking the error convention in fuzz_spec). */
+	expect_error("{\"process\":{\"args\":[\"a\"]},\"linux\":{\"devices\":[{\"type\":"
+		     "\"c\",\"path\":\"/dev/x\",\"major\":1,\"minor\":3,\"fileMode\":-1}]}}",
+		     "linux.devices[].fileMode: -1 out of range");
+	expect_error("{\"process\":{\"args\":[\"a\"]},\"linux\":{\"devices\":[{\"type\":"
+		     "\"c\",\"path\":\"/dev/x\",\"major\":1,\"minor\":3,\"gid\":\"0\"}]}}",
+		     "linux.devices[].gid: expected an integer");
 }
 
 Test(spec, exec_process_and_resources)
@@ -126,6 +134,32 @@ Test(spec, exec_process_and_resources)
 	cr_assert_eq(r.mem_limit, -1);
 	cr_assert_eq(r.pids_limit, -1);
 	kc_resources_clear(&r);
+}
+
+/* svc_task_update clears its stack struct whatever kc_resources_parse
+ * returned: a failure must leave nothing to free (found by fuzz_spec; an
+ * Update with resources that were not JSON freed stack garbage in PID 1). */
+Test(spec, failed_parse_leaves_result_clearable)
+{
+	static const char *const bad[] = {"", "not json", "[1]", "{\"cpu\":{\"cpus\":7}}"};
+	struct kc_resources r;
+	struct kc_process p;
+
+	for (size_t i = 0; i < KC_ARRAY_SIZE(bad); i++) {
+		kc_err *e = NULL;
+		memset(&r, 0xa5, sizeof(r));
+		memset(&p, 0xa5, sizeof(p));
+		cr_assert_lt(kc_resources_parse(bad[i], strlen(bad[i]), &r, &e), 0, "%s", bad[i]);
+		kc_err_freep(&e);
+		cr_assert_null(r.cpus, "%s", bad[i]);
+		cr_assert_null(r.unified_keys, "%s", bad[i]);
+		kc_resources_clear(&r);
+		cr_assert_lt(kc_process_parse(bad[i], strlen(bad[i]), &p, &e), 0, "%s", bad[i]);
+		kc_err_free(e);
+		cr_assert_null(p.args, "%s", bad[i]);
+		cr_assert_null(p.cwd, "%s", bad[i]);
+		kc_process_clear(&p);
+	}
 }
 
 Test(cmdline, kuasar_names_and_ours)
