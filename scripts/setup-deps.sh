@@ -119,7 +119,8 @@ lists_fresh() {
 # ---------------------------------------------------------------- 1. Debian packages
 declare -A PKGS=()
 add_pkgs() { local p; for p in "$@"; do PKGS[$p]=1; done; }
-# libmnl-dev: the sandboxer's pod network (taps, tc). dpkg-dev (dpkg-source) and xz-utils unpack the source packages of the musl libraries;
+# dpkg-dev (dpkg-source) and xz-utils unpack the source packages of the musl libraries;
+# libmnl-dev: the sandboxer's pod network (taps, tc).
 # gperf regenerates libseccomp's syscall table. libseccomp-dev: the glibc agent build.
 [ -n "${G[build]:-}" ] && add_pkgs gcc make musl-tools protobuf-c-compiler libprotobuf-c-dev \
 	libjansson-dev libseccomp-dev libmnl-dev gperf pkg-config clang-format file dpkg-dev xz-utils \
