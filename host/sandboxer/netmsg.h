@@ -19,7 +19,8 @@ struct sbx_netmsg {
 	Grpc__IPAddress addr[SBX_NET_MAX_IFACES][SBX_NET_MAX_ADDRS];
 	Grpc__IPAddress *addr_p[SBX_NET_MAX_IFACES][SBX_NET_MAX_ADDRS];
 	Grpc__Route route[SBX_NET_MAX_ROUTES], *route_p[SBX_NET_MAX_ROUTES];
-	char strings[(SBX_NET_MAX_IFACES * (2 + 2 * SBX_NET_MAX_ADDRS) + SBX_NET_MAX_ROUTES * 4) * 48];
+	char strings[(SBX_NET_MAX_IFACES * (2 + 2 * SBX_NET_MAX_ADDRS) + SBX_NET_MAX_ROUTES * 4) *
+		     48];
 	size_t used;
 };
 

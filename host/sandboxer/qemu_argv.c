@@ -57,16 +57,16 @@ static void net_args(const struct sbx_vm_spec *s, const char *sfx, struct sbx_ar
 		sbx_net_mac_str(f->mac, mac);
 		sbx_argv_add(out, "-netdev");
 		if (vfds)
-			sbx_argv_addf(out, "tap,id=net%zu,%s=%s,vhost=on,%s=%s", i, mq ? "fds" : "fd",
-				      fds, mq ? "vhostfds" : "vhostfd", vfds);
+			sbx_argv_addf(out, "tap,id=net%zu,%s=%s,vhost=on,%s=%s", i,
+				      mq ? "fds" : "fd", fds, mq ? "vhostfds" : "vhostfd", vfds);
 		else
 			sbx_argv_addf(out, "tap,id=net%zu,%s=%s", i, mq ? "fds" : "fd", fds);
 		sbx_argv_add(out, "-device");
 		if (!mq)
 			sbx_argv_addf(out, "virtio-net-%s,netdev=net%zu,mac=%s", sfx, i, mac);
 		else if (!strcmp(sfx, "pci"))
-			sbx_argv_addf(out, "virtio-net-pci,netdev=net%zu,mac=%s,mq=on,vectors=%zu", i,
-				      mac, 2 * f->n_fds + 2);
+			sbx_argv_addf(out, "virtio-net-pci,netdev=net%zu,mac=%s,mq=on,vectors=%zu",
+				      i, mac, 2 * f->n_fds + 2);
 		else
 			sbx_argv_addf(out, "virtio-net-%s,netdev=net%zu,mac=%s,mq=on", sfx, i, mac);
 	}

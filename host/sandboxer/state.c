@@ -42,7 +42,8 @@ static int net_decode(struct sandbox *s, json_t *a, kc_err **err)
 		return 0;
 	s->net = xmalloc(sizeof(*s->net));
 	sbx_net_init(s->net);
-	json_array_foreach (a, i, e) {
+	json_array_foreach(a, i, e)
+	{
 		struct sbx_net_iface *f = &s->net->ifaces[i];
 		const char *name = json_string_value(json_object_get(e, "name"));
 		const char *tap = json_string_value(json_object_get(e, "tap"));
@@ -74,16 +75,15 @@ int sbx_state_save(const struct sandbox *s, kc_err **err)
 					    json_pack("{s:i, s:I}", "pid", (int)p->pid, "starttime",
 						      (json_int_t)p->starttime));
 	}
-	j = json_pack("{s:i, s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:s, s:s, s:s, s:I, s:I, "
-		      "s:I, s:i, s:o, s:o}",
-		      "version", STATE_VERSION, "id", s->id, "state", sbx_state_name(s->state),
-		      "hypervisor", sbx_hv_name(s->type), "vcpus", (int)s->vcpus, "memory_mb",
-		      (int)s->memory_mb, "cid", (int)s->cid, "kvm", s->kvm, "vhost_user",
-		      s->vhost_user, "netns", s->netns, "hostname", s->hostname, "address",
-		      s->address, "created_at", (json_int_t)s->created_at, "started_at",
-		      (json_int_t)s->started_at, "exited_at", (json_int_t)s->exited_at,
-		      "exit_status", (int)s->exit_status, "processes", procs, "net",
-		      net_encode(s->net));
+	j = json_pack(
+	    "{s:i, s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:s, s:s, s:s, s:I, s:I, "
+	    "s:I, s:i, s:o, s:o}",
+	    "version", STATE_VERSION, "id", s->id, "state", sbx_state_name(s->state), "hypervisor",
+	    sbx_hv_name(s->type), "vcpus", (int)s->vcpus, "memory_mb", (int)s->memory_mb, "cid",
+	    (int)s->cid, "kvm", s->kvm, "vhost_user", s->vhost_user, "netns", s->netns, "hostname",
+	    s->hostname, "address", s->address, "created_at", (json_int_t)s->created_at,
+	    "started_at", (json_int_t)s->started_at, "exited_at", (json_int_t)s->exited_at,
+	    "exit_status", (int)s->exit_status, "processes", procs, "net", net_encode(s->net));
 	if (!j)
 		return kc_err_set(err, EINVAL, "sandbox %s: cannot encode state", s->id);
 	txt = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);

@@ -77,8 +77,8 @@ void sbx_vm_net_release(struct sandbox *s);
 /* Append the tap fds (and vhost-net fds, QEMU with /dev/vhost-net, opened
  * into vhost[]: the caller closes those) to the VMM's fds[0..n); fills the
  * spec's numbering. Returns the new count. */
-size_t sbx_vm_net_fds(struct sandbox *s, struct sbx_vm_spec *spec, int *fds, size_t n,
-		      int *vhost, size_t *n_vhost);
+size_t sbx_vm_net_fds(struct sandbox *s, struct sbx_vm_spec *spec, int *fds, size_t n, int *vhost,
+		      size_t *n_vhost);
 /* Tell the guest its interfaces and routes; cb(err, s) (at once when the pod
  * has no network). */
 void sbx_vm_net_configure(struct sandbox *s, sbx_agent_fn cb);

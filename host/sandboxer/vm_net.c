@@ -63,8 +63,8 @@ void sbx_vm_net_release(struct sandbox *s)
 	s->net = NULL;
 }
 
-size_t sbx_vm_net_fds(struct sandbox *s, struct sbx_vm_spec *spec, int *fds, size_t n,
-		      int *vhost, size_t *n_vhost)
+size_t sbx_vm_net_fds(struct sandbox *s, struct sbx_vm_spec *spec, int *fds, size_t n, int *vhost,
+		      size_t *n_vhost)
 {
 	size_t first = n, q_total = 0;
 
@@ -138,5 +138,6 @@ void sbx_vm_net_configure(struct sandbox *s, sbx_agent_fn cb)
 	c->s = s;
 	sbx_netmsg_build(s->net, &c->msg);
 	s->op->netcfg = c;
-	s->op->agent = sbx_agent_netcfg(s->d->loop, &ep, s->op->deadline, &c->msg, on_configured, c);
+	s->op->agent =
+	    sbx_agent_netcfg(s->d->loop, &ep, s->op->deadline, &c->msg, on_configured, c);
 }

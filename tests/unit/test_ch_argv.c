@@ -117,9 +117,8 @@ static bool is_mac(const char *v)
 {
 	unsigned x[6];
 	char tail;
-	return strlen(v) == 17 &&
-	       sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5],
-		      &tail) == 6;
+	return strlen(v) == 17 && sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &x[0], &x[1], &x[2], &x[3],
+					 &x[4], &x[5], &tail) == 6;
 }
 
 /* vmm/src/config.rs NetConfig::validate: 2 queues per fd, no fd <= 2, no
@@ -146,12 +145,14 @@ static int net_findings(const char *val, long vcpus)
 			p = *end == ',' ? end + 1 : end;
 		}
 		if (queues != 2 * nfds) {
-			fprintf(stderr, "ch syntax: --net: num_queues=%ld, %ld fds\n", queues, nfds);
+			fprintf(stderr, "ch syntax: --net: num_queues=%ld, %ld fds\n", queues,
+				nfds);
 			bad++;
 		}
 	}
 	if (queues / 2 > vcpus) {
-		fprintf(stderr, "ch syntax: --net: %ld queue pairs > %ld vcpus\n", queues / 2, vcpus);
+		fprintf(stderr, "ch syntax: --net: %ld queue pairs > %ld vcpus\n", queues / 2,
+			vcpus);
 		bad++;
 	}
 	if ((mac = strstr(val, "mac="))) {
@@ -305,50 +306,23 @@ Test(ch_syntax, checker_finds_mistakes)
 
 Test(ch_syntax, net_rules)
 {
-	const char *bad[] = {"ch", "--kernel", "/k", "--console", "off", "--cpus", "boot=1", "--net",
-			     "fd=[2,4],num_queues=2,mac=aa:bb", "tap=t0,num_queues=4", NULL};
+	const char *bad[] = {"ch",
+			     "--kernel",
+			     "/k",
+			     "--console",
+			     "off",
+			     "--cpus",
+			     "boot=1",
+			     "--net",
+			     "fd=[2,4],num_queues=2,mac=aa:bb",
+			     "tap=t0,num_queues=4",
+			     NULL};
 	struct sbx_argv a = {0};
 	for (int i = 0; bad[i]; i++)
 		sbx_argv_add(&a, bad[i]);
 	/* fd 2 reserved, 2 fds with 2 queues, bad mac, 2 queue pairs > 1 vcpu. */
 	cr_assert_eq(ch_syntax(&a), 4);
 	sbx_argv_free(&a);
-}
-
-/* Two pod interfaces: eth0 with a tap of 2 queues, net1 (Multus) with 1. */
-static void two_nics(struct sbx_net *n)
-{
-	static const uint8_t mac0[6] = {0x0a, 0x58, 0x0a, 0x58, 0x4d, 0x05};
-	static const uint8_t mac1[6] = {0x02, 0x42, 0xac, 0x11, 0x00, 0x02};
-	sbx_net_init(n);
-	n->n_ifaces = 2;
-	memcpy(n->ifaces[0].mac, mac0, 6);
-	memcpy(n->ifaces[1].mac, mac1, 6);
-	n->ifaces[0].n_fds = 2;
-	n->ifaces[1].n_fds = 1;
-}
-
-Test(ch_argv, pod_nics_as_tap_fds)
-{
-	struct sbx_config c = cfg(kuasar_clh);
-	struct sbx_vm_spec s = spec(&c, 2, 1024);
-	struct sbx_argv a = {0};
-	struct sbx_net n;
-	size_t at = 0;
-
-	two_nics(&n);
-	s.net = &n;
-	s.net_fd0 = 3;
-	sbx_ch_argv(&s, &a);
-	cr_assert_eq(ch_syntax(&a), 0);
-	while (at < a.n && strcmp(a.v[at], "--net"))
-		at++;
-	cr_assert_lt(at + 2, a.n, "no --net");
-	cr_assert_str_eq(a.v[at + 1], "fd=[3,4],mac=0a:58:0a:58:4d:05,num_queues=4");
-	cr_assert_str_eq(a.v[at + 2], "fd=[5],mac=02:42:ac:11:00:02,num_queues=2");
-	cr_assert_str_eq(a.v[at + 3], "--console");
-	sbx_argv_free(&a);
-	sbx_config_free(&c);
 }
 
 /* ------------------------------------------------------------------ CH argv */
@@ -682,5 +656,41 @@ Test(qemu_argv, microvm_tcg_calibrates_tsc)
 	/* Under TCG some microvm boots hang calibrating the TSC without it. */
 	cr_assert_str_eq(line, "console=ttyS0 panic=-1 quiet task.sharefs_type=virtiofs "
 			       "tsc_early_khz=2000000 task.log_level=warn");
+	sbx_config_free(&c);
+}
+
+/* Two pod interfaces: eth0 with a tap of 2 queues, net1 (Multus) with 1. */
+static void two_nics(struct sbx_net *n)
+{
+	static const uint8_t mac0[6] = {0x0a, 0x58, 0x0a, 0x58, 0x4d, 0x05};
+	static const uint8_t mac1[6] = {0x02, 0x42, 0xac, 0x11, 0x00, 0x02};
+	sbx_net_init(n);
+	n->n_ifaces = 2;
+	memcpy(n->ifaces[0].mac, mac0, 6);
+	memcpy(n->ifaces[1].mac, mac1, 6);
+	n->ifaces[0].n_fds = 2;
+	n->ifaces[1].n_fds = 1;
+}
+
+Test(ch_argv, pod_nics_as_tap_fds)
+{
+	struct sbx_config c = cfg(kuasar_clh);
+	struct sbx_vm_spec s = spec(&c, 2, 1024);
+	struct sbx_argv a = {0};
+	struct sbx_net n;
+	size_t at = 0;
+
+	two_nics(&n);
+	s.net = &n;
+	s.net_fd0 = 3;
+	sbx_ch_argv(&s, &a);
+	cr_assert_eq(ch_syntax(&a), 0);
+	while (at < a.n && strcmp(a.v[at], "--net"))
+		at++;
+	cr_assert_lt(at + 2, a.n, "no --net");
+	cr_assert_str_eq(a.v[at + 1], "fd=[3,4],mac=0a:58:0a:58:4d:05,num_queues=4");
+	cr_assert_str_eq(a.v[at + 2], "fd=[5],mac=02:42:ac:11:00:02,num_queues=2");
+	cr_assert_str_eq(a.v[at + 3], "--console");
+	sbx_argv_free(&a);
 	sbx_config_free(&c);
 }

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "config.h"
 #include "netmsg.h"
 #include "podnet.h"
+#include "util.h"
 
 static struct sbx_config cfg(const char *text)
 {
@@ -38,10 +40,10 @@ static void two_nics(struct sbx_net *n)
 /* The arguments from the first -netdev on, up to -chardev socket,id=qmp. */
 static void nic_args_eq(const char *machine, int vhost_fd0, const char *const *want)
 {
-	_cleanup_free_ char *text = xasprintf(
-	    "[hypervisor]\ntype = \"qemu\"\nkernel_path = \"/k\"\ninitrd_path = \"/i\"\n"
-	    "entropy_source = \"\"\n[hypervisor.qemu]\nmachine = \"%s\"\n",
-	    machine);
+	_cleanup_free_ char *text =
+	    xasprintf("[hypervisor]\ntype = \"qemu\"\nkernel_path = \"/k\"\ninitrd_path = \"/i\"\n"
+		      "entropy_source = \"\"\n[hypervisor.qemu]\nmachine = \"%s\"\n",
+		      machine);
 	struct sbx_config c = cfg(text);
 	struct sbx_net n;
 	struct sbx_vm_spec s = {.cfg = &c,
@@ -70,56 +72,47 @@ static void nic_args_eq(const char *machine, int vhost_fd0, const char *const *w
 
 Test(qemu_net, pc_tap_fds_multiqueue)
 {
-	const char *want[] = {"-netdev",
-			      "tap,id=net0,fds=4:5",
-			      "-device",
-			      "virtio-net-pci,netdev=net0,mac=0a:58:0a:58:4d:05,mq=on,vectors=6",
-			      "-netdev",
-			      "tap,id=net1,fd=6",
-			      "-device",
-			      "virtio-net-pci,netdev=net1,mac=02:42:ac:11:00:02",
-			      NULL};
+	const char *want[] = {
+	    "-netdev", "tap,id=net0,fds=4:5",
+	    "-device", "virtio-net-pci,netdev=net0,mac=0a:58:0a:58:4d:05,mq=on,vectors=6",
+	    "-netdev", "tap,id=net1,fd=6",
+	    "-device", "virtio-net-pci,netdev=net1,mac=02:42:ac:11:00:02",
+	    NULL};
 	nic_args_eq("pc", 0, want);
 }
 
 Test(qemu_net, pc_vhost_net)
 {
-	const char *want[] = {"-netdev",
-			      "tap,id=net0,fds=4:5,vhost=on,vhostfds=7:8",
-			      "-device",
-			      "virtio-net-pci,netdev=net0,mac=0a:58:0a:58:4d:05,mq=on,vectors=6",
-			      "-netdev",
-			      "tap,id=net1,fd=6,vhost=on,vhostfd=9",
-			      "-device",
-			      "virtio-net-pci,netdev=net1,mac=02:42:ac:11:00:02",
-			      NULL};
+	const char *want[] = {
+	    "-netdev", "tap,id=net0,fds=4:5,vhost=on,vhostfds=7:8",
+	    "-device", "virtio-net-pci,netdev=net0,mac=0a:58:0a:58:4d:05,mq=on,vectors=6",
+	    "-netdev", "tap,id=net1,fd=6,vhost=on,vhostfd=9",
+	    "-device", "virtio-net-pci,netdev=net1,mac=02:42:ac:11:00:02",
+	    NULL};
 	nic_args_eq("pc", 7, want);
 }
 
 Test(qemu_net, microvm_virtio_mmio)
 {
-	const char *want[] = {"-netdev",
-			      "tap,id=net0,fds=4:5",
-			      "-device",
-			      "virtio-net-device,netdev=net0,mac=0a:58:0a:58:4d:05,mq=on",
-			      "-netdev",
-			      "tap,id=net1,fd=6",
-			      "-device",
-			      "virtio-net-device,netdev=net1,mac=02:42:ac:11:00:02",
-			      NULL};
+	const char *want[] = {
+	    "-netdev", "tap,id=net0,fds=4:5",
+	    "-device", "virtio-net-device,netdev=net0,mac=0a:58:0a:58:4d:05,mq=on",
+	    "-netdev", "tap,id=net1,fd=6",
+	    "-device", "virtio-net-device,netdev=net1,mac=02:42:ac:11:00:02",
+	    NULL};
 	nic_args_eq("microvm", 0, want);
 }
 
 Test(qemu_net, no_pod_network_no_nic)
 {
-	struct sbx_config c = cfg("[hypervisor]\ntype = \"qemu\"\nkernel_path = \"/k\"\n");
+	struct sbx_config c =
+	    cfg("[hypervisor]\ntype = \"qemu\"\nkernel_path = \"/k\"\ninitrd_path = \"/i\"\n");
 	struct sbx_vm_spec s = {.cfg = &c, .id = "x", .base = "/b", .vcpus = 1, .memory_mb = 256};
 	struct sbx_argv a = {0};
 
 	sbx_qemu_argv(&s, &a);
 	for (size_t i = 0; i < a.n; i++)
-		cr_assert(strcmp(a.v[i], "-netdev") && !strstr(a.v[i], "virtio-net"), "%s",
-			  a.v[i]);
+		cr_assert(strcmp(a.v[i], "-netdev") && !strstr(a.v[i], "virtio-net"), "%s", a.v[i]);
 	sbx_argv_free(&a);
 	sbx_config_free(&c);
 }
