@@ -72,7 +72,8 @@ static int scan_link(const struct nlmsghdr *h, void *data, kc_err **err)
 	pn_parse(h, sizeof(*ifi), tb, IFLA_MAX);
 	r = pn_get_name(tb[IFLA_IFNAME], name, err);
 	if (r <= 0)
-		return r < 0 ? r : kc_err_set(err, EPROTO, "link %d without a name", ifi->ifi_index);
+		return r < 0 ? r
+			     : kc_err_set(err, EPROTO, "link %d without a name", ifi->ifi_index);
 	if (ifi->ifi_flags & IFF_LOOPBACK) {
 		s->lo = ifi->ifi_index;
 		return 0;
@@ -124,9 +125,11 @@ static int scan_addr(const struct nlmsghdr *h, void *data, kc_err **err)
 	a = ifa->ifa_family == AF_INET && tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
 	r = pn_get_ip(a, ifa->ifa_family, ip, "IFA_ADDRESS", err);
 	if (r <= 0)
-		return r < 0 ? r : kc_err_set(err, EPROTO, "%s: address without IFA_ADDRESS", l->name);
+		return r < 0 ? r
+			     : kc_err_set(err, EPROTO, "%s: address without IFA_ADDRESS", l->name);
 	if (ifa->ifa_prefixlen > 8 * pn_fam_len(ifa->ifa_family))
-		return kc_err_set(err, EPROTO, "%s: address prefix /%u", l->name, ifa->ifa_prefixlen);
+		return kc_err_set(err, EPROTO, "%s: address prefix /%u", l->name,
+				  ifa->ifa_prefixlen);
 	if (ifa->ifa_family == AF_INET6 && ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80)
 		return 0; /* fe80::/10: the guest makes its own */
 	if (l->n_addrs == SBX_NET_MAX_ADDRS)
@@ -180,8 +183,7 @@ static int scan_route(const struct nlmsghdr *h, void *data, kc_err **err)
 		return -1;
 	route_str(&rt, what, sizeof(what));
 	if ((oif && (int)oif == s->lo) ||
-	    (fam == AF_INET6 && rt.dst_len == 64 &&
-	     !memcmp(rt.dst, "\xfe\x80\0\0\0\0\0\0", 8)))
+	    (fam == AF_INET6 && rt.dst_len == 64 && !memcmp(rt.dst, "\xfe\x80\0\0\0\0\0\0", 8)))
 		return 0;
 	if (tb[RTA_MULTIPATH] || tb[RTA_NH_ID] || tb[RTA_VIA])
 		return kc_err_set(err, ENOTSUP,
@@ -262,8 +264,7 @@ static int scan_select(struct scan *s, kc_err **err)
 	return 0;
 }
 
-static int scan_once(struct pn_nl *nl, struct sbx_net *n, struct sbx_net_iface *links,
-		     kc_err **err)
+static int scan_once(struct pn_nl *nl, struct sbx_net *n, struct sbx_net_iface *links, kc_err **err)
 {
 	struct scan s = {.n = n, .lo = -1, .links = links};
 
@@ -330,7 +331,8 @@ static int tap_open(struct pn_nl *nl, struct sbx_net_iface *i, unsigned queues, 
 		if (i->fds[q] < 0)
 			return kc_err_sys(err, "%s: open /dev/net/tun", i->tap);
 		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", i->tap);
-		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (queues > 1 ? IFF_MULTI_QUEUE : 0);
+		ifr.ifr_flags =
+		    IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (queues > 1 ? IFF_MULTI_QUEUE : 0);
 		if (ioctl(i->fds[q], TUNSETIFF, &ifr) < 0)
 			return kc_err_sys(err, "%s: TUNSETIFF (queue %u)", i->tap, q);
 	}

@@ -71,7 +71,8 @@ void pn_ns_leave(int *orig)
 	if (setns(*orig, CLONE_NEWNET) < 0) {
 		/* Going on would open every later socket of the daemon in the pod's
 		 * netns: there is no safe way to continue. */
-		fprintf(stderr, "podnet: cannot return to the daemon's netns: %s\n", strerror(errno));
+		fprintf(stderr, "podnet: cannot return to the daemon's netns: %s\n",
+			strerror(errno));
 		abort();
 	}
 	kc_closep(orig);
@@ -171,8 +172,7 @@ size_t pn_fam_len(int family)
 	return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
 }
 
-int pn_get_ip(const struct nlattr *a, int family, uint8_t out[16], const char *what,
-		  kc_err **err)
+int pn_get_ip(const struct nlattr *a, int family, uint8_t out[16], const char *what, kc_err **err)
 {
 	if (!a)
 		return 0;
@@ -206,7 +206,8 @@ static int nl_status(const struct nlmsghdr *h, kc_err **err)
 	int code;
 
 	if (len < sizeof(int))
-		return h->nlmsg_type == NLMSG_DONE ? 0 : kc_err_set(err, EPROTO, "short netlink ack");
+		return h->nlmsg_type == NLMSG_DONE ? 0
+						   : kc_err_set(err, EPROTO, "short netlink ack");
 	memcpy(&code, p, sizeof(code));
 	if (code == 0)
 		return 0;
@@ -225,7 +226,8 @@ static int nl_status(const struct nlmsghdr *h, kc_err **err)
 	}
 	if ((h->nlmsg_flags & NLM_F_ACK_TLVS) && off < len)
 		mnl_attr_parse_payload(p + off, len - off, extack_cb, &x);
-	return kc_err_set(err, code, "%s%s%s", strerror(code), x.msg ? ": " : "", x.msg ? x.msg : "");
+	return kc_err_set(err, code, "%s%s%s", strerror(code), x.msg ? ": " : "",
+			  x.msg ? x.msg : "");
 }
 
 /* Send one request and read every reply up to its ack (NLMSG_ERROR) or,
@@ -253,10 +255,9 @@ int pn_nl_talk(struct pn_nl *nl, struct nlmsghdr *req, pn_nl_cb cb, void *data, 
 			int r = 0;
 
 			if (h->nlmsg_seq != req->nlmsg_seq || h->nlmsg_pid != nl->portid)
-				return kc_err_set(err, EPROTO,
-						  "netlink: reply for seq %u port %u, not %u/%u",
-						  h->nlmsg_seq, h->nlmsg_pid, req->nlmsg_seq,
-						  nl->portid);
+				return kc_err_set(
+				    err, EPROTO, "netlink: reply for seq %u port %u, not %u/%u",
+				    h->nlmsg_seq, h->nlmsg_pid, req->nlmsg_seq, nl->portid);
 			if (h->nlmsg_flags & NLM_F_DUMP_INTR)
 				intr = true;
 			if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE) {
@@ -301,8 +302,7 @@ static int link_cb(const struct nlmsghdr *h, void *data, kc_err **err)
 }
 
 /* The link with this index (or, for 0, this name); -ENODEV if none. */
-int pn_link_get(struct pn_nl *nl, int ifindex, const char *name, struct pn_link *li,
-		    kc_err **err)
+int pn_link_get(struct pn_nl *nl, int ifindex, const char *name, struct pn_link *li, kc_err **err)
 {
 	char buf[PN_MSGBUF];
 	struct nlmsghdr *h = pn_msg_new(buf, RTM_GETLINK, 0);
@@ -346,8 +346,8 @@ int pn_link_del(struct pn_nl *nl, const char *name, kc_err **err)
 int pn_ingress_qdisc(struct pn_nl *nl, int ifindex, bool add, kc_err **err)
 {
 	char buf[PN_MSGBUF];
-	struct nlmsghdr *h = pn_msg_new(buf, add ? RTM_NEWQDISC : RTM_DELQDISC,
-				     add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	struct nlmsghdr *h =
+	    pn_msg_new(buf, add ? RTM_NEWQDISC : RTM_DELQDISC, add ? NLM_F_CREATE | NLM_F_EXCL : 0);
 	struct tcmsg *t = mnl_nlmsg_put_extra_header(h, sizeof(*t));
 
 	t->tcm_family = AF_UNSPEC;

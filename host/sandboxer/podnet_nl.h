@@ -53,14 +53,12 @@ void pn_parse_nested(const struct nlattr *n, const struct nlattr **a, unsigned m
 /* 1 and the value, 0 if absent, < 0 if malformed. */
 int pn_get_u32(const struct nlattr *a, const char *what, uint32_t *v, kc_err **err);
 int pn_get_name(const struct nlattr *a, char name[IF_NAMESIZE], kc_err **err);
-int pn_get_ip(const struct nlattr *a, int family, uint8_t out[16], const char *what,
-	      kc_err **err);
+int pn_get_ip(const struct nlattr *a, int family, uint8_t out[16], const char *what, kc_err **err);
 /* Address length of AF_INET / AF_INET6, 0 for any other family. */
 size_t pn_fam_len(int family);
 
 /* The link with this index (or, for 0, this name); -ENODEV if none. */
-int pn_link_get(struct pn_nl *nl, int ifindex, const char *name, struct pn_link *li,
-		kc_err **err);
+int pn_link_get(struct pn_nl *nl, int ifindex, const char *name, struct pn_link *li, kc_err **err);
 int pn_link_up_mtu(struct pn_nl *nl, int ifindex, uint32_t mtu, kc_err **err);
 int pn_link_del(struct pn_nl *nl, const char *name, kc_err **err);
 int pn_ingress_qdisc(struct pn_nl *nl, int ifindex, bool add, kc_err **err);

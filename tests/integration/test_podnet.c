@@ -110,25 +110,24 @@ static void setup(void)
 		cr_skip_test("skipped: the kernel lacks the ingress qdisc, u32 or mirred");
 	/* The pod's side as a CNI plugin leaves it, and an unconfigured link
 	 * (down, no address: like the kernel's fallback tunnels) to leave out. */
-	cr_assert_eq(
-	    sh("set -e; ip -n %1$s link add eth0 type veth peer name peer0 netns %2$s; "
-	       "ip -n %1$s link set lo up; "
-	       "ip -n %1$s link set eth0 address " POD_MAC " mtu 1400 up; "
-	       "ip -n %1$s addr add " POD_IP "/24 dev eth0; "
-	       "ip -n %1$s addr add fd77::2/64 dev eth0 nodad; "
-	       "ip -n %1$s route add default via " PEER_IP "; "
-	       "ip -n %1$s -6 route add default via fd77::1; "
-	       "ip -n %1$s route add 10.99.0.0/16 via " PEER_IP " mtu 1300; "
-	       /* Routes the scan leaves out: via lo, another table, not unicast. */
-	       "ip -n %1$s route add 10.66.0.0/16 dev lo; "
-	       "ip -n %1$s route add 10.55.0.0/16 via " PEER_IP " table 100; "
-	       "ip -n %1$s route add blackhole 10.44.0.0/16; "
-	       "ip -n %1$s tuntap add mode tun name kcidle; "
-	       "ip -n %2$s link set lo up; "
-	       "ip -n %2$s link set peer0 address " PEER_MAC " mtu 1400 up; "
-	       "ip -n %2$s addr add " PEER_IP "/24 dev peer0",
-	       pod, peer),
-	    0, "setting up the namespaces");
+	cr_assert_eq(sh("set -e; ip -n %1$s link add eth0 type veth peer name peer0 netns %2$s; "
+			"ip -n %1$s link set lo up; "
+			"ip -n %1$s link set eth0 address " POD_MAC " mtu 1400 up; "
+			"ip -n %1$s addr add " POD_IP "/24 dev eth0; "
+			"ip -n %1$s addr add fd77::2/64 dev eth0 nodad; "
+			"ip -n %1$s route add default via " PEER_IP "; "
+			"ip -n %1$s -6 route add default via fd77::1; "
+			"ip -n %1$s route add 10.99.0.0/16 via " PEER_IP " mtu 1300; "
+			/* Routes the scan leaves out: via lo, another table, not unicast. */
+			"ip -n %1$s route add 10.66.0.0/16 dev lo; "
+			"ip -n %1$s route add 10.55.0.0/16 via " PEER_IP " table 100; "
+			"ip -n %1$s route add blackhole 10.44.0.0/16; "
+			"ip -n %1$s tuntap add mode tun name kcidle; "
+			"ip -n %2$s link set lo up; "
+			"ip -n %2$s link set peer0 address " PEER_MAC " mtu 1400 up; "
+			"ip -n %2$s addr add " PEER_IP "/24 dev peer0",
+			pod, peer),
+		     0, "setting up the namespaces");
 }
 
 static void teardown(void)
@@ -407,7 +406,8 @@ static void check_wiring(const struct sbx_net_iface *i, unsigned queues)
 	    sh_out("ip netns exec %s tc filter show dev eth0 ingress", pod);
 	_cleanup_free_ char *f_tap =
 	    sh_out("ip netns exec %s tc filter show dev %s ingress", pod, i->tap);
-	_cleanup_free_ char *to_tap = xasprintf("mirred (Egress Redirect to device %s) stolen", i->tap);
+	_cleanup_free_ char *to_tap =
+	    xasprintf("mirred (Egress Redirect to device %s) stolen", i->tap);
 	int mq = queues > 1 ? IFF_MULTI_QUEUE : 0;
 	char tap[IF_NAMESIZE];
 
@@ -419,7 +419,8 @@ static void check_wiring(const struct sbx_net_iface *i, unsigned queues)
 	for (unsigned q = 0; q < queues; q++) {
 		struct ifreq ifr = {0};
 
-		cr_assert_eq(ioctl(i->fds[q], TUNGETIFF, &ifr), 0, "TUNGETIFF: %s", strerror(errno));
+		cr_assert_eq(ioctl(i->fds[q], TUNGETIFF, &ifr), 0, "TUNGETIFF: %s",
+			     strerror(errno));
 		cr_assert_str_eq(ifr.ifr_name, i->tap);
 		cr_assert_eq(ifr.ifr_flags & (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE),
 			     IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | mq, "queue %u flags %#x", q,
