@@ -78,8 +78,12 @@ test:
 # against an ASan + UBSan build of vmm-task (glibc; musl has no sanitizers).
 test-asan:
 	@$(MAKE) --no-print-directory SAN=1 unit-bins $(BUILD)/san/bin/vmm-task-host \
-	  $(BUILD)/san/bin/vmm-sandboxer $(BUILD)/san/bin/containerd-shim-kuasar-vmm-v2
+	  $(BUILD)/san/bin/vmm-sandboxer $(BUILD)/san/bin/containerd-shim-kuasar-vmm-v2 \
+	  $(BUILD)/san/tests/test_podnet
 	@KC_SAN=1 bash tests/run-tests.sh unit $(patsubst $(O)/%,$(BUILD)/san/%,$(UNIT_BINS))
+	@# The pod network code runs inside its test binary: that one, sanitized.
+	@ASAN_OPTIONS=detect_leaks=1 bash tests/run-tests.sh asan-integration \
+	  $(BUILD)/san/tests/test_podnet
 	@KC_AGENT=$(abspath $(BUILD)/san/bin/vmm-task-host) ASAN_OPTIONS=detect_leaks=1 \
 	  KC_SANDBOXER=$(abspath $(BUILD)/san/bin/vmm-sandboxer) \
 	  bash tests/run-tests.sh asan-integration $(O)/tests/test_agent_host \

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "podnet.h"
+#include "podnet_nl.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -616,4 +617,25 @@ Test(podnet, attach_refuses_an_existing_tap_and_bad_queue_counts)
 	cr_assert(tap_exists(tap));
 	q = sh_out("ip netns exec %s tc qdisc show dev eth0", pod);
 	cr_assert(!strstr(q, "ingress"), "%s", q);
+}
+
+Test(podnet, kernel_refusals_carry_the_extack_message)
+{
+	_cleanup_(pn_nl_closep) struct pn_nl nl = {0};
+	struct sbx_net n;
+	kc_err *e = NULL;
+	int orig = -1;
+
+	scan(&n);
+	cr_assert_eq(pn_ns_enter(pod_path, &orig, NULL, &e), 0, "%s", kc_err_msg(e));
+	cr_assert_eq(pn_nl_open(&nl, &e), 0, "%s", kc_err_msg(e));
+	pn_ns_leave(&orig);
+	cr_assert_eq(orig, -1);
+	/* veth's maximum MTU is 65535. */
+	cr_assert_eq(pn_link_up_mtu(&nl, n.ifaces[0].ifindex, 100000, &e), -EINVAL);
+	cr_assert(strstr(e->msg, "Invalid argument: ") && strcasestr(e->msg, "mtu"), "%s", e->msg);
+	kc_err_free(e);
+	e = NULL;
+	/* The socket is still in step after a refusal. */
+	cr_assert_eq(pn_link_up_mtu(&nl, n.ifaces[0].ifindex, 1400, &e), 0, "%s", kc_err_msg(e));
 }
