@@ -217,7 +217,7 @@ static int scan_route(const struct nlmsghdr *h, void *data, kc_err **err)
 
 static int dump(struct pn_nl *nl, uint16_t type, pn_nl_cb cb, struct scan *s, kc_err **err)
 {
-	char buf[PN_MSGBUF];
+	PN_MSG(buf);
 	struct nlmsghdr *h = pn_msg_new(buf, type, NLM_F_DUMP);
 
 	/* Every message type's fixed header starts with the family byte:
@@ -440,7 +440,11 @@ static int detach_one(struct pn_nl *nl, struct sbx_net_iface *i, kc_err **err)
 		snprintf(tap, sizeof(tap), TAP_PREFIX "%d", i->ifindex);
 	else
 		return 0;
-	r = pn_link_del(nl, tap, &e);
+	/* Ours is a tap that is not persistent (it lives while a VMM holds its
+	 * fds); any other device of that name is left alone. */
+	r = pn_link_get(nl, 0, tap, &li, &e);
+	if (r == 0 && li.tun && !li.persist)
+		r = pn_link_del(nl, tap, &e);
 	if (r < 0 && r != -ENODEV)
 		return kc_err_set(err, e->code, "%s: delete: %s", tap, kc_err_msg(e));
 	i->tap_ifindex = 0;

@@ -292,19 +292,33 @@ static int link_cb(const struct nlmsghdr *h, void *data, kc_err **err)
 {
 	struct pn_link *li = data;
 	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(h);
-	const struct nlattr *tb[IFLA_MAX + 1];
+	const struct nlattr *tb[IFLA_MAX + 1], *info[IFLA_INFO_MAX + 1], *tun[IFLA_TUN_MAX + 1];
 
 	if (h->nlmsg_type != RTM_NEWLINK || mnl_nlmsg_get_payload_len(h) < sizeof(*ifi))
 		return kc_err_set(err, EPROTO, "malformed RTM_GETLINK reply");
 	pn_parse(h, sizeof(*ifi), tb, IFLA_MAX);
 	li->ifindex = ifi->ifi_index;
-	return pn_get_name(tb[IFLA_IFNAME], li->name, err) < 0 ? -1 : 0;
+	if (pn_get_name(tb[IFLA_IFNAME], li->name, err) < 0)
+		return -1;
+	if (!tb[IFLA_LINKINFO])
+		return 0;
+	pn_parse_nested(tb[IFLA_LINKINFO], info, IFLA_INFO_MAX);
+	li->tun = info[IFLA_INFO_KIND] &&
+		  mnl_attr_validate(info[IFLA_INFO_KIND], MNL_TYPE_NUL_STRING) == 0 &&
+		  !strcmp(mnl_attr_get_str(info[IFLA_INFO_KIND]), "tun");
+	if (!li->tun || !info[IFLA_INFO_DATA])
+		return 0;
+	pn_parse_nested(info[IFLA_INFO_DATA], tun, IFLA_TUN_MAX);
+	if (tun[IFLA_TUN_PERSIST] && mnl_attr_validate(tun[IFLA_TUN_PERSIST], MNL_TYPE_U8) < 0)
+		return kc_err_set(err, EPROTO, "malformed IFLA_TUN_PERSIST from the kernel");
+	li->persist = tun[IFLA_TUN_PERSIST] && mnl_attr_get_u8(tun[IFLA_TUN_PERSIST]);
+	return 0;
 }
 
 /* The link with this index (or, for 0, this name); -ENODEV if none. */
 int pn_link_get(struct pn_nl *nl, int ifindex, const char *name, struct pn_link *li, kc_err **err)
 {
-	char buf[PN_MSGBUF];
+	PN_MSG(buf);
 	struct nlmsghdr *h = pn_msg_new(buf, RTM_GETLINK, 0);
 	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
 
@@ -318,7 +332,7 @@ int pn_link_get(struct pn_nl *nl, int ifindex, const char *name, struct pn_link 
 
 int pn_link_up_mtu(struct pn_nl *nl, int ifindex, uint32_t mtu, kc_err **err)
 {
-	char buf[PN_MSGBUF];
+	PN_MSG(buf);
 	struct nlmsghdr *h = pn_msg_new(buf, RTM_SETLINK, 0);
 	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
 
@@ -332,7 +346,7 @@ int pn_link_up_mtu(struct pn_nl *nl, int ifindex, uint32_t mtu, kc_err **err)
 
 int pn_link_del(struct pn_nl *nl, const char *name, kc_err **err)
 {
-	char buf[PN_MSGBUF];
+	PN_MSG(buf);
 	struct nlmsghdr *h = pn_msg_new(buf, RTM_DELLINK, 0);
 
 	mnl_nlmsg_put_extra_header(h, sizeof(struct ifinfomsg));
@@ -345,7 +359,7 @@ int pn_link_del(struct pn_nl *nl, const char *name, kc_err **err)
  * the ingress slot (clsact) with EINVAL. */
 int pn_ingress_qdisc(struct pn_nl *nl, int ifindex, bool add, kc_err **err)
 {
-	char buf[PN_MSGBUF];
+	PN_MSG(buf);
 	struct nlmsghdr *h =
 	    pn_msg_new(buf, add ? RTM_NEWQDISC : RTM_DELQDISC, add ? NLM_F_CREATE | NLM_F_EXCL : 0);
 	struct tcmsg *t = mnl_nlmsg_put_extra_header(h, sizeof(*t));
@@ -362,7 +376,8 @@ int pn_ingress_qdisc(struct pn_nl *nl, int ifindex, bool add, kc_err **err)
  * mirred egress redirect to `to`, the frame stolen. */
 int pn_redirect_add(struct pn_nl *nl, int from, int to, kc_err **err)
 {
-	char buf[PN_MSGBUF], sel[sizeof(struct tc_u32_sel) + sizeof(struct tc_u32_key)];
+	PN_MSG(buf);
+	char sel[sizeof(struct tc_u32_sel) + sizeof(struct tc_u32_key)];
 	struct nlmsghdr *h = pn_msg_new(buf, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL);
 	struct tcmsg *t = mnl_nlmsg_put_extra_header(h, sizeof(*t));
 	struct tc_u32_sel s = {.flags = TC_U32_TERMINAL, .nkeys = 1};

@@ -14,7 +14,8 @@
 
 /* Our requests are a few fixed attributes (the u32 filter, the largest, is
  * under 200 bytes). */
-#define PN_MSGBUF 512
+#define PN_MSGBUF    512
+#define PN_MSG(name) char name[PN_MSGBUF] __attribute__((aligned(NLMSG_ALIGNTO)))
 
 /* One NETLINK_ROUTE socket; it stays in the netns it was opened in. */
 struct pn_nl {
@@ -29,6 +30,8 @@ typedef int (*pn_nl_cb)(const struct nlmsghdr *h, void *data, kc_err **err);
 struct pn_link {
 	int ifindex;
 	char name[IF_NAMESIZE];
+	bool tun;     /* a tun/tap device (IFLA_INFO_KIND "tun") */
+	bool persist; /* ... made persistent (TUNSETPERSIST): never one of ours */
 };
 
 /* Enter the netns at path, the current one kept in *orig (an fd). With
