@@ -240,6 +240,43 @@ static void frame_timer_update(ttrpc_conn *c, bool completed)
 		c->frame_timer = kc_timer_after(c->loop, c->frame_deadline_ns, frame_expired, c);
 }
 
+/* Decode received bytes and hand over complete frames. Returns false once
+ * the connection is closed. */
+static bool consume(ttrpc_conn *c, const uint8_t *buf, size_t n, bool *completed)
+{
+	size_t off = 0;
+
+	while (off < n && !c->closed) {
+		struct ttrpc_frame f;
+		bool got;
+		off += ttrpc_decoder_feed(&c->dec, buf + off, n - off, &f, &got);
+		charge(c);
+		if (c->budget && c->budget->used > c->budget->max) {
+			/* Too much half-sent data across all peers: this one
+			 * asked for the byte that crossed the line. */
+			if (got)
+				free(f.data);
+			ttrpc_conn_close(c);
+			return false;
+		}
+		if (got) {
+			*completed = true;
+			c->on_frame(c, &f, c->ud);
+		}
+	}
+	return !c->closed;
+}
+
+void ttrpc_conn_feed(ttrpc_conn *c, const uint8_t *data, size_t n)
+{
+	bool completed = false;
+
+	ttrpc_conn_ref(c);
+	if (consume(c, data, n, &completed))
+		frame_timer_update(c, completed);
+	ttrpc_conn_unref(c);
+}
+
 static void conn_read(ttrpc_conn *c)
 {
 	uint8_t buf[65536];
@@ -248,7 +285,6 @@ static void conn_read(ttrpc_conn *c)
 	/* Bounded work per wakeup keeps one busy peer from starving the rest. */
 	for (int round = 0; round < 16 && !c->closed; round++) {
 		ssize_t n = read(c->fd, buf, sizeof(buf));
-		size_t off = 0;
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -261,24 +297,8 @@ static void conn_read(ttrpc_conn *c)
 			ttrpc_conn_close(c);
 			return;
 		}
-		while (off < (size_t)n && !c->closed) {
-			struct ttrpc_frame f;
-			bool got;
-			off += ttrpc_decoder_feed(&c->dec, buf + off, (size_t)n - off, &f, &got);
-			charge(c);
-			if (c->budget && c->budget->used > c->budget->max) {
-				/* Too much half-sent data across all peers: this one
-				 * asked for the byte that crossed the line. */
-				if (got)
-					free(f.data);
-				ttrpc_conn_close(c);
-				return;
-			}
-			if (got) {
-				completed = true;
-				c->on_frame(c, &f, c->ud);
-			}
-		}
+		if (!consume(c, buf, (size_t)n, &completed))
+			return;
 		if ((size_t)n < sizeof(buf))
 			break;
 	}

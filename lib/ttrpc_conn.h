@@ -69,5 +69,9 @@ void ttrpc_conn_unref(ttrpc_conn *c);
 int ttrpc_conn_send(ttrpc_conn *c, uint32_t stream_id, uint8_t type, uint8_t flags,
 		    const uint8_t *data, size_t len);
 void ttrpc_conn_close(ttrpc_conn *c);
+/* Bytes read from the fd before the connection was made (the server reads a
+ * few to tell transports apart), handled as if just received. May close the
+ * connection (the close callback runs). */
+void ttrpc_conn_feed(ttrpc_conn *c, const uint8_t *data, size_t n);
 
 #endif

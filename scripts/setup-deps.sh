@@ -120,10 +120,10 @@ lists_fresh() {
 declare -A PKGS=()
 add_pkgs() { local p; for p in "$@"; do PKGS[$p]=1; done; }
 # dpkg-dev (dpkg-source) and xz-utils unpack the source packages of the musl libraries;
-# libmnl-dev: the sandboxer's pod network (taps, tc).
+# libmnl-dev: the sandboxer's pod network (taps, tc); libnghttp2-dev: its gRPC transport.
 # gperf regenerates libseccomp's syscall table. libseccomp-dev: the glibc agent build.
 [ -n "${G[build]:-}" ] && add_pkgs gcc make musl-tools protobuf-c-compiler libprotobuf-c-dev \
-	libjansson-dev libseccomp-dev libmnl-dev gperf pkg-config clang-format file dpkg-dev xz-utils \
+	libjansson-dev libseccomp-dev libmnl-dev libnghttp2-dev gperf pkg-config clang-format file dpkg-dev xz-utils \
 	ca-certificates
 [ -n "${G[test]:-}" ] && add_pkgs libcriterion-dev golang-go golang-github-containerd-ttrpc-dev \
 	golang-github-containerd-containerd-dev socat strace busybox-static cpio lz4 python3
