@@ -65,6 +65,8 @@ $(PB_C) $(PB_H): $(BUILD)/gen/.stamp ;
 
 # ------------------------------------------------------------------ sources
 LIB_SRCS := $(wildcard lib/*.c)
+# gRPC (nghttp2) is for the host's sandboxer only: the guest never builds it.
+HOST_ONLY_LIB_SRCS := $(wildcard lib/grpc_*.c)
 GUEST_SRCS := $(wildcard guest-init/*.c)
 SANDBOXER_SRCS := $(wildcard host/sandboxer/*.c)
 SHIM_SRCS := $(wildcard host/shim/*.c)
@@ -77,7 +79,7 @@ gen_hobj = $(patsubst $(BUILD)/gen/%.c,$(O)/host/gen/%.o,$(1))
 
 PB_GOBJS := $(call gen_gobj,$(PB_C))
 PB_HOBJS := $(call gen_hobj,$(PB_C))
-LIB_GOBJS := $(call gobj,$(LIB_SRCS))
+LIB_GOBJS := $(call gobj,$(filter-out $(HOST_ONLY_LIB_SRCS),$(LIB_SRCS)))
 LIB_HOBJS := $(call hobj,$(LIB_SRCS))
 
 $(O)/guest/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/.stamp
@@ -107,8 +109,9 @@ GUEST_LIBS := $(O)/guest/libkc.a -ljansson -lprotobuf-c -lseccomp
 HOST_LIBS := $(O)/host/libkc.a -ljansson -lprotobuf-c
 # Only the agent enforces seccomp profiles (guest-init/seccomp.c).
 AGENT_HOST_LIBS := $(HOST_LIBS) -lseccomp
-# Only the sandboxer sets up pod networks over rtnetlink (host/sandboxer/podnet*.c).
-SANDBOXER_LIBS := $(HOST_LIBS) -lmnl
+# Only the sandboxer sets up pod networks over rtnetlink (host/sandboxer/podnet*.c)
+# and serves gRPC besides ttrpc (lib/grpc_server.c, HTTP/2 by nghttp2).
+SANDBOXER_LIBS := $(HOST_LIBS) -lmnl -lnghttp2
 
 BINS := $(O)/bin/vmm-task
 $(O)/bin/vmm-task: $(call gobj,$(GUEST_SRCS)) $(O)/guest/libkc.a

@@ -383,8 +383,8 @@ static void handle_request(struct sconn *sc, struct ttrpc_frame *f)
 	}
 	{
 		char msg[600];
-		int code = find_method(srv, req->service, req->method, &m, &svc_data, msg,
-				       sizeof(msg));
+		int code =
+		    find_method(srv, req->service, req->method, &m, &svc_data, msg, sizeof(msg));
 		if (code) {
 			send_response(sc, f->hdr.stream_id, code, msg, NULL, 0);
 			ttrpc__request__free_unpacked(req, NULL);

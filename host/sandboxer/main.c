@@ -23,6 +23,7 @@
 #include "argv.h"
 #include "controller.h"
 #include "endpoint.h"
+#include "grpc.h"
 #include "log.h"
 #include "sandbox.h"
 #include "state.h"
@@ -36,7 +37,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: vmm-sandboxer [--listen PATH] [--dir DIR] [--config FILE]\n"
 		   "                     [--log-level error|warn|info|debug|trace] [--version]\n"
-		   "  --listen     Controller API socket (ttrpc), default " DEFAULT_LISTEN "\n"
+		   "  --listen     Controller API socket (ttrpc and gRPC), default " DEFAULT_LISTEN
+		   "\n"
 		   "  --dir        sandbox directories, default " DEFAULT_DIR "\n"
 		   "  --config     TOML config (Kuasar's keys), default " DEFAULT_CONFIG "\n"
 		   "  --log-level  overrides [sandbox] log_level\n");
@@ -305,12 +307,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	sbx_controller_register(d.srv, &d);
-	if (ttrpc_server_listen(d.srv, lfd, &err) < 0) {
+	/* Our shim speaks ttrpc, stock containerd 2.x gRPC: both on one socket. */
+	if (grpc_server_attach(d.srv, &err) < 0 || ttrpc_server_listen(d.srv, lfd, &err) < 0) {
 		log_error("listen: %s", kc_err_msg(err));
 		goto out;
 	}
-	log_info("vmm-sandboxer %s (%s) serving on %s, %zu sandbox(es) in %s", KC_VERSION,
-		 sbx_hv_name(d.cfg.type), ep.path, d.n_sandboxes, d.dir);
+	log_info("vmm-sandboxer %s (%s) serving ttrpc and gRPC on %s, %zu sandbox(es) in %s",
+		 KC_VERSION, sbx_hv_name(d.cfg.type), ep.path, d.n_sandboxes, d.dir);
 	sd_notify_ready();
 	if (kc_loop_run(d.loop, &err) < 0) {
 		log_error("%s", kc_err_msg(err));
