@@ -45,8 +45,8 @@ struct gconn {
 	size_t queued;   /* response bytes nghttp2 has not taken yet */
 	uint8_t *out;    /* what the socket did not take of nghttp2's last chunk */
 	size_t out_len, out_off;
-	kc_timer *close_timer;
-	unsigned in_h2; /* inside nghttp2 (its callbacks may run) */
+	kc_timer *kick_timer; /* a write (or a close) from the loop */
+	unsigned in_h2;       /* inside nghttp2 (its callbacks may run) */
 	bool closed;
 	bool fatal; /* close as soon as nghttp2 returns */
 };
@@ -276,13 +276,15 @@ static struct gstream *stream_get(struct gconn *gc, int32_t id)
 	return nghttp2_session_get_stream_user_data(gc->h2, id);
 }
 
-static void stream_free(struct gstream *gs)
+static void stream_free(struct gstream *gs, const char *why)
 {
 	struct gconn *gc = gs->gc;
 
 	/* A call still held by its handler dies with the stream. */
-	if (gs->call)
+	if (gs->call) {
+		log_debug("grpc: %s/%s %s", gs->service, gs->method, why);
 		ttrpc_call_abort(gs->call);
+	}
 	stream_release(gs);
 	(void)nghttp2_session_set_stream_user_data(gc->h2, gs->id, NULL);
 	kc_list_del(&gs->node);
@@ -477,7 +479,7 @@ static int cb_stream_close(nghttp2_session *h2, int32_t id, uint32_t error, void
 
 	/* A reset before our answer (the client cancelled) cancels the call. */
 	if (gs)
-		stream_free(gs);
+		stream_free(gs, "cancelled by the client");
 	return 0;
 }
 
@@ -534,24 +536,25 @@ static int gc_flush(struct gconn *gc)
 	return 0;
 }
 
-static void close_later(kc_timer *t, void *ud)
+static void flush_later(kc_timer *t, void *ud)
 {
 	struct gconn *gc = ud;
 	(void)t;
-	gc->close_timer = NULL;
-	gc_close(gc);
-}
-
-/* Send what an answer submitted, unless nghttp2 is running (the frames go
- * when it returns). A connection that failed closes from the loop. */
-static void gc_kick(struct gconn *gc)
-{
-	if (gc->closed || gc->in_h2)
-		return;
+	gc->kick_timer = NULL;
 	if (!gc->fatal && gc_flush(gc) < 0)
 		gc->fatal = true;
-	if (gc->fatal && !gc->close_timer)
-		gc->close_timer = kc_timer_after(gc->g->loop, 0, close_later, gc);
+	if (gc->fatal)
+		gc_close(gc);
+}
+
+/* An answer was submitted: write it from the loop. Never at once: sending
+ * can close the stream (nghttp2's callback frees it) while the caller is
+ * still answering the call. Inside nghttp2 the frames go when it returns. */
+static void gc_kick(struct gconn *gc)
+{
+	if (gc->closed || gc->in_h2 || gc->kick_timer)
+		return;
+	gc->kick_timer = kc_timer_after(gc->g->loop, 0, flush_later, gc);
 }
 
 static void gc_read(struct gconn *gc)
@@ -607,11 +610,12 @@ static void gc_close(struct gconn *gc)
 	if (gc->closed)
 		return;
 	gc->closed = true;
-	kc_timer_cancel(gc->close_timer);
+	kc_timer_cancel(gc->kick_timer);
 	kc_watch_free(gc->watch);
 	/* Every call still held is cancelled (its handler's hook runs). */
 	while (!kc_list_empty(&gc->streams))
-		stream_free(kc_container_of(gc->streams.next, struct gstream, node));
+		stream_free(kc_container_of(gc->streams.next, struct gstream, node),
+			    "cancelled: connection closed");
 	nghttp2_session_del(gc->h2);
 	close(gc->fd);
 	kc_list_del(&gc->node);
