@@ -4,7 +4,7 @@
 (protoc --python_out) from proto/containerd/services/sandbox/v1/sandbox.proto
 and its imports, calls by name through channel.unary_unary.
 
-Run by tests/integration/test_grpc.c against a real daemon. Prints one line
+Run by tests/integration/test_sandboxer_grpc.c against a real daemon. Prints one line
 per check ("ok - ..." or "FAIL ...") and exits 1 if any failed.
 
   --case api   no VM: Platform, errors with their codes and messages, a bad

@@ -35,7 +35,7 @@ static struct sbxd D;
 static void setup(void)
 {
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	sbxd_init(&D, "grpc");
+	sbxd_init(&D, "sbxgrpc");
 }
 
 static void teardown(void)
@@ -43,7 +43,7 @@ static void teardown(void)
 	sbxd_cleanup(&D);
 }
 
-TestSuite(grpc, .init = setup, .fini = teardown, .timeout = 300);
+TestSuite(sandboxer_grpc, .init = setup, .fini = teardown, .timeout = 300);
 
 /* Missing kernel and initrd only warn: no VM is started in `controller`. */
 static const char no_vm_config[] = "[sandbox]\nlog_level = \"debug\"\n\n"
@@ -139,7 +139,7 @@ static void assert_clean_exit(void)
 	cr_assert(!strstr(log, "Sanitizer") && !strstr(log, "runtime error:"), "%s", log);
 }
 
-Test(grpc, controller)
+Test(sandboxer_grpc, controller)
 {
 	_cleanup_free_ char *os = NULL, *arch = NULL;
 	struct sbx_status st = {0};
@@ -165,7 +165,7 @@ Test(grpc, controller)
 	assert_clean_exit();
 }
 
-Test(grpc, vm_start)
+Test(sandboxer_grpc, vm_start)
 {
 	_cleanup_free_ char *why = NULL, *cfg = sbxd_qemu_config("microvm", NULL, &why);
 	kc_err *e = NULL;
