@@ -224,7 +224,8 @@ int32_t h2c_request(struct h2c *c, const char *const *hdrs, const void *body, si
 				     NGHTTP2_NV_FLAG_NONE};
 	st->status = -1;
 	st->out = xmalloc(len + 1);
-	memcpy(st->out, body, len);
+	if (len)
+		memcpy(st->out, body, len);
 	st->out_len = len;
 	st->out_end = end;
 	st->id = nghttp2_submit_request(c->s, NULL, nv, n, (len || !end) ? &dp : NULL, st);
@@ -281,6 +282,7 @@ bool h2c_pump(struct h2c *c, const bool *flag, int timeout_ms)
 {
 	uint64_t end = kc_now_ns() + (uint64_t)timeout_ms * KC_NSEC_PER_MSEC;
 
+	flush(c); /* what nghttp2 queued since (requests held back by the limit) */
 	while (!*flag && kc_now_ns() < end) {
 		(void)kc_loop_iterate(c->loop, end, NULL);
 		flush(c);
