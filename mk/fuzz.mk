@@ -62,7 +62,7 @@ $(FUZZ_O)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_O)/libfuzz-pr
 	@mkdir -p $(@D)
 	$(call qecho,FUZZLD,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Iguest-init -Ihost/sandboxer -fsanitize=fuzzer -o $@ $< \
-	  $(FUZZ_O)/libfuzz-prod.a $(FUZZ_DEPS) -ljansson
+	  $(FUZZ_O)/libfuzz-prod.a $(FUZZ_DEPS) -ljansson -lnghttp2
 
 FUZZ_ENV = KC_FUZZ_BIN=$(abspath $(FUZZ_O)/bin) KC_FUZZ_CORPUS=$(CURDIR)/tests/fuzz/corpus
 # Prints why clang cannot build libFuzzer harnesses here, or nothing.

@@ -441,6 +441,203 @@ static void pod_seeds(void)
 	pod_seed("empty-url", 1, &c, "");
 }
 
+/* ------------------------------------------------------------------ gRPC */
+
+/* An HPACK string: 7-bit prefix length, no Huffman (RFC 7541 5.1, 5.2). */
+static void put_hpack_str(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 127) {
+		put_byte(b, (uint8_t)n);
+	} else {
+		put_byte(b, 127);
+		for (n -= 127; n >= 128; n >>= 7)
+			put_byte(b, (uint8_t)(n % 128 + 128));
+		put_byte(b, (uint8_t)n);
+	}
+	put(b, s, strlen(s));
+}
+
+/* A header block of literals without indexing, new names (RFC 7541 6.2.2). */
+static void put_hpack(struct buf *b, const char *const *nv)
+{
+	for (; nv[0]; nv += 2) {
+		put_byte(b, 0);
+		put_hpack_str(b, nv[0]);
+		put_hpack_str(b, nv[1]);
+	}
+}
+
+static void put_h2(struct buf *b, uint8_t type, uint8_t flags, uint32_t id, const void *d, size_t n)
+{
+	uint8_t h[9] = {
+	    (uint8_t)(n >> 16),  (uint8_t)(n >> 8),   (uint8_t)n,         type,       flags,
+	    (uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id};
+	put(b, h, 9);
+	if (n)
+		put(b, d, n);
+}
+
+enum { H2_DATA, H2_HEADERS, H2_RST = 3, H2_SETTINGS, H2_PING = 6, H2_GOAWAY, H2_CONT = 9 };
+#define END_STREAM  0x1
+#define END_HEADERS 0x4
+
+/* HEADERS of a Controller call; extra: more name, value pairs. */
+static void put_grpc_headers(struct buf *b, uint32_t id, const char *method, uint8_t flags,
+			     const char *const *extra)
+{
+	_cleanup_free_ char *path =
+	    xasprintf("/containerd.services.sandbox.v1.Controller/%s", method);
+	const char *nv[64] = {":method",   "POST",    ":scheme", "http",         ":authority",
+			      "localhost", ":path",   path,      "content-type", "application/grpc",
+			      "te",        "trailers"};
+	struct buf hb = {0};
+	size_t n = 12;
+
+	for (size_t i = 0; extra && extra[i]; i++)
+		nv[n++] = extra[i];
+	nv[n] = NULL;
+	put_hpack(&hb, nv);
+	put_h2(b, H2_HEADERS, END_HEADERS | flags, id, hb.p, hb.n);
+	done(&hb);
+}
+
+/* DATA with one length-prefixed message. */
+static void put_grpc_msg(struct buf *b, uint32_t id, const ProtobufCMessage *m, uint8_t flags)
+{
+	struct buf body = {0};
+	uint8_t prefix[5] = {0};
+	size_t n = m ? protobuf_c_message_get_packed_size(m) : 0;
+
+	prefix[1] = (uint8_t)(n >> 24);
+	prefix[2] = (uint8_t)(n >> 16);
+	prefix[3] = (uint8_t)(n >> 8);
+	prefix[4] = (uint8_t)n;
+	put(&body, prefix, 5);
+	if (m)
+		put_msg(&body, m);
+	put_h2(b, H2_DATA, flags, id, body.p, body.n);
+	done(&body);
+}
+
+/* After the client preface (the harness sends it). */
+static void grpc_seeds(void)
+{
+	Containerd__Services__Sandbox__V1__ControllerStatusRequest st =
+	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_STATUS_REQUEST__INIT;
+	Containerd__Services__Sandbox__V1__ControllerWaitRequest wr =
+	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_WAIT_REQUEST__INIT;
+	const char *ns[] = {"containerd-namespace", "k8s.io", "grpc-timeout", "10S", NULL};
+	const char *short_timeout[] = {"grpc-timeout", "1n", NULL};
+	const uint8_t ping[8] = "kuasar-c", rst_cancel[4] = {0, 0, 0, 8};
+	const uint8_t goaway[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+	struct buf b = {0}, hb = {0};
+
+	st.sandbox_id = "pod-1";
+	wr.sandbox_id = "pod-1";
+
+	/* A session as containerd's proxy runs it: SETTINGS, Status, Platform,
+	 * two Waits answered by Stop, a PING. */
+	put_h2(&b, H2_SETTINGS, 0, 0, NULL, 0);
+	put_grpc_headers(&b, 1, "Status", 0, ns);
+	put_grpc_msg(&b, 1, &st.base, END_STREAM);
+	put_grpc_headers(&b, 3, "Platform", 0, NULL);
+	put_grpc_msg(&b, 3, NULL, END_STREAM);
+	put_grpc_headers(&b, 5, "Wait", 0, NULL);
+	put_grpc_msg(&b, 5, &wr.base, END_STREAM);
+	put_grpc_headers(&b, 7, "Wait", 0, short_timeout);
+	put_grpc_msg(&b, 7, &wr.base, END_STREAM);
+	put_h2(&b, H2_PING, 0, 0, ping, 8);
+	put_grpc_headers(&b, 9, "Stop", 0, NULL);
+	put_grpc_msg(&b, 9, &st.base, END_STREAM);
+	st.verbose = 1;
+	put_grpc_headers(&b, 11, "Status", 0, ns);
+	put_grpc_msg(&b, 11, &st.base, END_STREAM);
+	write_seed("grpc_server", "session", &b);
+	done(&b);
+
+	/* A cancelled Wait; a client GOAWAY. */
+	put_h2(&b, H2_SETTINGS, 0, 0, NULL, 0);
+	put_grpc_headers(&b, 1, "Wait", 0, NULL);
+	put_grpc_msg(&b, 1, &wr.base, END_STREAM);
+	put_h2(&b, H2_RST, 0, 1, rst_cancel, 4);
+	put_grpc_headers(&b, 3, "Wait", 0, NULL);
+	put_grpc_msg(&b, 3, &wr.base, END_STREAM);
+	put_h2(&b, H2_GOAWAY, 0, 0, goaway, 8);
+	write_seed("grpc_server", "cancel", &b);
+	done(&b);
+
+	/* Split: headers in HEADERS + CONTINUATION, the message in three DATA. */
+	{
+		const char *nv[] = {":method",
+				    "POST",
+				    ":scheme",
+				    "http",
+				    ":path",
+				    "/containerd.services.sandbox.v1.Controller/Status",
+				    "content-type",
+				    "application/grpc+proto",
+				    "x-trace",
+				    "abc",
+				    NULL};
+		struct buf msg = {0};
+		uint8_t prefix[5] = {0};
+		put_hpack(&hb, nv);
+		put_h2(&b, H2_SETTINGS, 0, 0, NULL, 0);
+		put_h2(&b, H2_HEADERS, 0, 1, hb.p, 20);
+		put_h2(&b, H2_CONT, END_HEADERS, 1, hb.p + 20, hb.n - 20);
+		put_msg(&msg, &st.base);
+		prefix[4] = (uint8_t)msg.n;
+		put_h2(&b, H2_DATA, 0, 1, prefix, 3);
+		put_h2(&b, H2_DATA, 0, 1, prefix + 3, 2);
+		put_h2(&b, H2_DATA, END_STREAM, 1, msg.p, msg.n);
+		write_seed("grpc_server", "split", &b);
+		done(&b);
+		done(&hb);
+		done(&msg);
+	}
+
+	/* What the server must refuse: GET, a wrong content-type, a bad path, a
+	 * compressed message, two messages, a bad grpc-timeout, gzip, a streaming
+	 * method, a garbage body. */
+	{
+		const char *get[] = {":method", "GET", ":scheme", "http", ":path", "/a/b", NULL};
+		const char *ct[] = {":method", "POST",         ":scheme",    "http", ":path",
+				    "/a/b",    "content-type", "text/plain", NULL};
+		const char *path[] = {":method", "POST",  ":scheme",      "http",
+				      ":path",   "/nope", "content-type", "application/grpc",
+				      NULL};
+		const char *bad_timeout[] = {"grpc-timeout", "1s", NULL};
+		const char *gzip[] = {"grpc-encoding", "gzip", NULL};
+		put_h2(&b, H2_SETTINGS, 0, 0, NULL, 0);
+		put_hpack(&hb, get);
+		put_h2(&b, H2_HEADERS, END_HEADERS | END_STREAM, 1, hb.p, hb.n);
+		done(&hb);
+		put_hpack(&hb, ct);
+		put_h2(&b, H2_HEADERS, END_HEADERS, 3, hb.p, hb.n);
+		put_h2(&b, H2_DATA, END_STREAM, 3, "\0\0\0\0\0", 5);
+		done(&hb);
+		put_hpack(&hb, path);
+		put_h2(&b, H2_HEADERS, END_HEADERS | END_STREAM, 5, hb.p, hb.n);
+		done(&hb);
+		put_grpc_headers(&b, 7, "Status", 0, NULL);
+		put_h2(&b, H2_DATA, END_STREAM, 7, "\1\0\0\0\1x", 6);
+		put_grpc_headers(&b, 9, "Status", 0, NULL);
+		put_h2(&b, H2_DATA, END_STREAM, 9, "\0\0\0\0\0\0\0\0\0\0", 10);
+		put_grpc_headers(&b, 11, "Status", 0, bad_timeout);
+		put_grpc_msg(&b, 11, &st.base, END_STREAM);
+		put_grpc_headers(&b, 13, "Status", 0, gzip);
+		put_grpc_msg(&b, 13, &st.base, END_STREAM);
+		put_grpc_headers(&b, 15, "Stream", 0, NULL);
+		put_grpc_msg(&b, 15, NULL, END_STREAM);
+		put_grpc_headers(&b, 17, "Status", 0, NULL);
+		put_h2(&b, H2_DATA, END_STREAM, 17, "\0\0\0\0\3\xff\xff\xff", 8);
+		put_grpc_headers(&b, 19, "Status", END_STREAM, NULL);
+		write_seed("grpc_server", "refusals", &b);
+		done(&b);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -453,5 +650,6 @@ int main(int argc, char **argv)
 	client_seeds();
 	pb_seeds();
 	pod_seeds();
+	grpc_seeds();
 	return 0;
 }

@@ -21,7 +21,7 @@ corpus=${KC_FUZZ_CORPUS:?}
 # Inputs above these sizes are cut (each harness also refuses more than its
 # parser would ever be given).
 declare -A max_len=(
-	[frame]=65536 [ttrpc_server]=65536 [ttrpc_client]=65536 [pb]=65536
+	[frame]=65536 [ttrpc_server]=65536 [grpc_server]=65536 [ttrpc_client]=65536 [pb]=65536
 	[spec]=65536 [seccomp]=65536 [cmdline]=4096 [toml]=16384 [config]=16384
 	[state]=16384 [pod]=16384 [qmp]=16384
 )
