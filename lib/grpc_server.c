@@ -63,8 +63,8 @@ struct gstream {
 	char *path;
 	char *service; /* from path: service, then method in the same buffer */
 	const char *method;
-	struct md md[GRPC_MAX_METADATA];
-	size_t n_md, hdr_bytes;
+	struct md *md; /* grows: most requests carry a few */
+	size_t n_md, md_cap, hdr_bytes;
 	bool post, has_ctype, has_path;
 	int err_code, err_http; /* the first problem with the headers */
 	char err_msg[192];
@@ -194,8 +194,13 @@ static void stream_respond(struct gstream *gs, int code, const char *msg, const 
 			gc->queued += gs->resp_len;
 			nv_add(nv, &n, ":status", "200");
 			nv_add(nv, &n, "content-type", "application/grpc");
-			if (nghttp2_submit_response(gc->h2, gs->id, nv, n, &dp) != 0)
-				gc->fatal = true;
+			if (nghttp2_submit_response(gc->h2, gs->id, nv, n, &dp) != 0) {
+				/* Not expected (answered once): at least end the stream. */
+				gc->queued -= gs->resp_len;
+				gs->resp_len = 0;
+				(void)nghttp2_submit_rst_stream(gc->h2, NGHTTP2_FLAG_NONE, gs->id,
+								NGHTTP2_INTERNAL_ERROR);
+			}
 		}
 	}
 	if (code != TTRPC_OK)
@@ -294,6 +299,7 @@ static void stream_free(struct gstream *gs, const char *why)
 		free(gs->md[i].key);
 		free(gs->md[i].value);
 	}
+	free(gs->md);
 	free(gs->path);
 	free(gs->service);
 	free(gs->resp);
@@ -366,6 +372,10 @@ static void on_request_header(struct gstream *gs, const uint8_t *name, size_t nl
 		header_error(gs, TTRPC_RESOURCE_EXHAUSTED, 200, "more than %d metadata entries",
 			     GRPC_MAX_METADATA);
 	} else {
+		if (gs->n_md == gs->md_cap) {
+			gs->md_cap = gs->md_cap ? 2 * gs->md_cap : 4;
+			gs->md = xrealloc(gs->md, gs->md_cap * sizeof(*gs->md));
+		}
 		gs->md[gs->n_md].key = xstrndup((const char *)name, nl);
 		gs->md[gs->n_md].value = xstrndup((const char *)value, vl);
 		gs->n_md++;
