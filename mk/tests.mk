@@ -88,7 +88,7 @@ test-asan:
 	  KC_SANDBOXER=$(abspath $(BUILD)/san/bin/vmm-sandboxer) \
 	  bash tests/run-tests.sh asan-integration $(O)/tests/test_agent_host \
 	  $(O)/tests/test_agent_seccomp $(O)/tests/test_agent_security $(O)/tests/test_agent_load \
-	  $(O)/tests/test_runc_diff $(O)/tests/test_guest_net \
+	  $(O)/tests/test_runc_diff $(O)/tests/test_guest_net $(O)/tests/test_agent_streaming \
 	  $(O)/tests/test_sandboxer $(O)/tests/test_sandboxer_net
 	@# The containerd end-to-end checks (containerd 1.6 only) with sanitized host daemons.
 	@KC_BIN_DIR=$(abspath $(BUILD)/san/bin) bash tests/run-tests.sh asan-integration \
