@@ -13,7 +13,8 @@ import subprocess
 import threading
 
 # One exec gathers everything (each exec costs a round trip into a VM).
-IFACE_SCRIPT = ("cat /sys/class/net/eth0/mtu 2>&1; echo '--- ip'; ip -o addr 2>&1; "
+IFACE_SCRIPT = ("cat /sys/class/net/eth0/mtu 2>&1; echo '--- mac'; "
+                "cat /sys/class/net/eth0/address 2>&1; echo '--- ip'; ip -o addr 2>&1; "
                 "echo '--- route'; cat /proc/net/route; echo '--- route6'; "
                 "cat /proc/net/ipv6_route 2>&1; echo '--- inet6'; cat /proc/net/if_inet6 2>&1")
 
@@ -39,7 +40,7 @@ class CniNet:
 
 
 def parse_iface(text):
-    """IFACE_SCRIPT's output: {"mtu", "addrs" [(iface, ip_interface)],
+    """IFACE_SCRIPT's output: {"mtu", "mac", "addrs" [(iface, ip_interface)],
     "route4" [(iface, dst, gw)], "route6" [(iface, dst, gw)], "raw"}."""
     sec = {"mtu": []}
     cur = "mtu"
@@ -52,6 +53,7 @@ def parse_iface(text):
     r = {"raw": text, "mtu": None, "addrs": [], "route4": [], "route6": []}
     m = "".join(sec.get("mtu", [])).strip()
     r["mtu"] = int(m) if m.isdigit() else m
+    r["mac"] = "".join(sec.get("mac", [])).strip()
     for ln in sec.get("ip", []):
         # "2: eth0    inet 10.88.77.5/24 brd ... scope global eth0\..."
         t = ln.split()
@@ -84,11 +86,14 @@ def parse_iface(text):
     return r
 
 
-def iface_problems(seen, net, ip4, ip6, ifname="eth0"):
-    """What differs between the pod's CNI result and what the container sees."""
+def iface_problems(seen, net, ip4, ip6, mac=None, ifname="eth0"):
+    """What differs between the pod's CNI result (and its veth's MAC) and what
+    the container sees."""
     p = []
     if seen["mtu"] != net.mtu:
         p.append("%s MTU: expected %d, seen %r" % (ifname, net.mtu, seen["mtu"]))
+    if mac and seen["mac"] != mac:
+        p.append("%s MAC: expected the veth's %s, seen %r" % (ifname, mac, seen["mac"]))
     addrs = [a for i, a in seen["addrs"] if i == ifname]
     for ip, n in ((ip4, net.v4), (ip6, net.v6)):
         if ip is None or n is None:
@@ -215,6 +220,12 @@ def tc_ingress(dev, netns=None):
     return [ln for ln in r.stdout.splitlines() if "ingress" in ln]
 
 
+def link_mac(netns, ifname="eth0"):
+    cmd = ["nsenter", "--net=" + netns, "ip", "-o", "link", "show", ifname]
+    t = subprocess.run(cmd, capture_output=True, text=True).stdout.split()
+    return t[t.index("link/ether") + 1] if "link/ether" in t else None
+
+
 def peer_index(netns, ifname="eth0"):
     """The ifindex of IFNAME's veth peer, seen from inside NETNS ("eth0@if12")."""
     for _, (name, ln) in ip_links(netns).items():
@@ -270,7 +281,8 @@ def bridge_ports(bridge):
 
 def main(argv):
     """The node side of tests/integration/test_ctr_net.sh:
-      iface MTU ADDR4/LEN ADDR6/LEN GW4 GW6 < IFACE_SCRIPT output
+      script                   prints IFACE_SCRIPT
+      iface MTU ADDR4/LEN ADDR6/LEN GW4 GW6 MAC < IFACE_SCRIPT output
       line ADDR PORT TOKEN     expects "pong:TOKEN\\n" back
       echo ADDR PORT NBYTES    random bytes must come back unchanged
       serve ADDR PORT          prints "ready", then "got LINE from PEER-ADDR"
@@ -279,13 +291,15 @@ def main(argv):
     import types
     cmd, args = argv[0], argv[1:]
     try:
-        if cmd == "iface":
+        if cmd == "script":
+            print(IFACE_SCRIPT)
+        elif cmd == "iface":
             a4, a6 = ipaddress.ip_interface(args[1]), ipaddress.ip_interface(args[2])
             net = types.SimpleNamespace(mtu=int(args[0]), v4=a4.network, v6=a6.network,
                                         gw4=ipaddress.ip_address(args[3]),
                                         gw6=ipaddress.ip_address(args[4]))
             seen = parse_iface(sys.stdin.read())
-            bad = iface_problems(seen, net, a4.ip, a6.ip)
+            bad = iface_problems(seen, net, a4.ip, a6.ip, args[5])
             if bad:
                 print("; ".join(bad) + "\n  the container sees:\n  " +
                       seen["raw"].strip().replace("\n", "\n  "))

@@ -445,7 +445,8 @@ class Suite:
 
         def iface():
             seen = netcheck.parse_iface(self.sh(cid, netcheck.IFACE_SCRIPT)[1])
-            bad = netcheck.iface_problems(seen, net, ip4, ip6)
+            mac = netcheck.link_mac(self.podnet[pod]["netns"])
+            bad = netcheck.iface_problems(seen, net, ip4, ip6, mac)
             check(not bad, "; ".join(bad) + "\n      the container sees:\n      " +
                   seen["raw"].strip().replace("\n", "\n      "))
         self.try_all([
