@@ -95,7 +95,7 @@ class Suite:
               "cannot tell the pod's netns, veth and addresses: %s" % rec)
 
     def container(self, pod, cfg, name, cmd, image=IMAGE, memory=0, envs=None, start=True,
-                  seccomp=False):
+                  seccomp=False, mounts=None):
         pb = self.pb
         # The container's own namespace options (CRI's default mode is POD).
         pod_ns = cfg.linux.security_context.namespace_options
@@ -113,6 +113,7 @@ class Suite:
             log_path=name + ".log",
             envs=[pb.KeyValue(key=k, value=v.encode()) for k, v in (envs or {}).items()],
             linux=pb.LinuxContainerConfig(resources=res, security_context=sc),
+            mounts=mounts or [],
         )
         r = self.c.rt("CreateContainer", pod_sandbox_id=pod, config=cc, sandbox_config=cfg)
         if start:
