@@ -162,7 +162,7 @@ class LineServer:
     """Listens on ADDR:PORT (in the test's namespace); answers one connection's
     first line with PREFIX + line, then closes. .got: the line received."""
 
-    def __init__(self, addr, port, prefix=b"node:", timeout=30):
+    def __init__(self, addr, port, prefix=b"node:", timeout=30, report=None):
         fam = socket.AF_INET6 if ipaddress.ip_address(addr).version == 6 else socket.AF_INET
         self.sock = socket.socket(fam, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -170,6 +170,7 @@ class LineServer:
         self.sock.listen(4)
         self.sock.settimeout(timeout)
         self.prefix = prefix
+        self.report = report  # called with (line, peer) before the reply goes out
         self.got = None
         self.peer = None
         self.error = None
@@ -188,6 +189,8 @@ class LineServer:
                         break
                     b += x
                 self.got = b.split(b"\n")[0]
+                if self.report:
+                    self.report(self.got, self.peer)
                 c.sendall(self.prefix + self.got + b"\n")
         except OSError as e:
             self.error = e
@@ -318,14 +321,16 @@ def main(argv):
                       (len(data), len(back), ", different" if len(back) == len(data) else ""))
                 return 1
         elif cmd == "serve":
-            srv = LineServer(args[0], int(args[1]))
+            # What it got is out before the reply: the caller may stop it as
+            # soon as its client is done.
+            srv = LineServer(args[0], int(args[1]), report=lambda ln, peer: print(
+                "got %s from %s" % (ln.decode(errors="replace"), peer[0]), flush=True))
             print("ready", flush=True)
             srv.t.join(40)
             srv.close()
             if srv.got is None:
                 print("nothing received (%s)" % (srv.error or "no connection"))
                 return 1
-            print("got %s from %s" % (srv.got.decode(errors="replace"), srv.peer[0]))
         else:
             print("unknown command %r" % cmd)
             return 2

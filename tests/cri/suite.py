@@ -418,8 +418,8 @@ class Suite:
     def pod_connect(self, cid, ip, port, tok):
         """In the container: send TOK to IP:PORT with busybox nc; its output."""
         code, out, err = self.sh(cid, "echo %s | nc -w 10 %s %d" % (tok, ip, port), timeout=30)
-        check(code == 0, "`nc %s %d` in the container exited %d: %s%s" % (ip, port, code,
-                                                                        out, err))
+        check(code == 0, "`nc %s %d` in the container exited %d: %s" % (
+            ip, port, code, (out + err).strip()))
         return out
 
     def pod_to_node(self, cid, gw, pod_ip):
