@@ -402,7 +402,8 @@ class Suite:
             except Exception as e:
                 bad.append("%s: %s" % (what, e if isinstance(e, (Failed, OSError))
                                        else traceback.format_exc().strip()))
-        check(not bad, "\n    " + "\n    ".join(bad))
+        check(not bad, "%d of %d checks failed:\n    %s" % (len(bad), len(checks),
+                                                           "\n    ".join(bad)))
 
     def node_to_pod(self, ip):
         tok = b"kc-%s-%s" % (str(ip).encode(), uuid.uuid4().hex[:8].encode())
