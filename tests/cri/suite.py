@@ -451,8 +451,18 @@ class Suite:
             bad = netcheck.iface_problems(seen, net, ip4, ip6, mac)
             check(not bad, "; ".join(bad) + "\n      the container sees:\n      " +
                   seen["raw"].strip().replace("\n", "\n      "))
-        self.try_all([
-            ("interface", iface),
+
+        def tap_path():
+            # What nothing_left looks for once the pod is gone must be what is there now.
+            ns = self.podnet[pod]["netns"]
+            taps = [n for n, _ in netcheck.ip_links(ns).values() if n.startswith("kctap")]
+            check(taps and netcheck.tc_ingress("eth0", ns),
+                  "the pod's netns has no kctap* link (%s) or no ingress qdisc on eth0 (%s)" %
+                  (taps, netcheck.tc_ingress("eth0", ns)))
+        checks = [("interface", iface)]
+        if self.handler == "kuasar-vmm":
+            checks.append(("veth -> tap", tap_path))
+        self.try_all(checks + [
             ("node -> pod %s" % ip4, lambda: self.node_to_pod(ip4)),
             ("node -> pod %s" % ip6, lambda: self.node_to_pod(ip6)),
             ("pod -> node %s" % net.gw4, lambda: self.pod_to_node(cid, net.gw4, ip4)),

@@ -111,6 +111,13 @@ checks() { # RUNTIME N
 	out=$(kc_ctr tasks exec --exec-id i "$id" sh -c "$(nc_py script)" 2>&1 |
 		nc_py iface $MTU $A4/24 $A6/64 $G4 $G6 "$mac") && ok "eth0: addresses, MAC, MTU $MTU, default routes" ||
 		bad "eth0 as the container sees it" "$out"
+	if [ "$rt" = "$KC_RUNTIME" ]; then
+		# What is looked for once the container is gone must be what is there now.
+		out="$(kctaps -n "$cns") / $(tc -n "$cns" qdisc show dev eth0)"
+		[ -n "$(kctaps -n "$cns")" ] && tc -n "$cns" qdisc show dev eth0 | grep -q ingress &&
+			ok "running: a kctap* link and an ingress qdisc on eth0 in the namespace" ||
+			bad "running: no kctap* link or no ingress qdisc on eth0 in the namespace" "$out"
+	fi
 	for a in $A4 $A6; do
 		out=$(ip netns exec "$node" /usr/bin/python3 "$top/tests/cri/netcheck.py" line "$a" $LINE_PORT "kc-$id-$a") &&
 			out=$(ip netns exec "$node" /usr/bin/python3 "$top/tests/cri/netcheck.py" echo "$a" $ECHO_PORT 262144) &&
