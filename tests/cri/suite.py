@@ -492,12 +492,14 @@ class Suite:
         self.out(cid, "true")
         self.pods.remove(pod)  # survives this process
         with open(self.a.state, "w") as f:
-            json.dump({"pod": pod, "cid": cid}, f)
+            json.dump({"pod": pod, "cid": cid, "net": self.podnet.pop(pod, None)}, f)
 
     def after_restart(self):
         with open(self.a.state) as f:
             s = json.load(f)
         self.pods.append(s["pod"])
+        if s.get("net"):
+            self.podnet[s["pod"]] = s["net"]
         st = self.c.rt("PodSandboxStatus", pod_sandbox_id=s["pod"]).status
         check(st.state == self.pb.SANDBOX_READY, "pod not ready after restart")
         check(self.status(s["cid"]).state == self.pb.CONTAINER_RUNNING, "container not running")

@@ -65,6 +65,12 @@ pass_end() {
 	net_down
 	[ -n "$dir" ] || return 0
 	kc_env_down
+	# Sanitizer builds (KC_BIN_DIR=build/san/bin) report into these logs.
+	if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error:" "$dir"/*.log 2>/dev/null; then
+		rtname=env
+		bad "sanitizer reports in the logs above" \
+			"$(grep -h -A 20 -E "AddressSanitizer|LeakSanitizer|runtime error:" "$dir"/*.log | head -60)"
+	fi
 	if [ "$pass_fails" -ne 0 ]; then
 		echo "--- sandboxer.log (tail)"; tail -20 "$dir/sandboxer.log"
 	fi
