@@ -107,6 +107,8 @@ GUEST_LIBS := $(O)/guest/libkc.a -ljansson -lprotobuf-c -lseccomp
 HOST_LIBS := $(O)/host/libkc.a -ljansson -lprotobuf-c
 # Only the agent enforces seccomp profiles (guest-init/seccomp.c).
 AGENT_HOST_LIBS := $(HOST_LIBS) -lseccomp
+# Only the sandboxer sets up pod networks over rtnetlink (host/sandboxer/podnet*.c).
+SANDBOXER_LIBS := $(HOST_LIBS) -lmnl
 
 BINS := $(O)/bin/vmm-task
 $(O)/bin/vmm-task: $(call gobj,$(GUEST_SRCS)) $(O)/guest/libkc.a
@@ -125,7 +127,7 @@ BINS += $(O)/bin/vmm-sandboxer
 $(O)/bin/vmm-sandboxer: $(call hobj,$(SANDBOXER_SRCS)) $(O)/host/libkc.a
 	@mkdir -p $(@D)
 	$(call qecho,LD,$@)
-	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(HOST_LIBS)
+	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(SANDBOXER_LIBS)
 endif
 ifneq ($(SHIM_SRCS),)
 BINS += $(O)/bin/containerd-shim-kuasar-vmm-v2

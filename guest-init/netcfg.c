@@ -124,8 +124,10 @@ int kc_netcfg_interfaces(const Grpc__UpdateInterfacesRequest *r, kc_err **err)
 
 static int one_route(const Grpc__Route *rt, kc_err **err)
 {
-	struct kc_nl_route n = {
-	    .family = family_of(rt->family), .scope = rt->scope, .mtu = rt->mtu};
+	struct kc_nl_route n = {.family = family_of(rt->family),
+				.scope = rt->scope,
+				.mtu = rt->mtu,
+				.flags = rt->flags};
 	unsigned l;
 
 	if (parse_prefix(rt->dest, n.family, n.dst, &n.dst_len) < 0)

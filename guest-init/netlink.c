@@ -227,8 +227,12 @@ int kc_nl_addr_flush(int ifindex, kc_err **err)
 
 int kc_nl_addr_add(int ifindex, int family, const void *addr, unsigned prefix, kc_err **err)
 {
+	/* No DAD for IPv6: the address was checked on the pod's link already
+	 * (the veth holds it), and a tentative address would refuse the first
+	 * container's connect() for a second or two. */
 	struct ifaddrmsg m = {.ifa_family = (unsigned char)family,
 			      .ifa_prefixlen = (unsigned char)prefix,
+			      .ifa_flags = family == AF_INET6 ? IFA_F_NODAD : 0,
 			      .ifa_index = (unsigned)ifindex};
 	size_t alen = family == AF_INET6 ? 16 : 4;
 	struct nlreq r;
@@ -322,7 +326,9 @@ int kc_nl_route_add(const struct kc_nl_route *rt, kc_err **err)
 			  .rtm_table = RT_TABLE_MAIN,
 			  .rtm_protocol = RTPROT_BOOT,
 			  .rtm_scope = (unsigned char)rt->scope,
-			  .rtm_type = RTN_UNICAST};
+			  .rtm_type = RTN_UNICAST,
+			  /* A gateway outside every prefix (Calico's 169.254.1.1). */
+			  .rtm_flags = rt->flags & RTNH_F_ONLINK};
 	size_t alen = rt->family == AF_INET6 ? 16 : 4;
 	struct nlreq r;
 

@@ -33,6 +33,7 @@ struct kc_nl_route {
 	int oif;
 	unsigned scope; /* RT_SCOPE_* */
 	uint32_t mtu;   /* 0: none */
+	uint32_t flags; /* rtm_flags; only RTNH_F_ONLINK is applied */
 };
 /* Replace (or add) a route in the main table. */
 int kc_nl_route_add(const struct kc_nl_route *rt, kc_err **err);

@@ -26,7 +26,7 @@ TEST_INCLUDES := -Itests/lib -Iguest-init -Ihost/sandboxer -Ihost/shim
 $(TEST_HELPER_OBJS): HOST_CFLAGS += $(TEST_INCLUDES)
 # What a test or bench driver links: helpers, product modules, the runtime lib.
 TEST_DEPS := $(TEST_HELPER_OBJS) $(O)/host/libguest-mods.a $(O)/host/libhost-mods.a $(O)/host/libkc.a
-TEST_LINK := $(TEST_DEPS) -ljansson -lprotobuf-c -lseccomp -lpthread
+TEST_LINK := $(TEST_DEPS) -ljansson -lprotobuf-c -lseccomp -lmnl -lpthread
 TEST_LIBS := $(TEST_LINK) -lcriterion
 
 $(O)/tests/%: tests/unit/%.c $(TEST_DEPS)
@@ -78,14 +78,18 @@ test:
 # against an ASan + UBSan build of vmm-task (glibc; musl has no sanitizers).
 test-asan:
 	@$(MAKE) --no-print-directory SAN=1 unit-bins $(BUILD)/san/bin/vmm-task-host \
-	  $(BUILD)/san/bin/vmm-sandboxer $(BUILD)/san/bin/containerd-shim-kuasar-vmm-v2
+	  $(BUILD)/san/bin/vmm-sandboxer $(BUILD)/san/bin/containerd-shim-kuasar-vmm-v2 \
+	  $(BUILD)/san/tests/test_podnet
 	@KC_SAN=1 bash tests/run-tests.sh unit $(patsubst $(O)/%,$(BUILD)/san/%,$(UNIT_BINS))
+	@# The pod network code runs inside its test binary: that one, sanitized.
+	@ASAN_OPTIONS=detect_leaks=1 bash tests/run-tests.sh asan-integration \
+	  $(BUILD)/san/tests/test_podnet
 	@KC_AGENT=$(abspath $(BUILD)/san/bin/vmm-task-host) ASAN_OPTIONS=detect_leaks=1 \
 	  KC_SANDBOXER=$(abspath $(BUILD)/san/bin/vmm-sandboxer) \
 	  bash tests/run-tests.sh asan-integration $(O)/tests/test_agent_host \
 	  $(O)/tests/test_agent_seccomp $(O)/tests/test_agent_security $(O)/tests/test_agent_load \
 	  $(O)/tests/test_runc_diff $(O)/tests/test_guest_net \
-	  $(O)/tests/test_sandboxer
+	  $(O)/tests/test_sandboxer $(O)/tests/test_sandboxer_net
 	@# The containerd end-to-end checks (containerd 1.6 only) with sanitized host daemons.
 	@KC_BIN_DIR=$(abspath $(BUILD)/san/bin) bash tests/run-tests.sh asan-integration \
 	  tests/integration/test_containerd_e2e.sh tests/integration/test_ctr_net.sh

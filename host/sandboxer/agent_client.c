@@ -5,6 +5,8 @@
 
 #include "agent_dial.h"
 #include "containerd/task/v2/shim.pb-c.h"
+#include "kuasar/sandbox.pb-c.h"
+#include "netmsg.h"
 #include "rpc_call.h"
 #include "util.h"
 
@@ -15,6 +17,8 @@ struct sbx_agent_op {
 	ttrpc_client *cli;
 	kc_timer *done_timer;
 	kc_err *result;
+	const struct sbx_netmsg *net; /* NETCFG: what to send */
+	int calls_done;
 	bool cancelled;
 	sbx_agent_fn cb;
 	void *ud;
@@ -81,28 +85,60 @@ static void on_shutdown(void *ud, const kc_err *err, ProtobufCMessage **resp)
 	done(op, copy_err(err));
 }
 
+static uint64_t left(const sbx_agent_op *op)
+{
+	uint64_t now = kc_now_ns();
+	return op->deadline > now ? op->deadline - now : 1;
+}
+
+/* Interfaces first: routes name the interfaces by their new names. */
+static void netcfg_next(void *ud, const kc_err *err, ProtobufCMessage **resp)
+{
+	sbx_agent_op *op = ud;
+	static const char *const step[] = {"UpdateInterfaces", "UpdateRoutes"};
+	const ProtobufCMessage *req[] = {&op->net->ifs.base, &op->net->routes.base};
+	kc_err *e = NULL;
+	(void)resp;
+
+	if (op->cancelled || op->done_timer)
+		return;
+	if (err) {
+		kc_err_set(&e, err->code, "%s: %s", step[op->calls_done - 1], err->msg);
+		return done(op, e);
+	}
+	if (op->calls_done == 2)
+		return done(op, NULL);
+	if (kc_rpc_call(op->cli, &grpc__sandbox_service__descriptor, step[op->calls_done],
+			req[op->calls_done], left(op), netcfg_next, op, &e) < 0)
+		return done(op, e);
+	op->calls_done++;
+}
+
 static void on_dialed(void *ud, ttrpc_client *cli, const kc_err *err)
 {
 	sbx_agent_op *op = ud;
 	Containerd__Task__V2__ShutdownRequest req = CONTAINERD__TASK__V2__SHUTDOWN_REQUEST__INIT;
-	uint64_t now = kc_now_ns();
 	kc_err *e = NULL;
 
 	op->dial = NULL;
 	if (!cli)
 		return done(op, copy_err(err));
 	op->cli = cli;
+	if (op->net)
+		return netcfg_next(op, NULL, NULL);
 	req.now = true;
 	if (kc_rpc_call(cli, &containerd__task__v2__task__descriptor, "Shutdown", &req.base,
-			op->deadline > now ? op->deadline - now : 1, on_shutdown, op, &e) < 0)
+			left(op), on_shutdown, op, &e) < 0)
 		done(op, e);
 }
 
-static sbx_agent_op *start(kc_loop *loop, bool check, const struct kc_endpoint *ep,
-			   uint64_t deadline_ns, sbx_agent_fn cb, void *ud)
+static sbx_agent_op *start(kc_loop *loop, bool check, const struct sbx_netmsg *net,
+			   const struct kc_endpoint *ep, uint64_t deadline_ns, sbx_agent_fn cb,
+			   void *ud)
 {
 	sbx_agent_op *op = xcalloc(1, sizeof(*op));
 
+	op->net = net;
 	op->loop = loop;
 	op->deadline = deadline_ns;
 	op->cb = cb;
@@ -115,11 +151,17 @@ static sbx_agent_op *start(kc_loop *loop, bool check, const struct kc_endpoint *
 sbx_agent_op *sbx_agent_check(kc_loop *loop, const struct kc_endpoint *ep, uint64_t deadline_ns,
 			      sbx_agent_fn cb, void *ud)
 {
-	return start(loop, true, ep, deadline_ns, cb, ud);
+	return start(loop, true, NULL, ep, deadline_ns, cb, ud);
 }
 
 sbx_agent_op *sbx_agent_shutdown(kc_loop *loop, const struct kc_endpoint *ep, uint64_t deadline_ns,
 				 sbx_agent_fn cb, void *ud)
 {
-	return start(loop, false, ep, deadline_ns, cb, ud);
+	return start(loop, false, NULL, ep, deadline_ns, cb, ud);
+}
+
+sbx_agent_op *sbx_agent_netcfg(kc_loop *loop, const struct kc_endpoint *ep, uint64_t deadline_ns,
+			       const struct sbx_netmsg *m, sbx_agent_fn cb, void *ud)
+{
+	return start(loop, false, m, ep, deadline_ns, cb, ud);
 }

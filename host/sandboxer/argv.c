@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "podnet.h"
 #include "util.h"
 
 void sbx_argv_add(struct sbx_argv *a, const char *s)
@@ -52,6 +53,31 @@ char *sbx_argv_join(const struct sbx_argv *a)
 		p += sprintf(p, "%s%s", i ? " " : "", a->v[i]);
 	*p = '\0';
 	return s;
+}
+
+size_t sbx_net_fd_count(const struct sbx_vm_spec *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; s->net && i < s->net->n_ifaces; i++)
+		n += s->net->ifaces[i].n_fds;
+	return n;
+}
+
+char *sbx_net_fds(const struct sbx_vm_spec *s, size_t i, int fd0, char sep)
+{
+	const struct sbx_net_iface *f = &s->net->ifaces[i];
+	char *out = xmalloc(f->n_fds * 12 + 1), *p = out;
+	int fd = fd0;
+
+	for (size_t j = 0; j < i; j++)
+		fd += (int)s->net->ifaces[j].n_fds;
+	*p = '\0';
+	for (size_t q = 0; q < f->n_fds; q++) {
+		if (q)
+			*p++ = sep;
+		p += sprintf(p, "%d", fd + (int)q);
+	}
+	return out;
 }
 
 char *sbx_kernel_cmdline(const struct sbx_vm_spec *s)

@@ -13,6 +13,8 @@
 
 #include "config.h"
 
+struct sbx_net;
+
 /* Files in a sandbox directory <dir>/<id>/. */
 #define SBX_F_STATE     "sandbox.json"
 #define SBX_F_SHARED    "shared"     /* the guest's view: a read-only bind of mounts/ */
@@ -56,7 +58,20 @@ struct sbx_vm_spec {
 	bool kvm;        /* QEMU: -accel kvm (else tcg) */
 	bool vhost_user; /* QEMU: vhost-user vsock via vhost-device-vsock */
 	uint32_t cid;    /* guest CID (kernel vhost-vsock needs one per VM) */
+	/* The pod's NICs (NULL: none): interface i's tap queue q is fd
+	 * net_fd0 + (queue fds of the interfaces before i) + q in the VMM, and
+	 * with vhost_fd0 > 0 (QEMU) its vhost-net fd is numbered the same way
+	 * from vhost_fd0. */
+	const struct sbx_net *net;
+	int net_fd0;
+	int vhost_fd0;
 };
+
+/* Interface i's fds in the VMM, numbered from fd0 as described above,
+ * joined by sep ("4:5" for QEMU, "3,4" for cloud-hypervisor; malloc'd). */
+char *sbx_net_fds(const struct sbx_vm_spec *s, size_t i, int fd0, char sep);
+/* Queue fds of every interface of s->net together. */
+size_t sbx_net_fd_count(const struct sbx_vm_spec *s);
 
 /* The guest kernel command line for this VM (malloc'd). */
 char *sbx_kernel_cmdline(const struct sbx_vm_spec *s);

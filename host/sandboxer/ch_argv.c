@@ -11,6 +11,7 @@
  * console log in the sandbox directory (removed with it), --serial off.
  */
 #include "argv.h"
+#include "podnet.h"
 #include "util.h"
 
 void sbx_ch_argv(const struct sbx_vm_spec *s, struct sbx_argv *out)
@@ -48,6 +49,18 @@ void sbx_ch_argv(const struct sbx_vm_spec *s, struct sbx_argv *out)
 	sbx_argv_addf(out, "cid=%u,socket=%s/" SBX_F_TASK_SOCK, SBX_GUEST_CID, s->base);
 	sbx_argv_add(out, "--fs");
 	sbx_argv_addf(out, "tag=" SBX_FS_TAG ",socket=%s/" SBX_F_FS_SOCK, s->base);
+	/* The pod's NICs: tap fds we opened in its netns, the veth's MAC, a
+	 * queue pair per fd (CH checks num_queues == 2 x fds). */
+	if (s->net && s->net->n_ifaces) {
+		sbx_argv_add(out, "--net");
+		for (size_t i = 0; i < s->net->n_ifaces; i++) {
+			_cleanup_free_ char *fds = sbx_net_fds(s, i, s->net_fd0, ',');
+			char mac[18];
+			sbx_net_mac_str(s->net->ifaces[i].mac, mac);
+			sbx_argv_addf(out, "fd=[%s],mac=%s,num_queues=%zu", fds, mac,
+				      2 * s->net->ifaces[i].n_fds);
+		}
+	}
 	/* --console defaults to tty: the guest console (hvc0) goes to a file. */
 	sbx_argv_add(out, "--console");
 	sbx_argv_addf(out, "file=%s/" SBX_F_CONSOLE, s->base);

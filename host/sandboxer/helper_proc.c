@@ -35,7 +35,7 @@ static _noreturn_ void child(const struct sbx_spawn *o, int errfd, int devnull, 
 {
 	sigset_t none;
 	int hi = 3 + (int)o->n_fds;
-	int moved[16];
+	int moved[SBX_SPAWN_MAX_FDS];
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -74,7 +74,7 @@ int sbx_spawn(const struct sbx_spawn *o, pid_t *ret_pid, int *ret_pidfd, uint64_
 	ssize_t n;
 	pid_t pid;
 
-	if (o->n_fds > 16)
+	if (o->n_fds > SBX_SPAWN_MAX_FDS)
 		return kc_err_set(err, EINVAL, "spawn `%s`: too many fds", o->argv[0]);
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)

@@ -15,6 +15,9 @@
 
 #include "err.h"
 
+/* QMP, then up to 32 tap queues and as many vhost-net fds. */
+#define SBX_SPAWN_MAX_FDS 72
+
 struct sbx_spawn {
 	char *const *argv;    /* argv[0]: absolute path of the binary */
 	const char *log_path; /* stdout + stderr (appended); NULL: /dev/null */

@@ -282,8 +282,11 @@ int main(int argc, char **argv)
 	if (d.cfg.type == SBX_HV_QEMU) {
 		d.kvm = sbx_qemu_use_kvm(&d.cfg);
 		d.vhost_user = sbx_qemu_use_vhost_user(&d.cfg);
-		log_info("qemu: -accel %s, vsock via %s", d.kvm ? "kvm" : "tcg",
-			 d.vhost_user ? "vhost-device-vsock (hybrid vsock)" : "kernel vhost-vsock");
+		/* Kernel vhost for the pod's NICs when the host has it. */
+		d.vhost_net = access("/dev/vhost-net", R_OK | W_OK) == 0;
+		log_info("qemu: -accel %s, vsock via %s, pod NICs %s", d.kvm ? "kvm" : "tcg",
+			 d.vhost_user ? "vhost-device-vsock (hybrid vsock)" : "kernel vhost-vsock",
+			 d.vhost_net ? "with vhost-net" : "in QEMU (no /dev/vhost-net)");
 	}
 	warn_missing(&d.cfg);
 	if (recover(&d, &err) < 0) {

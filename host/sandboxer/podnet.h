@@ -76,8 +76,11 @@ void sbx_net_init(struct sbx_net *n);
 
 /* Read the interfaces (all but lo and our own taps) and the main table's
  * routes of the netns at `netns` (a path such as /var/run/netns/cni-...).
- * An interface that is down or has no MAC (not Ethernet) is an error naming
- * it. */
+ * A link that is down and has no address is left out (it carries nothing:
+ * the fallback tunnels sit0, tunl0, ... the kernel puts in every netns look
+ * like that); any other that is down or not Ethernet with a MAC is an error
+ * naming it. Routes: unicast, not via lo, not fe80::/64; a multipath or
+ * nexthop-object route is an error. */
 int sbx_net_scan(const char *netns, struct sbx_net *n, kc_err **err);
 
 /* For every scanned interface: a tap "kctap<ifindex>" in the netns with
@@ -90,13 +93,16 @@ int sbx_net_scan(const char *netns, struct sbx_net *n, kc_err **err);
 int sbx_net_attach(const char *netns, struct sbx_net *n, unsigned queues, kc_err **err);
 
 /* Undo attach for the interfaces of n (only the names and ifindices are
- * used: this runs after a restart from persisted state): the ingress qdisc
- * of each veth (its filters go with it) if that ifindex still has that name,
- * and the tap if it still exists. Idempotent; a netns that is gone already
- * is success (nothing is left in it). Closes fds still held. */
+ * used: this runs after a restart from persisted state; the tap's name is
+ * "kctap<ifindex>" when tap is ""): the ingress qdisc of each veth (its
+ * filters go with it) if that ifindex still has that name, and the tap if it
+ * still exists and is a non-persistent tap (never a device we did not make).
+ * Idempotent; a netns that is gone already is success (nothing is left in
+ * it). Closes fds still held. */
 int sbx_net_detach(const char *netns, struct sbx_net *n, kc_err **err);
 
-/* Close every tap fd still held (after they were passed to the VMM). */
+/* Close every tap fd still held (after they were passed to the VMM); n_fds
+ * stays the queue count. */
 void sbx_net_close_fds(struct sbx_net *n);
 
 /* "aa:bb:cc:dd:ee:ff" (buf >= 18). */

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "argv.h"
+#include "podnet.h"
 #include "util.h"
 
 static bool cpu_has_virt(void)
@@ -38,6 +39,37 @@ bool sbx_qemu_use_vhost_user(const struct sbx_config *c)
 	if (c->vsock != SBX_VSOCK_AUTO)
 		return c->vsock == SBX_VSOCK_VHOST_USER;
 	return access("/dev/vhost-vsock", R_OK | W_OK) != 0;
+}
+
+/* The pod's NICs: taps we opened in its netns, passed as fds; the guest NIC
+ * carries the veth's MAC (the CNI bridge knows that one). One queue pair
+ * per tap fd; MSI-X vectors: one per queue plus config and control. */
+static void net_args(const struct sbx_vm_spec *s, const char *sfx, struct sbx_argv *out)
+{
+	for (size_t i = 0; s->net && i < s->net->n_ifaces; i++) {
+		const struct sbx_net_iface *f = &s->net->ifaces[i];
+		bool mq = f->n_fds > 1;
+		_cleanup_free_ char *fds = sbx_net_fds(s, i, s->net_fd0, ':');
+		_cleanup_free_ char *vfds =
+		    s->vhost_fd0 > 0 ? sbx_net_fds(s, i, s->vhost_fd0, ':') : NULL;
+		char mac[18];
+
+		sbx_net_mac_str(f->mac, mac);
+		sbx_argv_add(out, "-netdev");
+		if (vfds)
+			sbx_argv_addf(out, "tap,id=net%zu,%s=%s,vhost=on,%s=%s", i,
+				      mq ? "fds" : "fd", fds, mq ? "vhostfds" : "vhostfd", vfds);
+		else
+			sbx_argv_addf(out, "tap,id=net%zu,%s=%s", i, mq ? "fds" : "fd", fds);
+		sbx_argv_add(out, "-device");
+		if (!mq)
+			sbx_argv_addf(out, "virtio-net-%s,netdev=net%zu,mac=%s", sfx, i, mac);
+		else if (!strcmp(sfx, "pci"))
+			sbx_argv_addf(out, "virtio-net-pci,netdev=net%zu,mac=%s,mq=on,vectors=%zu",
+				      i, mac, 2 * f->n_fds + 2);
+		else
+			sbx_argv_addf(out, "virtio-net-%s,netdev=net%zu,mac=%s,mq=on", sfx, i, mac);
+	}
 }
 
 /* QEMU's command line, modelled on scripts/boot-qemu.sh (which is tested
@@ -103,6 +135,7 @@ void sbx_qemu_argv(const struct sbx_vm_spec *s, struct sbx_argv *out)
 		sbx_argv_add(out, "-device");
 		sbx_argv_addf(out, "virtio-rng-%s,rng=rng0", sfx);
 	}
+	net_args(s, sfx, out);
 	sbx_argv_add(out, "-chardev");
 	sbx_argv_add(out, "socket,id=qmp,fd=3,server=on,wait=off");
 	sbx_argv_add(out, "-mon");

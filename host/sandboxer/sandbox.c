@@ -6,6 +6,7 @@
 #include <sys/un.h>
 
 #include "argv.h"
+#include "podnet.h"
 
 static const char *const state_names[] = {
     [SBX_CREATED] = "created",   [SBX_STARTING] = "starting", [SBX_RUNNING] = "running",
@@ -75,6 +76,9 @@ void sbx_free(struct sandbox *s)
 	}
 	free(s->id);
 	free(s->base);
+	if (s->net)
+		sbx_net_close_fds(s->net);
+	free(s->net);
 	free(s->netns);
 	free(s->hostname);
 	free(s->address);

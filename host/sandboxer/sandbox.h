@@ -65,9 +65,11 @@ struct sbx_daemon {
 	/* QEMU host capabilities, probed once at startup. */
 	bool kvm;
 	bool vhost_user;
+	bool vhost_net; /* /dev/vhost-net usable: QEMU's taps get vhost fds */
 };
 
 struct sbx_vm_op; /* vm.c: an in-flight start, stop or recovery */
+struct sbx_net;   /* podnet.h */
 
 struct sandbox {
 	kc_list node;
@@ -80,6 +82,7 @@ struct sandbox {
 	uint32_t cid;
 	bool kvm, vhost_user;
 	char *netns;
+	struct sbx_net *net; /* the pod's interfaces carried into the VM, or NULL */
 	char *hostname;
 	char *address;                              /* the task API address, once started */
 	uint64_t created_at, started_at, exited_at; /* CLOCK_REALTIME ns */

@@ -13,8 +13,52 @@
 #include "argv.h"
 #include "mountopt.h"
 #include "config.h"
+#include "podnet.h"
 
 #define STATE_VERSION 1
+
+/* What undoing the pod network needs after a restart: which veth, which tap. */
+static json_t *net_encode(const struct sbx_net *n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; n && i < n->n_ifaces; i++)
+		json_array_append_new(a, json_pack("{s:s, s:i, s:s}", "name", n->ifaces[i].name,
+						   "ifindex", n->ifaces[i].ifindex, "tap",
+						   n->ifaces[i].tap));
+	return a;
+}
+
+static int net_decode(struct sandbox *s, json_t *a, kc_err **err)
+{
+	size_t i;
+	json_t *e;
+
+	if (!a)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > SBX_NET_MAX_IFACES)
+		return kc_err_set(err, EINVAL, "`net` is not an array of at most %d interfaces",
+				  SBX_NET_MAX_IFACES);
+	if (!json_array_size(a))
+		return 0;
+	s->net = xmalloc(sizeof(*s->net));
+	sbx_net_init(s->net);
+	json_array_foreach(a, i, e)
+	{
+		struct sbx_net_iface *f = &s->net->ifaces[i];
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *tap = json_string_value(json_object_get(e, "tap"));
+		json_t *idx = json_object_get(e, "ifindex");
+		if (!name || !tap || strlen(name) >= IF_NAMESIZE || strlen(tap) >= IF_NAMESIZE ||
+		    !json_is_integer(idx) || json_integer_value(idx) <= 0 ||
+		    json_integer_value(idx) > INT32_MAX)
+			return kc_err_set(err, EINVAL, "net[%zu]: bad interface", i);
+		snprintf(f->name, sizeof(f->name), "%s", name);
+		snprintf(f->tap, sizeof(f->tap), "%s", tap);
+		f->ifindex = (int)json_integer_value(idx);
+		s->net->n_ifaces = i + 1;
+	}
+	return 0;
+}
 
 int sbx_state_save(const struct sandbox *s, kc_err **err)
 {
@@ -31,15 +75,15 @@ int sbx_state_save(const struct sandbox *s, kc_err **err)
 					    json_pack("{s:i, s:I}", "pid", (int)p->pid, "starttime",
 						      (json_int_t)p->starttime));
 	}
-	j = json_pack("{s:i, s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:s, s:s, s:s, s:I, s:I, "
-		      "s:I, s:i, s:o}",
-		      "version", STATE_VERSION, "id", s->id, "state", sbx_state_name(s->state),
-		      "hypervisor", sbx_hv_name(s->type), "vcpus", (int)s->vcpus, "memory_mb",
-		      (int)s->memory_mb, "cid", (int)s->cid, "kvm", s->kvm, "vhost_user",
-		      s->vhost_user, "netns", s->netns, "hostname", s->hostname, "address",
-		      s->address, "created_at", (json_int_t)s->created_at, "started_at",
-		      (json_int_t)s->started_at, "exited_at", (json_int_t)s->exited_at,
-		      "exit_status", (int)s->exit_status, "processes", procs);
+	j = json_pack(
+	    "{s:i, s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:s, s:s, s:s, s:I, s:I, "
+	    "s:I, s:i, s:o, s:o}",
+	    "version", STATE_VERSION, "id", s->id, "state", sbx_state_name(s->state), "hypervisor",
+	    sbx_hv_name(s->type), "vcpus", (int)s->vcpus, "memory_mb", (int)s->memory_mb, "cid",
+	    (int)s->cid, "kvm", s->kvm, "vhost_user", s->vhost_user, "netns", s->netns, "hostname",
+	    s->hostname, "address", s->address, "created_at", (json_int_t)s->created_at,
+	    "started_at", (json_int_t)s->started_at, "exited_at", (json_int_t)s->exited_at,
+	    "exit_status", (int)s->exit_status, "processes", procs, "net", net_encode(s->net));
 	if (!j)
 		return kc_err_set(err, EINVAL, "sandbox %s: cannot encode state", s->id);
 	txt = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
@@ -108,6 +152,8 @@ static int decode(struct sandbox *s, json_t *j, kc_err **err)
 	s->exit_status = (uint32_t)st;
 	s->kvm = json_is_true(json_object_get(j, "kvm"));
 	s->vhost_user = json_is_true(json_object_get(j, "vhost_user"));
+	if (net_decode(s, json_object_get(j, "net"), err) < 0)
+		return kc_err_retp(err);
 	procs = json_object_get(j, "processes");
 	if (!json_is_object(procs))
 		return kc_err_set(err, EINVAL, "`processes` missing");

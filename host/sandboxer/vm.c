@@ -17,6 +17,7 @@
 #include "qmp.h"
 #include "sockwait.h"
 #include "helper_proc.h"
+#include "podnet.h"
 #include "state.h"
 #include "vm_int.h"
 
@@ -41,6 +42,8 @@ void sbx_op_cancel_io(struct sbx_vm_op *op)
 	sbx_qmp_free(op->qmp);
 	sbx_agent_cancel(op->agent);
 	sbx_chapi_cancel(op->api);
+	free(op->netcfg);
+	op->netcfg = NULL;
 	kc_timer_cancel(op->expire);
 	kc_timer_cancel(op->phase2);
 	kc_timer_cancel(op->kill);
@@ -233,6 +236,7 @@ void sbx_rollback_finish(struct sandbox *s)
 	bool stopped;
 
 	sbx_dir_clean_runtime(s);
+	sbx_vm_net_release(s);
 	if (op->kind == OP_RECOVER && err) {
 		/* The caller removes the sandbox: it must be the last thing. */
 		sbx_op_free(s);
@@ -325,6 +329,7 @@ void sbx_fail(struct sandbox *s, kc_err *err)
 void sbx_stop_finish(struct sandbox *s)
 {
 	sbx_dir_clean_runtime(s);
+	sbx_vm_net_release(s);
 	s->state = SBX_STOPPED;
 	s->exited_at = kc_realtime_ns();
 	sbx_save(s);
@@ -397,17 +402,16 @@ static void proc_exited(struct sandbox *s, enum sbx_proc_kind kind, int status)
 
 /* ------------------------------------------------------------------ start */
 
-static void on_started(kc_err *err, void *ud)
+static void on_net_ready(kc_err *err, void *ud)
 {
 	struct sandbox *s = ud;
 	struct sbx_vm_op *op = s->op;
 	sbx_done_fn cb = op->cb;
 	void *cb_ud = op->ud;
 
-	op->agent = NULL;
 	if (err) {
 		kc_err *e = NULL;
-		kc_err_set(&e, err->code, "guest agent: %s", kc_err_msg(err));
+		kc_err_set(&e, err->code, "%s", kc_err_msg(err));
 		sbx_fail(s, e);
 		return;
 	}
@@ -416,6 +420,20 @@ static void on_started(kc_err *err, void *ud)
 	s->started_at = kc_realtime_ns();
 	sbx_save(s);
 	cb(s, NULL, cb_ud);
+}
+
+static void on_started(kc_err *err, void *ud)
+{
+	struct sandbox *s = ud;
+
+	s->op->agent = NULL;
+	if (err) {
+		kc_err *e = NULL;
+		kc_err_set(&e, err->code, "guest agent: %s", kc_err_msg(err));
+		sbx_fail(s, e);
+		return;
+	}
+	sbx_vm_net_configure(s, on_net_ready);
 }
 
 void sbx_check_agent(struct sandbox *s, uint64_t deadline, sbx_agent_fn cb)
@@ -483,6 +501,8 @@ static void spawn_vmm(struct sandbox *s)
 	struct sbx_argv argv = {0};
 	kc_err *e = NULL;
 	int qmp_fd = -1, r;
+	int fds[SBX_SPAWN_MAX_FDS], vhost[SBX_SPAWN_MAX_FDS];
+	size_t n_fds = 0, n_vhost = 0;
 
 	fill_spec(s, &spec);
 	if (s->type == SBX_HV_QEMU) {
@@ -495,15 +515,22 @@ static void spawn_vmm(struct sandbox *s)
 		if (qmp_fd < 0)
 			return sbx_fail(s, e);
 		kc_set_nonblock(qmp_fd, false);
-		sbx_qemu_argv(&spec, &argv);
-	} else {
-		sbx_ch_argv(&spec, &argv);
+		fds[n_fds++] = qmp_fd; /* SBX_QMP_FD */
 	}
-	r = spawn(s, SBX_PROC_VMM, &argv, SBX_F_VMM_LOG, qmp_fd >= 0 ? &qmp_fd : NULL,
-		  qmp_fd >= 0 ? 1 : 0, &e);
+	n_fds = sbx_vm_net_fds(s, &spec, fds, n_fds, vhost, &n_vhost);
+	if (s->type == SBX_HV_QEMU)
+		sbx_qemu_argv(&spec, &argv);
+	else
+		sbx_ch_argv(&spec, &argv);
+	r = spawn(s, SBX_PROC_VMM, &argv, SBX_F_VMM_LOG, fds, n_fds, &e);
 	sbx_argv_free(&argv);
+	/* The VMM holds its copies now: a tap lives as long as the VMM. */
 	if (qmp_fd >= 0)
 		close(qmp_fd);
+	for (size_t i = 0; i < n_vhost; i++)
+		close(vhost[i]);
+	if (s->net)
+		sbx_net_close_fds(s->net);
 	if (r < 0)
 		return sbx_fail(s, e);
 	sbx_save(s);
@@ -616,6 +643,8 @@ int sbx_vm_start(struct sandbox *s, sbx_done_fn cb, void *ud, kc_err **err)
 	op->expire = kc_timer_at(d->loop, op->deadline + EXPIRE_SLACK_NS, on_expire, s);
 	s->state = SBX_STARTING;
 	sbx_dir_clean_runtime(s);
+	if (sbx_vm_net_attach(s, &e) < 0)
+		goto fail;
 
 	/* virtiofsd first: the VMM connects to it while creating the VM. */
 	fill_spec(s, &spec);

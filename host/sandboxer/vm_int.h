@@ -5,6 +5,7 @@
 #define SBX_VM_INT_H
 
 #include "agent_client.h"
+#include "argv.h"
 #include "chapi.h"
 #include "qmp.h"
 #include "sandbox.h"
@@ -33,6 +34,7 @@ struct sbx_vm_op {
 	sbx_qmp *qmp;
 	sbx_agent_op *agent;
 	sbx_chapi *api;
+	void *netcfg; /* vm_net.c: the guest's network requests in flight */
 	kc_timer *expire, *phase2, *kill;
 	kc_timer *grace; /* a lost connection waits this long for the VMM's exit */
 	kc_timer *quiet; /* vhost-device-vsock idle checks */
@@ -65,5 +67,20 @@ void sbx_rollback_finish(struct sandbox *s);
 void sbx_stop_finish(struct sandbox *s);
 /* Dial the agent at s->address and Check it; cb gets the outcome. */
 void sbx_check_agent(struct sandbox *s, uint64_t deadline, sbx_agent_fn cb);
+
+/* vm_net.c. Scan the pod's netns and attach a tap to each interface (none
+ * without a netns or with only lo); s->net is set even on failure, so that
+ * the rollback removes what was made. */
+int sbx_vm_net_attach(struct sandbox *s, kc_err **err);
+/* After the VMM is gone: remove the pod network's qdiscs and taps. */
+void sbx_vm_net_release(struct sandbox *s);
+/* Append the tap fds (and vhost-net fds, QEMU with /dev/vhost-net, opened
+ * into vhost[]: the caller closes those) to the VMM's fds[0..n); fills the
+ * spec's numbering. Returns the new count. */
+size_t sbx_vm_net_fds(struct sandbox *s, struct sbx_vm_spec *spec, int *fds, size_t n, int *vhost,
+		      size_t *n_vhost);
+/* Tell the guest its interfaces and routes; cb(err, s) (at once when the pod
+ * has no network). */
+void sbx_vm_net_configure(struct sandbox *s, sbx_agent_fn cb);
 
 #endif

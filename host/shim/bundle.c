@@ -69,6 +69,27 @@ size_t bundle_vm_annotations(const char *bundle, char ***ret)
 	return n;
 }
 
+char *bundle_netns(const char *bundle)
+{
+	_cleanup_free_ char *path = xasprintf("%s/config.json", bundle);
+	json_t *doc = json_load_file(path, 0, NULL);
+	json_t *nss = json_object_get(json_object_get(doc, "linux"), "namespaces"), *ns;
+	const char *found = "";
+	size_t i;
+	char *r;
+
+	json_array_foreach(nss, i, ns)
+	{
+		const char *type = json_string_value(json_object_get(ns, "type"));
+		const char *p = json_string_value(json_object_get(ns, "path"));
+		if (type && !strcmp(type, "network") && p && *p == '/' && strlen(p) < 256)
+			found = p;
+	}
+	r = xstrdup(found);
+	json_decref(doc);
+	return r;
+}
+
 static void record_mount(struct task *t, const char *path)
 {
 	t->mounts = xrealloc(t->mounts, (t->n_mounts + 1) * sizeof(char *));

@@ -19,6 +19,9 @@ bool bundle_cleanup_dir(const char *shared, const char *id);
  * (io.kubernetes.cri.sandbox-cpu-*, -memory): key, value, ... pairs (caller
  * frees with kc_strv_free); returns the number of pairs. */
 size_t bundle_vm_annotations(const char *bundle, char ***ret);
+/* The network namespace the bundle's spec joins by path (the pod's, which
+ * CNI set up; "" if none), malloc'd: the sandboxer carries it into the VM. */
+char *bundle_netns(const char *bundle);
 /* The pod id of a bundle: its sandbox-id annotation, else the container id. */
 char *bundle_group_id(const char *bundle, const char *id);
 

@@ -108,6 +108,7 @@ static void shim_release(struct shim *s)
 	free(s->vsock_uds);
 	free(s->shared_dir);
 	kc_strv_free(s->vm_annotations);
+	free(s->vm_netns);
 	memset(s, 0, sizeof(*s));
 }
 

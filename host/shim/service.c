@@ -182,8 +182,10 @@ static void h_create(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 	kc_list_add_tail(&shim->tasks, &t->node);
 	shim->n_tasks++;
 	t->init = sproc_new(t, NULL, r->terminal, r->stdin, r->stdout, r->stderr);
-	if (shim->vm_state == SHIM_VM_NONE && !shim->vm_annotations)
+	if (shim->vm_state == SHIM_VM_NONE && !shim->vm_annotations) {
 		shim->n_vm_annotations = bundle_vm_annotations(r->bundle, &shim->vm_annotations);
+		shim->vm_netns = bundle_netns(r->bundle);
+	}
 	x = pending_new(c, r->id, NULL);
 	x->gen = t->gen;
 	x->data = r;

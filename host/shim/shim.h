@@ -84,6 +84,7 @@ struct shim {
 	enum shim_vm_state vm_state;
 	char **vm_annotations; /* for Controller.Create: key, value, ... */
 	size_t n_vm_annotations;
+	char *vm_netns; /* the pod's network namespace path, for Controller.Create */
 	struct shim_vm *vm;
 	ttrpc_client *agent; /* set only in SHIM_VM_READY */
 	char *agent_addr;

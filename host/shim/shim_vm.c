@@ -339,6 +339,7 @@ static void do_create(const kc_err *err)
 		pe[cr.n_annotations++] = &e_[i];
 	}
 	cr.annotations = pe;
+	cr.netns_path = shim->vm_netns ? shim->vm_netns : "";
 	if (kc_rpc_call(shim->vm->sbx, CTRL, "Create", &cr.base, SANDBOXER_TIMEOUT, on_created,
 			NULL, &e) < 0) {
 		start_failed(e);

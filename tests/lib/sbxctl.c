@@ -300,6 +300,12 @@ void sbxd_cleanup(struct sbxd *d)
 
 int sbx_create(struct sbxd *d, const char *id, const char *const *annotations, kc_err **err)
 {
+	return sbx_create_netns(d, id, annotations, "", err);
+}
+
+int sbx_create_netns(struct sbxd *d, const char *id, const char *const *annotations,
+		     const char *netns, kc_err **err)
+{
 	Containerd__Services__Sandbox__V1__ControllerCreateRequest req =
 	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_CREATE_REQUEST__INIT;
 	Containerd__Services__Sandbox__V1__ControllerCreateRequest__AnnotationsEntry e[8], *pe[8];
@@ -315,6 +321,7 @@ int sbx_create(struct sbxd *d, const char *id, const char *const *annotations, k
 	}
 	req.n_annotations = n;
 	req.annotations = pe;
+	req.netns_path = (char *)netns;
 	return CALL(d, "Create", &req, NULL, CALL_MS, err);
 }
 

@@ -54,6 +54,9 @@ char *sbxd_log(const struct sbxd *d);
 /* Controller API calls (timeout_ms bounds each). annotations: key, value,
  * ..., NULL (or NULL). */
 int sbx_create(struct sbxd *d, const char *id, const char *const *annotations, kc_err **err);
+/* The same with a pod network namespace (ControllerCreateRequest.netns_path). */
+int sbx_create_netns(struct sbxd *d, const char *id, const char *const *annotations,
+		     const char *netns, kc_err **err);
 struct sbx_started {
 	uint32_t pid;
 	char *address;

@@ -9,10 +9,12 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "argv.h"
 #include "config.h"
+#include "podnet.h"
 #include "util.h"
 
 #define BASE "/run/kuasar-vmm/0123456789abcdef"
@@ -71,9 +73,15 @@ static const struct ch_flag ch_flags[] = {
     {"fs", " tag socket num_queues queue_size id pci_segment pci_device_id "},
     {"console", " off pty tty null file socket id iommu pci_segment pci_device_id "},
     {"serial", " off pty tty null file socket "},
+    {"net", " tap ip mask mac host_mac offload_tso offload_ufo offload_csum mtu queue_size "
+	    "num_queues vhost_user socket vhost_mode fd bw_size bw_one_time_burst bw_refill_time "
+	    "ops_size ops_one_time_burst ops_refill_time id iommu pci_segment pci_device_id "},
 };
+/* Flags taking several values (clap num_args(1..)): one device each. */
+static const char multi[] = " net ";
 static const char toggles[] = " shared hugepages mergeable prefault reserve thp iommu "
-			      "discard_writes kvm_hyperv nested ";
+			      "discard_writes kvm_hyperv nested offload_tso offload_ufo "
+			      "offload_csum vhost_user ";
 static const char sizes[] = " size hotplug_size hotplugged_size hugepage_size ";
 static const char valueless[] = " off pty tty null ";
 
@@ -89,12 +97,86 @@ static bool is_size(const char *v)
 	return n > 0 && (v[n] == '\0' || (strchr("KMG", v[n]) && v[n + 1] == '\0'));
 }
 
+/* The next key=value of an option string: commas inside [..] belong to the
+ * value (fd=[3,4]), as in CH's OptionParser. */
+static char *next_kv(char **cur)
+{
+	char *start = *cur, *p = start;
+	int depth = 0;
+
+	if (!start || !*start)
+		return NULL;
+	for (; *p && (*p != ',' || depth); p++)
+		depth += *p == '[' ? 1 : *p == ']' ? -1 : 0;
+	*cur = *p ? p + 1 : p;
+	*p = '\0';
+	return start;
+}
+
+static bool is_mac(const char *v)
+{
+	unsigned x[6];
+	char tail;
+	return strlen(v) == 17 && sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &x[0], &x[1], &x[2], &x[3],
+					 &x[4], &x[5], &tail) == 6;
+}
+
+/* vmm/src/config.rs NetConfig::validate: 2 queues per fd, no fd <= 2, no
+ * more queue pairs than boot vCPUs. */
+static int net_findings(const char *val, long vcpus)
+{
+	const char *fd = strstr(val, "fd=["), *nq = strstr(val, "num_queues="), *mac;
+	long nfds = 0, queues = nq ? strtol(nq + 11, NULL, 10) : 2;
+	int bad = 0;
+
+	if (fd) {
+		for (const char *p = fd + 4; *p && *p != ']';) {
+			char *end;
+			long v = strtol(p, &end, 10);
+			if (end == p) {
+				fprintf(stderr, "ch syntax: --net: bad fd list\n");
+				return bad + 1;
+			}
+			if (v <= 2) {
+				fprintf(stderr, "ch syntax: --net: fd %ld is reserved\n", v);
+				bad++;
+			}
+			nfds++;
+			p = *end == ',' ? end + 1 : end;
+		}
+		if (queues != 2 * nfds) {
+			fprintf(stderr, "ch syntax: --net: num_queues=%ld, %ld fds\n", queues,
+				nfds);
+			bad++;
+		}
+	}
+	if (queues / 2 > vcpus) {
+		fprintf(stderr, "ch syntax: --net: %ld queue pairs > %ld vcpus\n", queues / 2,
+			vcpus);
+		bad++;
+	}
+	if ((mac = strstr(val, "mac="))) {
+		char m[18] = "";
+		snprintf(m, sizeof(m), "%s", mac + 4);
+		if (!is_mac(m)) {
+			fprintf(stderr, "ch syntax: --net: bad mac\n");
+			bad++;
+		}
+	}
+	return bad;
+}
+
 /* Returns the number of findings (printed). */
 static int ch_syntax(const struct sbx_argv *a)
 {
 	bool seen[KC_ARRAY_SIZE(ch_flags)] = {0};
 	bool fs = false, shared = false;
+	long vcpus = 1;
 	int bad = 0;
+
+	for (size_t i = 1; i + 1 < a->n; i++)
+		if (!strcmp(a->v[i], "--cpus") && kc_has_prefix(a->v[i + 1], "boot="))
+			vcpus = strtol(a->v[i + 1] + 5, NULL, 10);
 
 #define FINDING(...)                                                                               \
 	do {                                                                                       \
@@ -132,10 +214,12 @@ static int ch_syntax(const struct sbx_argv *a)
 			continue;
 		}
 		val = a->v[++i];
+	next_value:
 		if (!f->keys)
 			continue;
+		free(copy);
 		copy = xstrdup(val);
-		for (char *kv = strtok(copy, ","); kv; kv = strtok(NULL, ",")) {
+		for (char *cur = copy, *kv; (kv = next_kv(&cur));) {
 			char *eq = strchr(kv, '=');
 			const char *k = kv, *v = eq ? eq + 1 : NULL;
 			if (eq)
@@ -175,6 +259,12 @@ static int ch_syntax(const struct sbx_argv *a)
 		}
 		if (!strcmp(f->name, "pmem") && !strstr(val, "file="))
 			FINDING("--pmem needs file=");
+		if (!strcmp(f->name, "net"))
+			bad += net_findings(val, vcpus);
+		if (in(multi, f->name) && i + 1 < a->n && !kc_has_prefix(a->v[i + 1], "--")) {
+			val = a->v[++i];
+			goto next_value;
+		}
 	}
 	if (!seen[0])
 		FINDING("no --kernel");
@@ -211,6 +301,27 @@ Test(ch_syntax, checker_finds_mistakes)
 	/* cores, 1Gi, yes, no shared=on, vsock socket, unknown flag, no kernel,
 	 * no console. */
 	cr_assert_geq(ch_syntax(&a), 8);
+	sbx_argv_free(&a);
+}
+
+Test(ch_syntax, net_rules)
+{
+	const char *bad[] = {"ch",
+			     "--kernel",
+			     "/k",
+			     "--console",
+			     "off",
+			     "--cpus",
+			     "boot=1",
+			     "--net",
+			     "fd=[2,4],num_queues=2,mac=aa:bb",
+			     "tap=t0,num_queues=4",
+			     NULL};
+	struct sbx_argv a = {0};
+	for (int i = 0; bad[i]; i++)
+		sbx_argv_add(&a, bad[i]);
+	/* fd 2 reserved, 2 fds with 2 queues, bad mac, 2 queue pairs > 1 vcpu. */
+	cr_assert_eq(ch_syntax(&a), 4);
 	sbx_argv_free(&a);
 }
 
@@ -545,5 +656,41 @@ Test(qemu_argv, microvm_tcg_calibrates_tsc)
 	/* Under TCG some microvm boots hang calibrating the TSC without it. */
 	cr_assert_str_eq(line, "console=ttyS0 panic=-1 quiet task.sharefs_type=virtiofs "
 			       "tsc_early_khz=2000000 task.log_level=warn");
+	sbx_config_free(&c);
+}
+
+/* Two pod interfaces: eth0 with a tap of 2 queues, net1 (Multus) with 1. */
+static void two_nics(struct sbx_net *n)
+{
+	static const uint8_t mac0[6] = {0x0a, 0x58, 0x0a, 0x58, 0x4d, 0x05};
+	static const uint8_t mac1[6] = {0x02, 0x42, 0xac, 0x11, 0x00, 0x02};
+	sbx_net_init(n);
+	n->n_ifaces = 2;
+	memcpy(n->ifaces[0].mac, mac0, 6);
+	memcpy(n->ifaces[1].mac, mac1, 6);
+	n->ifaces[0].n_fds = 2;
+	n->ifaces[1].n_fds = 1;
+}
+
+Test(ch_argv, pod_nics_as_tap_fds)
+{
+	struct sbx_config c = cfg(kuasar_clh);
+	struct sbx_vm_spec s = spec(&c, 2, 1024);
+	struct sbx_argv a = {0};
+	struct sbx_net n;
+	size_t at = 0;
+
+	two_nics(&n);
+	s.net = &n;
+	s.net_fd0 = 3;
+	sbx_ch_argv(&s, &a);
+	cr_assert_eq(ch_syntax(&a), 0);
+	while (at < a.n && strcmp(a.v[at], "--net"))
+		at++;
+	cr_assert_lt(at + 2, a.n, "no --net");
+	cr_assert_str_eq(a.v[at + 1], "fd=[3,4],mac=0a:58:0a:58:4d:05,num_queues=4");
+	cr_assert_str_eq(a.v[at + 2], "fd=[5],mac=02:42:ac:11:00:02,num_queues=2");
+	cr_assert_str_eq(a.v[at + 3], "--console");
+	sbx_argv_free(&a);
 	sbx_config_free(&c);
 }

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The pod network as the guest agent takes it: Kuasar's
+ * grpc.SandboxService UpdateInterfaces and UpdateRoutes requests built from
+ * what podnet read in the pod's netns (addresses as text, prefix lengths as
+ * the `mask` string, the veth's MAC as hwAddr, route MTU as Kata's field 8).
+ */
+#ifndef SBX_NETMSG_H
+#define SBX_NETMSG_H
+
+#include "kuasar/sandbox.pb-c.h"
+#include "podnet.h"
+
+struct sbx_netmsg {
+	Grpc__UpdateInterfacesRequest ifs;
+	Grpc__UpdateRoutesRequest routes;
+	/* Storage the requests point into. */
+	Grpc__Interface iface[SBX_NET_MAX_IFACES], *iface_p[SBX_NET_MAX_IFACES];
+	Grpc__IPAddress addr[SBX_NET_MAX_IFACES][SBX_NET_MAX_ADDRS];
+	Grpc__IPAddress *addr_p[SBX_NET_MAX_IFACES][SBX_NET_MAX_ADDRS];
+	Grpc__Route route[SBX_NET_MAX_ROUTES], *route_p[SBX_NET_MAX_ROUTES];
+	char strings[(SBX_NET_MAX_IFACES * (2 + 2 * SBX_NET_MAX_ADDRS) + SBX_NET_MAX_ROUTES * 4) *
+		     48];
+	size_t used;
+};
+
+/* Fill m (which must stay where it is while the requests are used). Routes
+ * through an interface the pod does not carry into the VM are left out. */
+void sbx_netmsg_build(const struct sbx_net *n, struct sbx_netmsg *m);
+
+#endif
