@@ -25,6 +25,7 @@ done
 /usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null ||
 	skip "python3-grpcio / python3-protobuf missing (scripts/setup-deps.sh cri)"
 [ -x /usr/lib/cni/bridge ] || skip "CNI plugins missing (containernetworking-plugins)"
+[ -d /proc/sys/net/ipv6 ] || skip "the kernel has no IPv6 (the pod network is dual stack)"
 
 source "$top/scripts/kc-env.sh"
 api=$(kc_envmk CRI_API_PROTO)

@@ -23,6 +23,7 @@ for f in build/bin/vmm-sandboxer build/bin/containerd-shim-kuasar-vmm-v2 build/k
 	build/initramfs.cpio.gz; do
 	[ -e "$top/$f" ] || skip "$f is not built"
 done
+[ -d /proc/sys/net/ipv6 ] || skip "the kernel has no IPv6 (the pod network is dual stack)"
 ip netns add kcnet-probe$$ 2>/dev/null || skip "cannot create network namespaces"
 ip -n kcnet-probe$$ link add kcp0 type veth peer name kcp1 2>/dev/null ||
 	{ ip netns del kcnet-probe$$; skip "no veth support"; }
@@ -67,7 +68,7 @@ pass_end() {
 	kc_env_down
 	# Sanitizer builds (KC_BIN_DIR=build/san/bin) report into these logs.
 	if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error:" "$dir"/*.log 2>/dev/null; then
-		rtname=env
+		rtname=daemons
 		bad "sanitizer reports in the logs above" \
 			"$(grep -h -A 20 -E "AddressSanitizer|LeakSanitizer|runtime error:" "$dir"/*.log | head -60)"
 	fi
@@ -103,7 +104,7 @@ net_up() { # N
 kctaps() { ip "$@" -o link show | awk -F': ' '$2 ~ /^kctap/ {print $2}'; }
 
 checks() { # RUNTIME N
-	local rt=$1 id=cnet$2 out rc mac tok
+	local rt=$1 id=cnet$2 out mac tok want
 	net_up "$2" || { bad "cannot set up the namespaces"; return; }
 	mac=$(ip -n "$cns" -o link show eth0 | awk '{for (i = 1; i < NF; i++) if ($i == "link/ether") print $(i + 1)}')
 	if ! out=$(kc_ctr run -d --runtime "$rt" --with-ns "network:/var/run/netns/$cns" "$KC_IMAGE" "$id" \
@@ -137,7 +138,7 @@ checks() { # RUNTIME N
 		out=$(kc_ctr tasks exec --exec-id c "$id" sh -c "echo $tok | nc -w 10 $g $NODE_PORT" 2>&1)
 		kill "$srv" 2>/dev/null # what it got is in the file already
 		wait "$srv" 2>/dev/null
-		local want="got $tok from $([ "$g" = $G4 ] && echo $A4 || echo $A6)"
+		want="got $tok from $([ "$g" = $G4 ] && echo $A4 || echo $A6)"
 		[ "$out" = "node:$tok" ] && grep -qxF "$want" "$dir/srv" &&
 			ok "container -> node $g: the token from the container's address, the reply back" ||
 			bad "container -> node $g: the container read [$out], expected [node:$tok]" \
@@ -163,7 +164,7 @@ checks() { # RUNTIME N
 
 for ctd in "${passes[@]}"; do
 	dir=$(mktemp -d /tmp/kcn-XXXXXX) # short: unix socket paths live below it
-	KC_CONTAINERD=$ctd KC_CTR='' KC_CTD_VERSION=$ctd rtname=env
+	KC_CONTAINERD=$ctd KC_CTR='' KC_CTD_VERSION=$ctd rtname=daemons
 	if kc_env_up "$dir" >/dev/null; then
 		echo "# containerd $KC_CTD_VERSION"
 		n=0
