@@ -92,4 +92,4 @@ test-asan:
 	  $(O)/tests/test_sandboxer $(O)/tests/test_sandboxer_net
 	@# The containerd end-to-end checks (containerd 1.6 only) with sanitized host daemons.
 	@KC_BIN_DIR=$(abspath $(BUILD)/san/bin) bash tests/run-tests.sh asan-integration \
-	  tests/integration/test_containerd_e2e.sh
+	  tests/integration/test_containerd_e2e.sh tests/integration/test_ctr_net.sh
