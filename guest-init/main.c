@@ -188,6 +188,7 @@ int main(int argc, char **argv)
 	ttrpc_server_free(agent.server);
 	kc_events_fini();
 	kc_oom_fini();
+	kc_streams_fini();
 	kc_reaper_fini();
 	kc_loop_free(agent.loop);
 	free(agent.cgroup_root);

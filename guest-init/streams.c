@@ -20,6 +20,9 @@
 #define T_EMPTY  "google.protobuf.Empty"
 /* A grant beyond this is a confused client: the window is bytes in flight. */
 #define WINDOW_MAX (1 << 30)
+/* A stream whose call went away and whose process has finished waits this
+ * long for containerd to open it again (after its restart), then goes. */
+#define HOLD_NS (60 * KC_NSEC_PER_SEC)
 
 struct sstream {
 	kc_list node;
@@ -29,7 +32,8 @@ struct sstream {
 	int fd;           /* our end of the socketpair */
 	int peer;         /* the process side, until claimed */
 	kc_watch *w;
-	kc_timer *kick; /* output: send now (from the loop, not from a callback) */
+	kc_timer *kick;   /* output: send now (from the loop, not from a callback) */
+	kc_timer *expire; /* held, its process done: the re-open deadline */
 	kc_sclaim *claim;
 	bool claimed, output;
 	int64_t window; /* output: bytes the client lets us send */
@@ -136,6 +140,7 @@ static void stream_free(struct sstream *s, int code, const char *msg)
 	if (s->claim)
 		s->claim->s = NULL;
 	kc_timer_cancel(s->kick);
+	kc_timer_cancel(s->expire);
 	kc_watch_free(s->w);
 	if (s->fd >= 0)
 		close(s->fd);
@@ -241,12 +246,28 @@ static void pump_output(struct sstream *s)
 	update(s);
 }
 
+static void on_expire(kc_timer *t, void *ud)
+{
+	struct sstream *s = ud;
+	(void)t;
+	s->expire = NULL;
+	stream_free(s, TTRPC_OK, NULL);
+}
+
 static void on_fd(kc_watch *w, int fd, uint32_t events, void *ud)
 {
 	struct sstream *s = ud;
 	(void)w;
 	(void)fd;
 
+	if (s->output && !s->sc) {
+		/* Held with nobody reading: the process is done; what it wrote
+		 * stays in the socket for a re-open, until the deadline. */
+		if (!s->expire)
+			s->expire = kc_timer_after(s->loop, HOLD_NS, on_expire, s);
+		update(s);
+		return;
+	}
 	if (s->output) {
 		pump_output(s);
 		return;
@@ -270,8 +291,10 @@ static void update(struct sstream *s)
 
 	if (!s->claimed)
 		return;
-	if (s->output)
-		ev = s->sc && !s->pend_len && s->window > 0 ? EPOLLIN : 0;
+	if (s->output && !s->sc)
+		ev = s->expire ? 0 : EPOLLRDHUP;
+	else if (s->output)
+		ev = !s->pend_len && s->window > 0 ? EPOLLIN : 0;
 	else
 		ev = EPOLLIN | (s->in_len ? EPOLLOUT : 0);
 	if (!s->w) {
@@ -373,6 +396,14 @@ void kc_sclaim_cancel(kc_sclaim *c)
 	free(c);
 }
 
+void kc_streams_fini(void)
+{
+	while (!kc_list_empty(&streams))
+		stream_free(kc_container_of(streams.next, struct sstream, node), TTRPC_CANCELLED,
+			    "the agent is exiting");
+	/* Claims belong to their processes' stdio, which cancels them. */
+}
+
 /* ------------------------------------------------------------------ the service */
 
 static void call_gone(ttrpc_call *call, void *data)
@@ -438,6 +469,8 @@ static int on_init(struct scall *sc, const uint8_t *v, size_t n, kc_err **err)
 	containerd__services__streaming__v1__stream_init__free_unpacked(init, NULL);
 	sc->s = s;
 	s->sc = sc;
+	kc_timer_cancel(s->expire);
+	s->expire = NULL;
 	/* containerd waits for one message of any type before going on. */
 	if (send_any(sc, T_EMPTY, NULL) < 0)
 		return kc_err_set(err, EPIPE, "stream %s: connection gone", s->id);

@@ -44,5 +44,7 @@ kc_sclaim *kc_streams_claim(kc_loop *loop, const char *id, bool output, kc_sclai
 void kc_sclaim_cancel(kc_sclaim *c);
 /* Streams held now (tests). */
 size_t kc_streams_count(void);
+/* Free every stream (the agent's exit in host mode, tests). */
+void kc_streams_fini(void);
 
 #endif
