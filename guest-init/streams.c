@@ -171,7 +171,7 @@ static void grant(struct sstream *s)
 static void pump_input(struct sstream *s)
 {
 	while (s->in_len) {
-		ssize_t n = write(s->fd, s->in, s->in_len);
+		ssize_t n = send(s->fd, s->in, s->in_len, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -190,20 +190,17 @@ static void pump_input(struct sstream *s)
 	grant(s);
 }
 
-static void send_chunk(struct sstream *s, const uint8_t *p, size_t n)
+/* One Data; false when the connection is gone (the bytes are not sent). */
+static bool send_chunk(struct sstream *s, const uint8_t *p, size_t n)
 {
 	Containerd__Types__Transfer__Data d = CONTAINERD__TYPES__TRANSFER__DATA__INIT;
 
 	d.data.data = (uint8_t *)p;
 	d.data.len = n;
-	if (send_any(s->sc, T_DATA, &d.base) < 0) {
-		/* Connection gone: keep the bytes for the next stream. */
-		s->pend = xrealloc(s->pend, s->pend_len + n);
-		memcpy(s->pend + s->pend_len, p, n);
-		s->pend_len += n;
-		return;
-	}
+	if (send_any(s->sc, T_DATA, &d.base) < 0)
+		return false;
 	s->window -= (int64_t)n;
+	return true;
 }
 
 /* Output: send what the window allows, the held bytes first. */
@@ -211,24 +208,17 @@ static void pump_output(struct sstream *s)
 {
 	uint8_t buf[KC_STREAM_CHUNK];
 
-	if (s->pend_len && s->sc && s->window > 0) {
+	while (s->pend_len && s->sc && s->window > 0) {
 		size_t n = s->pend_len < (size_t)s->window ? s->pend_len : (size_t)s->window;
-		_cleanup_free_ uint8_t *held = s->pend;
-		size_t held_len = s->pend_len;
 		if (n > KC_STREAM_CHUNK)
 			n = KC_STREAM_CHUNK;
-		s->pend = NULL;
-		s->pend_len = 0;
-		send_chunk(s, held, n);
-		if (held_len > n) {
-			uint8_t *rest = xmalloc(held_len - n + s->pend_len);
-			memcpy(rest, held + n, held_len - n);
-			memcpy(rest + held_len - n, s->pend, s->pend_len);
-			free(s->pend);
-			s->pend = rest;
-			s->pend_len += held_len - n;
-		}
+		if (!send_chunk(s, s->pend, n))
+			break; /* kept, in order, for the next stream */
+		memmove(s->pend, s->pend + n, s->pend_len - n);
+		s->pend_len -= n;
 	}
+	if (!s->pend_len)
+		kc_freep(&s->pend);
 	while (s->sc && !s->pend_len && s->window > 0) {
 		size_t want = (size_t)s->window < sizeof(buf) ? (size_t)s->window : sizeof(buf);
 		ssize_t n = read(s->fd, buf, want);
@@ -241,7 +231,12 @@ static void pump_output(struct sstream *s)
 			stream_free(s, TTRPC_OK, NULL);
 			return;
 		}
-		send_chunk(s, buf, (size_t)n);
+		if (!send_chunk(s, buf, (size_t)n)) {
+			/* Connection gone: keep the bytes for the next stream. */
+			s->pend = xrealloc(s->pend, s->pend_len + (size_t)n);
+			memcpy(s->pend + s->pend_len, buf, (size_t)n);
+			s->pend_len += (size_t)n;
+		}
 	}
 	update(s);
 }
@@ -529,7 +524,8 @@ static int on_any(struct scall *sc, const uint8_t *p, size_t n, kc_err **err)
 			r = kc_err_set(err, ENOSPC, "stream %s: Data beyond the window granted",
 				       s->id);
 		else {
-			memcpy(s->in + s->in_len, d->data.data, d->data.len);
+			if (d->data.len) /* an empty Data has no buffer */
+				memcpy(s->in + s->in_len, d->data.data, d->data.len);
 			s->in_len += d->data.len;
 			s->granted -= d->data.len;
 			pump_input(s);

@@ -189,7 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 7:
 			if (claimed_fd[0] >= 0)
-				(void)!write(claimed_fd[0], p, n);
+				(void)!send(claimed_fd[0], p, n, MSG_NOSIGNAL);
 			if (claimed_fd[1] >= 0) {
 				uint8_t b[4096];
 				(void)!read(claimed_fd[1], b, sizeof(b));
