@@ -13,7 +13,7 @@ TEST_HELPER_SRCS := $(wildcard tests/lib/*.c)
 # Modules of the agent and host daemons, linkable into tests (no main()).
 GUEST_MOD_HOBJS := $(call hobj,$(filter-out guest-init/main.c,$(GUEST_SRCS)))
 HOST_MOD_HOBJS := $(call hobj,$(filter-out host/sandboxer/main.c,$(SANDBOXER_SRCS)) \
-	$(filter-out host/shim/main.c,$(SHIM_SRCS)))
+	$(filter-out host/shim/main.c,$(SHIM_SRCS)) $(TASKAPI_SRCS))
 
 $(O)/host/libguest-mods.a: $(GUEST_MOD_HOBJS)
 	@mkdir -p $(@D); rm -f $@; ar rcs $@ $^
@@ -21,7 +21,7 @@ $(O)/host/libhost-mods.a: $(HOST_MOD_HOBJS)
 	@mkdir -p $(@D); rm -f $@; ar rcs $@ $^
 
 TEST_HELPER_OBJS := $(call hobj,$(TEST_HELPER_SRCS))
-TEST_INCLUDES := -Itests/lib -Iguest-init -Ihost/sandboxer -Ihost/shim
+TEST_INCLUDES := -Itests/lib -Iguest-init -Ihost/sandboxer -Ihost/shim -Ihost/taskapi
 # Helpers drive product modules (the sandboxer's QMP client, ...).
 $(TEST_HELPER_OBJS): HOST_CFLAGS += $(TEST_INCLUDES)
 # What a test or bench driver links: helpers, product modules, the runtime lib.
