@@ -80,6 +80,12 @@ struct sproc *find_proc(struct tpod *pod, const char *id, const char *exec_id)
 
 void task_free(struct task *t)
 {
+	bundle_cleanup(t);
+	task_forget(t);
+}
+
+void task_forget(struct task *t)
+{
 	kc_list_del(&t->node);
 	t->pod->n_tasks--;
 	while (!kc_list_empty(&t->execs)) {
@@ -88,7 +94,9 @@ void task_free(struct task *t)
 		sproc_free(p);
 	}
 	sproc_free(t->init);
-	bundle_cleanup(t);
+	for (size_t i = 0; i < t->n_mounts; i++)
+		free(t->mounts[i]);
+	free(t->mounts);
 	free(t->id);
 	free(t->bundle);
 	free(t->host_dir);
@@ -139,6 +147,13 @@ static uint32_t alloc_port(struct tpod *pod, const struct sproc *self)
 	}
 }
 
+/* containerd's io_type "streaming": the guest serves the stream itself
+ * (the sandboxer's task endpoint proxies it), nothing to relay here. */
+static bool is_streaming(const char *uri)
+{
+	return strstr(uri, "?streaming_id=") != NULL;
+}
+
 struct sproc *sproc_new(struct task *t, const char *exec_id, bool terminal, const char *in,
 			const char *out, const char *err)
 {
@@ -151,7 +166,7 @@ struct sproc *sproc_new(struct task *t, const char *exec_id, bool terminal, cons
 	for (int i = 0; i < 3; i++) {
 		p->stdio[i] = xstrdup(uris[i] ? uris[i] : "");
 		/* A terminal merges stderr into stdout. */
-		if (*p->stdio[i] && !(terminal && i == 2))
+		if (*p->stdio[i] && !(terminal && i == 2) && !is_streaming(p->stdio[i]))
 			p->ports[i] = alloc_port(t->pod, p);
 	}
 	return p;
@@ -178,7 +193,7 @@ void sproc_free(struct sproc *p)
 char *guest_uri(const struct sproc *p, int i)
 {
 	if (!p->ports[i])
-		return xstrdup("");
+		return xstrdup(is_streaming(p->stdio[i]) ? p->stdio[i] : "");
 	return xasprintf("hvsock://%s:%u", p->task->pod->vsock_uds, p->ports[i]);
 }
 

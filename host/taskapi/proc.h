@@ -35,12 +35,15 @@ struct task *find_task(struct tpod *pod, const char *id);
 struct sproc *find_proc(struct tpod *pod, const char *id, const char *exec_id);
 /* Unlink and free a task, its processes and its host bundle. */
 void task_free(struct task *t);
+/* ... leaving its host bundle mounted (the process exits, the VM may not). */
+void task_forget(struct task *t);
 void reply_empty(ttrpc_call *c);
 void reply_status(ttrpc_call *c, const struct ttrpc_status *st);
 struct sproc *sproc_new(struct task *t, const char *exec_id, bool terminal, const char *in,
 			const char *out, const char *err);
 void sproc_free(struct sproc *p);
-/* hvsock://<VMM vsock socket>:<port> for stream i, "" if none. */
+/* hvsock://<VMM vsock socket>:<port> for stream i, containerd's URI for a
+ * streaming one (`...?streaming_id=`), "" if none. */
 char *guest_uri(const struct sproc *p, int i);
 void reply_wait(ttrpc_call *c, struct sproc *p);
 int start_relays(struct sproc *p, int from, int to, kc_err **err);

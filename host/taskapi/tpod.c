@@ -29,7 +29,7 @@ void tpod_release(struct tpod *pod)
 	if (!pod->ops) /* never initialized */
 		return;
 	while (!kc_list_empty(&pod->tasks))
-		task_free(kc_container_of(pod->tasks.next, struct task, node));
+		task_forget(kc_container_of(pod->tasks.next, struct task, node));
 	tpod_agent_drop(pod);
 	kc_timer_cancel(pod->reap_timer);
 	ttrpc_client_free(pod->dead_agent);

@@ -2,11 +2,10 @@
 /*
  * One pod's Task API (containerd.task.v2/v3.Task as containerd sees it),
  * for the shim (one pod per process) and vmm-sandboxer (which could serve
- * many pods in one process: nothing here is process-wide). Most calls are forwarded to vmm-task in the pod's
- * VM; Create/Exec/Start/Wait/Delete also manage the host side: the bundle
- * the guest sees (bundle.h), stdio relays (relay.h), exit tracking and
- * events (proc.h). The owner of a struct tpod provides its VM through
- * struct tpod_ops; everything runs on the owner's loop and no handler ever
+ * many pods in one process: nothing here is process-wide). Most calls are forwarded to vmm-task in
+ * the pod's VM; Create/Exec/Start/Wait/Delete also manage the host side: the bundle the guest sees
+ * (bundle.h), stdio relays (relay.h), exit tracking and events (proc.h). The owner of a struct tpod
+ * provides its VM through struct tpod_ops; everything runs on the owner's loop and no handler ever
  * waits: work that needs the VM parks until it is ready.
  */
 #ifndef KC_TPOD_H
@@ -110,7 +109,8 @@ struct tpod {
 /* loop, ops, ns and id set; the rest zeroed. */
 void tpod_init(struct tpod *pod, kc_loop *loop, const struct tpod_ops *ops, const char *ns,
 	       const char *id);
-/* Free the tasks and everything the pod holds (not the struct). */
+/* Free the tasks (their host mounts stay: the VM may outlive us) and
+ * everything the pod holds (not the struct). */
 void tpod_release(struct tpod *pod);
 /* The agent is connected: the pod is ready, its OOM events are polled, and
  * losing the connection makes the VM dead (every started process exits). */
