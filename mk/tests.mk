@@ -89,7 +89,7 @@ test-asan:
 	  bash tests/run-tests.sh asan-integration $(O)/tests/test_agent_host \
 	  $(O)/tests/test_agent_seccomp $(O)/tests/test_agent_security $(O)/tests/test_agent_load \
 	  $(O)/tests/test_runc_diff $(O)/tests/test_guest_net $(O)/tests/test_agent_streaming \
-	  $(O)/tests/test_sandboxer $(O)/tests/test_sandboxer_net
+	  $(O)/tests/test_sandboxer $(O)/tests/test_sandboxer_net $(O)/tests/test_sandboxer_native
 	@# The containerd end-to-end checks (containerd 1.6 only) with sanitized host daemons.
 	@KC_BIN_DIR=$(abspath $(BUILD)/san/bin) bash tests/run-tests.sh asan-integration \
 	  tests/integration/test_containerd_e2e.sh tests/integration/test_ctr_net.sh

@@ -13,7 +13,8 @@
  *                 them, namespaces that name host paths dropped (the VM is
  *                 the pod), no network namespace (containers share the VM's)
  * This is the same translation Kuasar's sandboxer does for its shared dir,
- * done on the host where containerd's Task API is served.
+ * done on the host where containerd's Task API is served (the shim, or
+ * vmm-sandboxer's task endpoint).
  */
 #include <dirent.h>
 #include <errno.h>

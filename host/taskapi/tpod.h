@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One pod's Task API (containerd.task.v2/v3.Task as containerd sees it),
- * for the shim (one pod per process) and vmm-sandboxer (which could serve
- * many pods in one process: nothing here is process-wide). Most calls are forwarded to vmm-task in
- * the pod's VM; Create/Exec/Start/Wait/Delete also manage the host side: the bundle the guest sees
- * (bundle.h), stdio relays (relay.h), exit tracking and events (proc.h). The owner of a struct tpod
- * provides its VM through struct tpod_ops; everything runs on the owner's loop and no handler ever
- * waits: work that needs the VM parks until it is ready.
+ * for the shim (one pod per process) and vmm-sandboxer's task endpoints
+ * (host/sandboxer/taskep.c: one per sandbox, many in one process). Most calls are forwarded to
+ * vmm-task in the pod's VM; Create/Exec/Start/Wait/Delete also manage the host side: the bundle the
+ * guest sees (bundle.h), stdio relays (relay.h), exit tracking and events (proc.h). The owner of a
+ * struct tpod provides its VM through struct tpod_ops; everything runs on the owner's loop and no
+ * handler ever waits: work that needs the VM parks until it is ready.
  */
 #ifndef KC_TPOD_H
 #define KC_TPOD_H
