@@ -70,6 +70,8 @@ HOST_ONLY_LIB_SRCS := $(wildcard lib/grpc_*.c)
 GUEST_SRCS := $(wildcard guest-init/*.c)
 SANDBOXER_SRCS := $(wildcard host/sandboxer/*.c)
 SHIM_SRCS := $(wildcard host/shim/*.c)
+# One pod's Task API (containerd.task.v2/v3.Task): the shim's and vmm-sandboxer's.
+TASKAPI_SRCS := $(wildcard host/taskapi/*.c)
 
 gobj = $(patsubst %.c,$(O)/guest/%.o,$(1))
 hobj = $(patsubst %.c,$(O)/host/%.o,$(1))
@@ -98,6 +100,8 @@ $(O)/host/%.o: %.c $(BUILD)/gen/.stamp
 	@mkdir -p $(@D)
 	$(call qecho,HOSTCC,$<)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -MMD -MP -c $< -o $@
+# The daemons that serve the Task API use its headers.
+$(call hobj,$(SANDBOXER_SRCS) $(SHIM_SRCS)): HOST_CFLAGS += -Ihost/taskapi
 
 $(O)/guest/libkc.a: $(LIB_GOBJS) $(PB_GOBJS)
 	@mkdir -p $(@D); rm -f $@; ar rcs $@ $^
@@ -127,14 +131,14 @@ $(O)/bin/vmm-task-host: $(call hobj,$(GUEST_SRCS)) $(O)/host/libkc.a
 
 ifneq ($(SANDBOXER_SRCS),)
 BINS += $(O)/bin/vmm-sandboxer
-$(O)/bin/vmm-sandboxer: $(call hobj,$(SANDBOXER_SRCS)) $(O)/host/libkc.a
+$(O)/bin/vmm-sandboxer: $(call hobj,$(SANDBOXER_SRCS) $(TASKAPI_SRCS)) $(O)/host/libkc.a
 	@mkdir -p $(@D)
 	$(call qecho,LD,$@)
 	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(SANDBOXER_LIBS)
 endif
 ifneq ($(SHIM_SRCS),)
 BINS += $(O)/bin/containerd-shim-kuasar-vmm-v2
-$(O)/bin/containerd-shim-kuasar-vmm-v2: $(call hobj,$(SHIM_SRCS)) $(O)/host/libkc.a
+$(O)/bin/containerd-shim-kuasar-vmm-v2: $(call hobj,$(SHIM_SRCS) $(TASKAPI_SRCS)) $(O)/host/libkc.a
 	@mkdir -p $(@D)
 	$(call qecho,LD,$@)
 	$(Q)$(HOST_CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $(HOST_LIBS)

@@ -24,6 +24,7 @@
 #include "peer.h"
 #include "procsetup.h"
 #include "reaper.h"
+#include "streams.h"
 #include "svc.h"
 
 #define DEFAULT_VM_LISTEN "vsock://-1:1024"
@@ -159,7 +160,9 @@ int main(int argc, char **argv)
 	/* Over vsock only the host may call (peer.h). */
 	ttrpc_server_set_peer_filter(agent.server, kc_peer_allowed, "ttrpc API");
 	ttrpc_server_register(agent.server, &kc_task_service, NULL);
+	ttrpc_server_register(agent.server, &kc_task_service_v3, NULL);
 	ttrpc_server_register(agent.server, &kc_sandbox_service, NULL);
+	ttrpc_server_register(agent.server, &kc_streaming_service, NULL);
 	if (pid1 && cmdline.debug &&
 	    kc_debug_console_start(agent.loop, cmdline.debug_shell, &err) < 0) {
 		log_warn("debug console: %s", kc_err_msg(err));
@@ -185,6 +188,7 @@ int main(int argc, char **argv)
 	ttrpc_server_free(agent.server);
 	kc_events_fini();
 	kc_oom_fini();
+	kc_streams_fini();
 	kc_reaper_fini();
 	kc_loop_free(agent.loop);
 	free(agent.cgroup_root);

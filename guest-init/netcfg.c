@@ -175,3 +175,39 @@ int kc_netcfg_routes(const Grpc__UpdateRoutesRequest *r, kc_err **err)
 		}
 	return 0;
 }
+
+int kc_netcfg_neighbors(const Grpc__AddARPNeighborsRequest *r, kc_err **err)
+{
+	const Grpc__ARPNeighbors *l = r->neighbors;
+
+	if (!l)
+		return 0;
+	if (l->n_arpneighbors > KC_NETCFG_MAX_NEIGHS)
+		return kc_err_set(err, EINVAL, "more than %d neighbours", KC_NETCFG_MAX_NEIGHS);
+	for (size_t i = 0; i < l->n_arpneighbors; i++) {
+		const Grpc__ARPNeighbor *n = l->arpneighbors[i];
+		const char *ip = n->toipaddress ? n->toipaddress->address : NULL;
+		int fam = n->toipaddress ? family_of(n->toipaddress->family) : AF_INET;
+		uint8_t addr[16], mac[6];
+		unsigned plen;
+		int idx;
+
+		if (!ip || !*ip || parse_prefix(ip, fam, addr, &plen) < 0)
+			return kc_err_set(err, EINVAL, "neighbour `%.64s`: not an address",
+					  ip ? ip : "");
+		if (parse_mac(n->lladdr, mac) < 0)
+			return kc_err_set(err, EINVAL, "neighbour %s: lladdr `%.32s` is not a MAC",
+					  ip, n->lladdr ? n->lladdr : "");
+		if (n->state < 0 || n->state > 0xffff || n->flags < 0 || n->flags > 0xff)
+			return kc_err_set(err, EINVAL, "neighbour %s: bad state or flags", ip);
+		idx = (int)if_nametoindex(n->device ? n->device : "");
+		if (!idx)
+			return kc_err_set(err, ENODEV, "neighbour %s: no interface %.32s", ip,
+					  n->device ? n->device : "");
+		if (kc_nl_neigh_add(idx, fam, addr, mac, (uint16_t)n->state, (uint8_t)n->flags,
+				    err) < 0)
+			return kc_err_wrap(err, "neighbour %s lladdr %s dev %s", ip, n->lladdr,
+					   n->device);
+	}
+	return 0;
+}

@@ -351,3 +351,18 @@ int kc_nl_route_add(const struct kc_nl_route *rt, kc_err **err)
 	}
 	return nl_talk(&r, "add a route", NULL, NULL, err);
 }
+
+int kc_nl_neigh_add(int ifindex, int family, const void *ip, const uint8_t lladdr[6],
+		    uint16_t state, uint8_t flags, kc_err **err)
+{
+	struct ndmsg m = {.ndm_family = (unsigned char)family,
+			  .ndm_ifindex = ifindex,
+			  .ndm_state = state,
+			  .ndm_flags = flags};
+	struct nlreq r;
+
+	nl_init(&r, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, &m, sizeof(m));
+	nla_put(&r, NDA_DST, ip, family == AF_INET6 ? 16 : 4);
+	nla_put(&r, NDA_LLADDR, lladdr, 6);
+	return nl_talk(&r, "add a neighbour", NULL, NULL, err);
+}

@@ -41,4 +41,8 @@ int kc_nl_route_add(const struct kc_nl_route *rt, kc_err **err);
  * itself (the ones a previous UpdateRoutes set). */
 int kc_nl_route_flush_main(int family, kc_err **err);
 
+/* Replace (or add) a neighbour entry (state NUD_*, flags NTF_*). */
+int kc_nl_neigh_add(int ifindex, int family, const void *ip, const uint8_t lladdr[6],
+		    uint16_t state, uint8_t flags, kc_err **err);
+
 #endif

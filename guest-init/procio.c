@@ -12,6 +12,7 @@
 #include "endpoint.h"
 #include "peer.h"
 #include "relaybuf.h"
+#include "streams.h"
 #include "util.h"
 
 enum kind { S_NONE, S_FD, S_LISTEN };
@@ -23,6 +24,7 @@ struct stream {
 	int child_fd; /* our copy of the child's end (until close_child_fds) */
 	int proc_fd;  /* our end: pipe or pty master */
 	kc_acceptor *listener;
+	kc_sclaim *sclaim; /* a Streaming API stream instead of a listener */
 	int conn_fd;
 	char *unix_path; /* to unlink */
 	kc_watch *w_conn, *w_proc;
@@ -62,6 +64,8 @@ static void stop_listening(struct stream *s)
 {
 	kc_acceptor_free(s->listener);
 	s->listener = NULL;
+	kc_sclaim_cancel(s->sclaim);
+	s->sclaim = NULL;
 	if (s->unix_path) {
 		unlink(s->unix_path);
 		kc_freep(&s->unix_path);
@@ -174,6 +178,14 @@ static void on_accept(kc_acceptor *a, int c, void *ud)
 		pump(s);
 }
 
+/* The Streaming API's stream for this stdio arrived: like a connection. */
+static void on_stream_fd(int fd, void *ud)
+{
+	struct stream *s = ud;
+	s->sclaim = NULL;
+	on_accept(NULL, fd, s);
+}
+
 static int open_listener(const char *uri, char **unix_path, kc_err **err)
 {
 	struct kc_endpoint ep;
@@ -206,11 +218,6 @@ static int stream_init(kc_procio *io, struct stream *s, int idx, const char *uri
 		s->done = true;
 		return 0;
 	}
-	if (strstr(uri, "streaming_id="))
-		return kc_err_set(err, EOPNOTSUPP,
-				  "`%s`: the Streaming API is not served for process IO yet; use "
-				  "vsock:// or hvsock:// ports",
-				  uri);
 	if (uri[0] == '/' || kc_has_prefix(uri, "file://")) {
 		const char *path = uri[0] == '/' ? uri : uri + strlen("file://");
 		struct stat st;
@@ -226,7 +233,12 @@ static int stream_init(kc_procio *io, struct stream *s, int idx, const char *uri
 		return 0;
 	}
 	s->kind = S_LISTEN;
-	{
+	if (strstr(uri, "streaming_id=")) {
+		_cleanup_free_ char *id = kc_streams_id_of(uri);
+		s->sclaim = kc_streams_claim(io->loop, id, s->output, on_stream_fd, s, err);
+		if (!s->sclaim)
+			return kc_err_wrap(err, "stdio `%s`", uri);
+	} else {
 		int lfd = open_listener(uri, &s->unix_path, err);
 		if (lfd < 0)
 			return kc_err_wrap(err, "stdio `%s`", uri);

@@ -6,6 +6,8 @@
  *   hvsock://UDS_PATH:PORT    same (the host reaches PORT through its VMM's
  *                             hybrid vsock socket UDS_PATH)
  *   unix://PATH               we listen on a unix socket (host mode, tests)
+ *   ...?streaming_id=ID       the Streaming API stream ID (streams.h), which
+ *                             containerd opens to us (io_type = "streaming")
  *   /path or file:///path     a file or fifo handed straight to the process
  * Listening streams accept one connection and relay between it and a pipe
  * (or the terminal master). Output is relayed to the end: the streams report

@@ -8,6 +8,7 @@
 #include "ttrpc.h"
 
 extern const struct ttrpc_service kc_task_service;    /* containerd.task.v2.Task */
+extern const struct ttrpc_service kc_task_service_v3; /* containerd.task.v3.Task */
 extern const struct ttrpc_service kc_sandbox_service; /* grpc.SandboxService */
 
 /* Find the process a request names, or answer NOT_FOUND and return NULL. */

@@ -96,6 +96,23 @@ static void h_update_routes(ttrpc_call *call, const uint8_t *data, size_t len, v
 	grpc__update_routes_request__free_unpacked(r, NULL);
 }
 
+static void h_add_neighbors(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
+{
+	Grpc__AddARPNeighborsRequest *r = NULL;
+	kc_err *err = NULL;
+	(void)ud;
+
+	if (KC_CALL_UNPACK(call, grpc__add_arpneighbors_request, data, len, r) < 0)
+		return;
+	if (kc_netcfg_neighbors(r, &err) < 0) {
+		ttrpc_call_reply_kc_err(call, err);
+		kc_err_free(err);
+	} else {
+		svc_reply_empty(call);
+	}
+	grpc__add_arpneighbors_request__free_unpacked(r, NULL);
+}
+
 static void h_later(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 {
 	(void)data;
@@ -111,6 +128,7 @@ static const struct ttrpc_method sandbox_methods[] = {
     {"SyncClock", h_sync_clock, 0},
     {"UpdateInterfaces", h_update_interfaces, 0},
     {"UpdateRoutes", h_update_routes, 0},
+    {"AddARPNeighbors", h_add_neighbors, 0},
     {"ExecVMProcess", h_later, 0},
     {"GetEvents", h_get_events, 0},
     {"SetupSandbox", h_later, 0},

@@ -271,3 +271,11 @@ const struct ttrpc_service kc_task_service = {
     .methods = task_methods,
     .n_methods = KC_ARRAY_SIZE(task_methods),
 };
+
+/* containerd 2.x dials a sandbox's task address directly only for version 3:
+ * the same messages under the v3 package name. */
+const struct ttrpc_service kc_task_service_v3 = {
+    .name = "containerd.task.v3.Task",
+    .methods = task_methods,
+    .n_methods = KC_ARRAY_SIZE(task_methods),
+};

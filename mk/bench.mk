@@ -19,3 +19,15 @@ bench-bins: $(BENCH_BINS)
 .PHONY: bench-pod-start
 bench-pod-start:
 	@bash bench/pod-start
+
+# bench/pod-net's TCP peer: static (musl), it runs in the pods (bound in) and on the node.
+$(O)/bench/pod-net-io: bench/pod_net_io.c | $(BUILD)/gen/.stamp
+	@mkdir -p $(@D)
+	$(call qecho,GUESTCC,$@)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $<
+
+# Pod networking, kuasar-vmm's tap path vs runc's veth (bench/pod-net; root; exit 77 if it
+# cannot run).
+.PHONY: bench-pod-net
+bench-pod-net:
+	@bash bench/pod-net

@@ -13,7 +13,7 @@ TEST_HELPER_SRCS := $(wildcard tests/lib/*.c)
 # Modules of the agent and host daemons, linkable into tests (no main()).
 GUEST_MOD_HOBJS := $(call hobj,$(filter-out guest-init/main.c,$(GUEST_SRCS)))
 HOST_MOD_HOBJS := $(call hobj,$(filter-out host/sandboxer/main.c,$(SANDBOXER_SRCS)) \
-	$(filter-out host/shim/main.c,$(SHIM_SRCS)))
+	$(filter-out host/shim/main.c,$(SHIM_SRCS)) $(TASKAPI_SRCS))
 
 $(O)/host/libguest-mods.a: $(GUEST_MOD_HOBJS)
 	@mkdir -p $(@D); rm -f $@; ar rcs $@ $^
@@ -21,7 +21,7 @@ $(O)/host/libhost-mods.a: $(HOST_MOD_HOBJS)
 	@mkdir -p $(@D); rm -f $@; ar rcs $@ $^
 
 TEST_HELPER_OBJS := $(call hobj,$(TEST_HELPER_SRCS))
-TEST_INCLUDES := -Itests/lib -Iguest-init -Ihost/sandboxer -Ihost/shim
+TEST_INCLUDES := -Itests/lib -Iguest-init -Ihost/sandboxer -Ihost/shim -Ihost/taskapi
 # Helpers drive product modules (the sandboxer's QMP client, ...).
 $(TEST_HELPER_OBJS): HOST_CFLAGS += $(TEST_INCLUDES)
 # What a test or bench driver links: helpers, product modules, the runtime lib.
@@ -88,10 +88,11 @@ test-asan:
 	  KC_SANDBOXER=$(abspath $(BUILD)/san/bin/vmm-sandboxer) \
 	  bash tests/run-tests.sh asan-integration $(O)/tests/test_agent_host \
 	  $(O)/tests/test_agent_seccomp $(O)/tests/test_agent_security $(O)/tests/test_agent_load \
-	  $(O)/tests/test_runc_diff $(O)/tests/test_guest_net \
-	  $(O)/tests/test_sandboxer $(O)/tests/test_sandboxer_net $(O)/tests/test_sandboxer_grpc
+	  $(O)/tests/test_runc_diff $(O)/tests/test_guest_net $(O)/tests/test_agent_streaming \
+	  $(O)/tests/test_sandboxer $(O)/tests/test_sandboxer_net $(O)/tests/test_sandboxer_native \
+	  $(O)/tests/test_sandboxer_grpc
 	@# The containerd end-to-end checks (containerd 1.6 only) and containerd 2.x as a
 	@# gRPC client of the sandboxer, with sanitized host daemons.
 	@KC_BIN_DIR=$(abspath $(BUILD)/san/bin) ASAN_OPTIONS=detect_leaks=1 \
-	  bash tests/run-tests.sh asan-integration \
-	  tests/integration/test_containerd_e2e.sh tests/integration/test_containerd_grpc.sh
+	  bash tests/run-tests.sh asan-integration tests/integration/test_containerd_e2e.sh \
+	  tests/integration/test_ctr_net.sh tests/integration/test_containerd_grpc.sh

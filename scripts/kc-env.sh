@@ -113,14 +113,21 @@ TOML
 }
 
 # A CNI bridge (no masquerade, no iptables) for pods: every address lives in
-# $KC_NETNS, containerd's network namespace.
+# $KC_NETNS, containerd's network namespace. Dual stack: IPv4 and an IPv6
+# unique local range (fd00::/8, never routed), the gateways on the bridge;
+# MTU 1400 so that a pod's MTU is seen to come from CNI. promiscMode makes the
+# bridge plugin turn IPv6 DAD off on the pod's interface (kc_env_up turns it
+# off in $KC_NETNS for the bridge's own addresses): no tentative addresses.
+KC_CNI_CONFLIST=10-kc.conflist
 kc_cni_conf() { # DIR
 	mkdir -p "$1/cni"
-	cat >"$1/cni/10-kc.conflist" <<JSON
+	cat >"$1/cni/$KC_CNI_CONFLIST" <<JSON
 {"cniVersion": "1.0.0", "name": "kc-cri", "plugins": [
-  {"type": "bridge", "bridge": "kccri0", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.88.77.0/24"}]],
-            "routes": [{"dst": "0.0.0.0/0"}]}},
+  {"type": "bridge", "bridge": "kccri0", "isGateway": true, "ipMasq": false, "mtu": 1400,
+   "promiscMode": true,
+   "ipam": {"type": "host-local", "dataDir": "$1/cni-ipam",
+            "ranges": [[{"subnet": "10.88.77.0/24"}], [{"subnet": "fd00:4b43:1::/64"}]],
+            "routes": [{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]}},
   {"type": "loopback"}]}
 JSON
 }
@@ -180,7 +187,9 @@ TOML
 	if [ -n "${KC_CRI:-}" ]; then
 		kc_cni_conf "$KC_DIR"
 		KC_NETNS=${KC_NETNS:-kccri$$}
-		ip netns add "$KC_NETNS" && ip -n "$KC_NETNS" link set lo up || return 1
+		ip netns add "$KC_NETNS" && ip -n "$KC_NETNS" link set lo up &&
+			ip netns exec "$KC_NETNS" sysctl -q -w net.ipv6.conf.all.accept_dad=0 \
+				net.ipv6.conf.default.accept_dad=0 || return 1
 	fi
 	kc_ctd_start
 	kc_wait_socket "$KC_DIR/ctd/containerd.sock" 20 || {

@@ -18,7 +18,7 @@ struct sbx_agent_op {
 	kc_timer *done_timer;
 	kc_err *result;
 	const struct sbx_netmsg *net; /* NETCFG: what to send */
-	int calls_done;
+	size_t calls_done;
 	bool cancelled;
 	sbx_agent_fn cb;
 	void *ud;
@@ -91,25 +91,25 @@ static uint64_t left(const sbx_agent_op *op)
 	return op->deadline > now ? op->deadline - now : 1;
 }
 
-/* Interfaces first: routes name the interfaces by their new names. */
+/* The network calls one after the other, in the order netmsg.h gives. */
 static void netcfg_next(void *ud, const kc_err *err, ProtobufCMessage **resp)
 {
 	sbx_agent_op *op = ud;
-	static const char *const step[] = {"UpdateInterfaces", "UpdateRoutes"};
-	const ProtobufCMessage *req[] = {&op->net->ifs.base, &op->net->routes.base};
+	const struct sbx_netmsg *m = op->net;
+	size_t i = op->calls_done;
 	kc_err *e = NULL;
 	(void)resp;
 
 	if (op->cancelled || op->done_timer)
 		return;
 	if (err) {
-		kc_err_set(&e, err->code, "%s: %s", step[op->calls_done - 1], err->msg);
+		kc_err_set(&e, err->code, "%s: %s", m->methods[i - 1], err->msg);
 		return done(op, e);
 	}
-	if (op->calls_done == 2)
+	if (i == m->n_calls)
 		return done(op, NULL);
-	if (kc_rpc_call(op->cli, &grpc__sandbox_service__descriptor, step[op->calls_done],
-			req[op->calls_done], left(op), netcfg_next, op, &e) < 0)
+	if (kc_rpc_call(op->cli, &grpc__sandbox_service__descriptor, m->methods[i], m->reqs[i],
+			left(op), netcfg_next, op, &e) < 0)
 		return done(op, e);
 	op->calls_done++;
 }

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "pod_config.h"
 #include "state.h"
+#include "taskep.h"
 #include "vm.h"
 
 #define NETNS_MAX 4096
@@ -32,6 +33,7 @@ struct pending {
 	char *id;
 	kc_timer *timer;
 	uint64_t t0;
+	char *ns; /* Start from containerd's sandbox proxy: its namespace */
 };
 
 static struct pending *pending_new(struct sbx_daemon *d, ttrpc_call *call, const char *id)
@@ -49,6 +51,7 @@ static void pending_free(struct pending *p)
 	kc_list_del(&p->w.node);
 	kc_timer_cancel(p->timer);
 	free(p->id);
+	free(p->ns);
 	free(p);
 }
 
@@ -169,13 +172,66 @@ static int start_error_code(const kc_err *e)
 	}
 }
 
+/* containerd's sandbox proxy sets `sandboxer` (our shim does not): it
+ * dials the address we return itself, and wants version 3. */
+static bool from_containerd(const char *sandboxer)
+{
+	return sandboxer && *sandboxer;
+}
+
+static const char *call_ns(ttrpc_call *call)
+{
+	const char *ns = ttrpc_call_metadata(call, "containerd-namespace-ttrpc");
+	if (!ns)
+		ns = ttrpc_call_metadata(call, "containerd-namespace");
+	return ns && *ns && strlen(ns) <= KC_ID_MAX ? ns : "k8s.io";
+}
+
+static void on_started(struct sandbox *s, kc_err *err, void *ud);
+
+/* The VM runs and containerd wants its task endpoint: open it first. */
+static void on_endpoint(struct sandbox *s, kc_err *err, void *ud)
+{
+	struct pending *p = ud;
+	_cleanup_free_ char *addr = NULL;
+	Containerd__Services__Sandbox__V1__ControllerStartResponse resp =
+	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_START_RESPONSE__INIT;
+	Google__Protobuf__Timestamp created;
+
+	if (err) {
+		log_warn("sandbox %s: %s", s->id, kc_err_msg(err));
+		if (p->call)
+			ttrpc_call_reply_error(p->call, TTRPC_UNAVAILABLE, "start sandbox %s: %s",
+					       s->id, kc_err_msg(err));
+		pending_free(p);
+		return;
+	}
+	addr = sbx_taskep_address(s);
+	resp.sandbox_id = s->id;
+	resp.pid = (uint32_t)s->procs[SBX_PROC_VMM].pid;
+	resp.created_at = kc_pb_timestamp(&created, s->created_at);
+	resp.address = addr;
+	resp.version = SBX_TASK_API_V3;
+	if (p->call)
+		ttrpc_call_reply(p->call, &resp.base);
+	pending_free(p);
+}
+
 static void on_started(struct sandbox *s, kc_err *err, void *ud)
 {
 	struct pending *p = ud;
 	Containerd__Services__Sandbox__V1__ControllerStartResponse resp =
 	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_START_RESPONSE__INIT;
 	Google__Protobuf__Timestamp created;
+	_cleanup_err_ kc_err *e = NULL;
 
+	if (!err && p->ns) {
+		log_info("sandbox %s: running (pid %d, %.2f s); opening its task endpoint", s->id,
+			 (int)s->procs[SBX_PROC_VMM].pid, (double)(kc_now_ns() - p->t0) / 1e9);
+		if (sbx_taskep_open(s, p->ns, on_endpoint, p, &e) < 0)
+			on_endpoint(s, e, p);
+		return;
+	}
 	if (err) {
 		log_warn("sandbox %s: start failed: %s", s->id, kc_err_msg(err));
 		if (p->call)
@@ -211,6 +267,8 @@ static void h_start(ttrpc_call *call, const uint8_t *data, size_t len, void *ud)
 	s = lookup(d, call, req->sandbox_id);
 	if (s) {
 		p = pending_new(d, call, s->id);
+		if (from_containerd(req->sandboxer))
+			p->ns = xstrdup(call_ns(call));
 		ttrpc_call_set_cancel(call, start_cancelled, p);
 		if (sbx_vm_start(s, on_started, p, &e) < 0) {
 			ttrpc_call_reply_error(call, TTRPC_FAILED_PRECONDITION,
@@ -400,7 +458,7 @@ static void h_status(ttrpc_call *call, const uint8_t *data, size_t len, void *ud
 	Containerd__Services__Sandbox__V1__ControllerStatusResponse__InfoEntry info[6], *pinfo[6];
 	Google__Protobuf__Timestamp created, exited;
 	char vcpus[16], mem[16];
-	_cleanup_free_ char *console = NULL;
+	_cleanup_free_ char *console = NULL, *task_addr = NULL;
 	struct sandbox *s;
 	size_t n = 0;
 
@@ -416,7 +474,11 @@ static void h_status(ttrpc_call *call, const uint8_t *data, size_t len, void *ud
 		resp.created_at = kc_pb_timestamp(&created, s->created_at);
 		if (s->state == SBX_STOPPED)
 			resp.exited_at = kc_pb_timestamp(&exited, s->exited_at);
-		if (up) {
+		if (up && from_containerd(req->sandboxer) && sbx_taskep_up(s)) {
+			task_addr = sbx_taskep_address(s);
+			resp.address = task_addr;
+			resp.version = SBX_TASK_API_V3;
+		} else if (up) {
 			resp.address = s->address;
 			resp.version = SBX_TASK_API_VERSION;
 		}

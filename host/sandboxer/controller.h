@@ -11,7 +11,9 @@
 #include "sandbox.h"
 
 #define SBX_CONTROLLER_SERVICE "containerd.services.sandbox.v1.Controller"
-/* Task API version served at the address Start/Status return (as Kuasar). */
+/* Task API version served at the agent's address Start/Status return to our
+ * shim (as Kuasar); containerd's sandbox proxy gets the task endpoint's
+ * (taskep.h, version 3). */
 #define SBX_TASK_API_VERSION 2
 
 void sbx_controller_register(ttrpc_server *srv, struct sbx_daemon *d);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "argv.h"
+#include "taskep.h"
 #include "controller.h"
 #include "endpoint.h"
 #include "grpc.h"
@@ -36,11 +37,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vmm-sandboxer [--listen PATH] [--dir DIR] [--config FILE]\n"
+		   "                     [--events-address PATH]\n"
 		   "                     [--log-level error|warn|info|debug|trace] [--version]\n"
 		   "  --listen     Controller API socket (ttrpc and gRPC), default " DEFAULT_LISTEN
 		   "\n"
 		   "  --dir        sandbox directories, default " DEFAULT_DIR "\n"
 		   "  --config     TOML config (Kuasar's keys), default " DEFAULT_CONFIG "\n"
+		   "  --events-address  containerd's ttrpc socket, for the task events of\n"
+		   "               sandboxes containerd 2.x drives itself (\"\": none),\n"
+		   "               default " SBX_EVENTS_DEFAULT "\n"
 		   "  --log-level  overrides [sandbox] log_level\n");
 }
 
@@ -200,11 +205,12 @@ int main(int argc, char **argv)
 					     {"dir", required_argument, NULL, 'd'},
 					     {"config", required_argument, NULL, 'c'},
 					     {"log-level", required_argument, NULL, 'L'},
+					     {"events-address", required_argument, NULL, 'E'},
 					     {"version", no_argument, NULL, 'V'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	const char *listen_addr = DEFAULT_LISTEN, *dir = DEFAULT_DIR, *config = DEFAULT_CONFIG;
-	const char *level = NULL;
+	const char *level = NULL, *events = SBX_EVENTS_DEFAULT;
 	struct sbx_daemon d = {0};
 	kc_err *err = NULL;
 	kc_watch *sigw = NULL;
@@ -226,6 +232,9 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			level = optarg;
+			break;
+		case 'E':
+			events = optarg;
 			break;
 		case 'V':
 			printf("vmm-sandboxer %s\n", KC_VERSION);
@@ -265,6 +274,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	kc_list_init(&d.sandboxes);
+	d.events_addr = xstrdup(events);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -335,6 +345,7 @@ out:
 	if (sfd >= 0)
 		close(sfd);
 	free(d.dir);
+	free(d.events_addr);
 	sbx_config_free(&d.cfg);
 	return rc;
 }

@@ -95,4 +95,36 @@ void sbx_netmsg_build(const struct sbx_net *n, struct sbx_netmsg *m)
 		m->route_p[m->routes.n_routes++] = g;
 	}
 	m->routes.routes = m->route_p;
+	grpc__add_arpneighbors_request__init(&m->neighs);
+	grpc__arpneighbors__init(&m->neigh_list);
+	for (size_t i = 0; i < n->n_neighs; i++) {
+		const struct sbx_net_neigh *ne = &n->neighs[i];
+		Grpc__ARPNeighbor *g = &m->neigh[m->neigh_list.n_arpneighbors];
+		char mac[18];
+
+		if (!carried(n, ne->dev))
+			continue;
+		grpc__arpneighbor__init(g);
+		grpc__ipaddress__init(&m->neigh_ip[m->neigh_list.n_arpneighbors]);
+		g->toipaddress = &m->neigh_ip[m->neigh_list.n_arpneighbors];
+		g->toipaddress->family = fam(ne->family);
+		g->toipaddress->address = ip_str(m, ne->family, ne->ip, -1);
+		g->toipaddress->mask = "";
+		sbx_net_mac_str(ne->lladdr, mac);
+		g->lladdr = put(m, mac);
+		g->device = put(m, ne->dev);
+		g->state = ne->state;
+		g->flags = ne->flags;
+		m->neigh_p[m->neigh_list.n_arpneighbors++] = g;
+	}
+	m->neigh_list.arpneighbors = m->neigh_p;
+	m->neighs.neighbors = &m->neigh_list;
+	m->methods[m->n_calls] = "UpdateInterfaces";
+	m->reqs[m->n_calls++] = &m->ifs.base;
+	m->methods[m->n_calls] = "UpdateRoutes";
+	m->reqs[m->n_calls++] = &m->routes.base;
+	if (m->neigh_list.n_arpneighbors) {
+		m->methods[m->n_calls] = "AddARPNeighbors";
+		m->reqs[m->n_calls++] = &m->neighs.base;
+	}
 }

@@ -215,6 +215,45 @@ static int scan_route(const struct nlmsghdr *h, void *data, kc_err **err)
 	return 0;
 }
 
+/* Permanent entries only: what the kernel learns by itself, the guest learns
+ * too. */
+static int scan_neigh(const struct nlmsghdr *h, void *data, kc_err **err)
+{
+	struct scan *s = data;
+	const struct ndmsg *nd = mnl_nlmsg_get_payload(h);
+	const struct nlattr *tb[NDA_MAX + 1];
+	const struct sbx_net_iface *l = NULL;
+	struct sbx_net_neigh ne = {0};
+	int r;
+
+	if (h->nlmsg_type != RTM_NEWNEIGH)
+		return 0;
+	if (mnl_nlmsg_get_payload_len(h) < sizeof(*nd))
+		return kc_err_set(err, EPROTO, "short RTM_NEWNEIGH from the kernel");
+	if (!(nd->ndm_state & NUD_PERMANENT) || !pn_fam_len(nd->ndm_family))
+		return 0;
+	for (size_t i = 0; i < s->n->n_ifaces && !l; i++)
+		if (s->n->ifaces[i].ifindex == nd->ndm_ifindex)
+			l = &s->n->ifaces[i];
+	if (!l)
+		return 0;
+	pn_parse(h, sizeof(*nd), tb, NDA_MAX);
+	if ((r = pn_get_ip(tb[NDA_DST], nd->ndm_family, ne.ip, "NDA_DST", err)) <= 0)
+		return r < 0 ? r : 0;
+	if (!tb[NDA_LLADDR] || mnl_attr_get_payload_len(tb[NDA_LLADDR]) != sizeof(ne.lladdr))
+		return 0; /* not an Ethernet neighbour */
+	memcpy(ne.lladdr, mnl_attr_get_payload(tb[NDA_LLADDR]), sizeof(ne.lladdr));
+	ne.family = nd->ndm_family;
+	memcpy(ne.dev, l->name, sizeof(ne.dev));
+	ne.state = nd->ndm_state;
+	ne.flags = nd->ndm_flags;
+	if (s->n->n_neighs == SBX_NET_MAX_NEIGHS)
+		return kc_err_set(err, E2BIG, "more than %d permanent neighbours",
+				  SBX_NET_MAX_NEIGHS);
+	s->n->neighs[s->n->n_neighs++] = ne;
+	return 0;
+}
+
 static int dump(struct pn_nl *nl, uint16_t type, pn_nl_cb cb, struct scan *s, kc_err **err)
 {
 	PN_MSG(buf);
@@ -229,6 +268,9 @@ static int dump(struct pn_nl *nl, uint16_t type, pn_nl_cb cb, struct scan *s, kc
 		break;
 	case RTM_GETADDR:
 		mnl_nlmsg_put_extra_header(h, sizeof(struct ifaddrmsg));
+		break;
+	case RTM_GETNEIGH:
+		mnl_nlmsg_put_extra_header(h, sizeof(struct ndmsg));
 		break;
 	default:
 		mnl_nlmsg_put_extra_header(h, sizeof(struct rtmsg));
@@ -276,7 +318,8 @@ static int scan_once(struct pn_nl *nl, struct sbx_net *n, struct sbx_net_iface *
 	}
 	if (dump(nl, RTM_GETLINK, scan_link, &s, err) < 0 ||
 	    dump(nl, RTM_GETADDR, scan_addr, &s, err) < 0 || scan_select(&s, err) < 0 ||
-	    dump(nl, RTM_GETROUTE, scan_route, &s, err) < 0)
+	    dump(nl, RTM_GETROUTE, scan_route, &s, err) < 0 ||
+	    dump(nl, RTM_GETNEIGH, scan_neigh, &s, err) < 0)
 		return kc_err_retp(err);
 	return 0;
 }

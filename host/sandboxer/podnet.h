@@ -26,6 +26,7 @@
 #define SBX_NET_MAX_ADDRS  16  /* addresses of one interface */
 #define SBX_NET_MAX_ROUTES 128 /* routes of the main table, v4 + v6 */
 #define SBX_NET_MAX_QUEUES 8   /* tap queue pairs (one per vCPU, capped) */
+#define SBX_NET_MAX_NEIGHS 32  /* permanent neighbour entries */
 
 struct sbx_net_addr {
 	int family; /* AF_INET, AF_INET6 */
@@ -64,19 +65,32 @@ struct sbx_net_route {
 	uint32_t mtu;   /* RTAX_MTU, 0 if unset */
 };
 
+/* A permanent ARP/NDP entry of the netns (a CNI plugin's static gateway
+ * neighbour): the guest gets the same, as with Kata's AddARPNeighbors. */
+struct sbx_net_neigh {
+	int family;
+	uint8_t ip[16];
+	uint8_t lladdr[6];
+	char dev[IF_NAMESIZE];
+	uint16_t state; /* NUD_* */
+	uint8_t flags;  /* NTF_* */
+};
+
 struct sbx_net {
 	size_t n_ifaces;
 	struct sbx_net_iface ifaces[SBX_NET_MAX_IFACES];
 	size_t n_routes;
 	struct sbx_net_route routes[SBX_NET_MAX_ROUTES]; /* main table, no lo, no fe80::/64 */
+	size_t n_neighs;
+	struct sbx_net_neigh neighs[SBX_NET_MAX_NEIGHS]; /* NUD_PERMANENT, on carried links */
 };
 
 /* An empty sbx_net (every fd -1). */
 void sbx_net_init(struct sbx_net *n);
 
-/* Read the interfaces (all but lo and our own taps) and the main table's
- * routes of the netns at `netns` (a path such as /var/run/netns/cni-...).
- * A link that is down and has no address is left out (it carries nothing:
+/* Read the interfaces (all but lo and our own taps), their permanent
+ * neighbours and the main table's routes of the netns at `netns` (a path such as
+ * /var/run/netns/cni-...). A link that is down and has no address is left out (it carries nothing:
  * the fallback tunnels sit0, tunl0, ... the kernel puts in every netns look
  * like that); any other that is down or not Ethernet with a MAC is an error
  * naming it. Routes: unicast, not via lo, not fe80::/64; a multipath or

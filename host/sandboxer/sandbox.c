@@ -7,6 +7,7 @@
 
 #include "argv.h"
 #include "podnet.h"
+#include "taskep.h"
 
 static const char *const state_names[] = {
     [SBX_CREATED] = "created",   [SBX_STARTING] = "starting", [SBX_RUNNING] = "running",
@@ -69,6 +70,7 @@ void sbx_free(struct sandbox *s)
 	if (!s)
 		return;
 	kc_list_del(&s->node);
+	sbx_taskep_free(s->taskep);
 	for (int i = 0; i < SBX_PROC_MAX; i++) {
 		kc_watch_free(s->procs[i].watch);
 		if (s->procs[i].pidfd >= 0)

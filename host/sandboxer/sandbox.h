@@ -62,14 +62,16 @@ struct sbx_daemon {
 	size_t n_sandboxes;
 	size_t n_recovering;
 	ttrpc_server *srv;
+	char *events_addr; /* containerd's ttrpc socket, for task endpoints' events ("": none) */
 	/* QEMU host capabilities, probed once at startup. */
 	bool kvm;
 	bool vhost_user;
 	bool vhost_net; /* /dev/vhost-net usable: QEMU's taps get vhost fds */
 };
 
-struct sbx_vm_op; /* vm.c: an in-flight start, stop or recovery */
-struct sbx_net;   /* podnet.h */
+struct sbx_vm_op;  /* vm.c: an in-flight start, stop or recovery */
+struct sbx_net;    /* podnet.h */
+struct sbx_taskep; /* taskep.h */
 
 struct sandbox {
 	kc_list node;
@@ -85,6 +87,7 @@ struct sandbox {
 	struct sbx_net *net; /* the pod's interfaces carried into the VM, or NULL */
 	char *hostname;
 	char *address;                              /* the task API address, once started */
+	struct sbx_taskep *taskep;                  /* containerd 2.x's task endpoint, or NULL */
 	uint64_t created_at, started_at, exited_at; /* CLOCK_REALTIME ns */
 	uint32_t exit_status;
 	struct sbx_proc procs[SBX_PROC_MAX];

@@ -93,20 +93,18 @@ static char *socket_path_for(const char *address, const char *ns, const char *gr
 /* Everything a shim process holds, so sanitizers see clean exits. */
 static void shim_release(struct shim *s)
 {
+	kc_loop *loop = s->pod.loop;
+
 	ttrpc_server_free(s->server);
 	shim_vm_release();
-	kc_evpub_free(s->events);
-	kc_loop_free(s->loop);
-	free(s->ns);
-	free(s->id);
+	tpod_release(&s->pod);
+	kc_loop_free(loop);
 	free(s->group);
 	free(s->containerd_addr);
 	free(s->ttrpc_addr);
 	free(s->sandboxer_addr);
 	free(s->socket_path);
 	free(s->agent_addr);
-	free(s->vsock_uds);
-	free(s->shared_dir);
 	kc_strv_free(s->vm_annotations);
 	free(s->vm_netns);
 	memset(s, 0, sizeof(*s));
@@ -117,29 +115,30 @@ static int serve(struct opts *o, int lfd)
 	struct shim s = {0};
 	kc_err *err = NULL;
 	const char *sbx = getenv("KUASAR_SANDBOXER_ADDRESS");
+	kc_loop *loop = NULL;
 
 	shim = &s;
-	s.ns = xstrdup(o->ns);
-	s.id = xstrdup(o->id);
 	s.group = bundle_group_id(".", o->id);
 	s.containerd_addr = xstrdup(o->address ? o->address : "");
 	s.ttrpc_addr = getenv("TTRPC_ADDRESS") ? xstrdup(getenv("TTRPC_ADDRESS")) : NULL;
 	s.sandboxer_addr = xstrdup(sbx && *sbx ? sbx : SHIM_DEFAULT_SANDBOXER);
 	s.socket_path = o->socket ? xstrdup(o->socket) : NULL;
-	kc_list_init(&s.tasks);
 	/* The first bundle may be removed while we live on for the pod. */
 	if (chdir("/") < 0)
 		log_warn("chdir /: %s", strerror(errno));
-	if (kc_loop_new(&s.loop, &err) < 0 || ttrpc_server_new(s.loop, &s.server, &err) < 0)
+	if (kc_loop_new(&loop, &err) < 0)
+		goto fail;
+	tpod_init(&s.pod, loop, &shim_pod_ops, o->ns, o->id);
+	if (ttrpc_server_new(loop, &s.server, &err) < 0)
 		goto fail;
 	if (s.ttrpc_addr && *s.ttrpc_addr &&
-	    kc_evpub_new(s.loop, s.ttrpc_addr, s.ns, &s.events, &err) < 0)
+	    kc_evpub_new(loop, s.ttrpc_addr, o->ns, &s.pod.events, &err) < 0)
 		goto fail;
-	ttrpc_server_register(s.server, &shim_task_service, NULL);
+	ttrpc_server_register(s.server, &tpod_task_service, &s.pod);
 	if (ttrpc_server_listen(s.server, lfd, &err) < 0)
 		goto fail;
-	log_info("serving pod %s (first container %s) for namespace %s", s.group, s.id, s.ns);
-	if (kc_loop_run(s.loop, &err) < 0)
+	log_info("serving pod %s (first container %s) for namespace %s", s.group, o->id, o->ns);
+	if (kc_loop_run(loop, &err) < 0)
 		goto fail;
 	log_info("shim for pod %s exiting", s.group);
 	unlink(s.socket_path ? s.socket_path : "");
@@ -213,7 +212,7 @@ static void on_deleted_stop(void *ud, const kc_err *err)
 	struct delete_op *op = ud;
 	(void)err; /* logged by shim_vm.c */
 	op->done = true;
-	kc_loop_quit(shim->loop);
+	kc_loop_quit(shim->pod.loop);
 }
 
 static void on_attached(void *ud, const kc_err *err)
@@ -224,12 +223,12 @@ static void on_attached(void *ud, const kc_err *err)
 		/* No sandbox (any more): nothing of ours is left on this host.
 		 * containerd shows our stderr as warnings: say nothing. */
 		log_debug("delete %s: %s", op->id, err->msg);
-	} else if (bundle_cleanup_dir(shim->shared_dir, op->id)) {
+	} else if (bundle_cleanup_dir(shim->pod.shared_dir, op->id)) {
 		shim_vm_stop(on_deleted_stop, op);
 		return;
 	}
 	op->done = true;
-	kc_loop_quit(shim->loop);
+	kc_loop_quit(shim->pod.loop);
 }
 
 /* The shim that owned this task died (containerd calls this for each of the
@@ -244,22 +243,21 @@ static int cmd_delete(struct opts *o)
 	struct delete_op op = {.id = o->id};
 	struct shim s = {0};
 	kc_err *err = NULL;
+	kc_loop *loop = NULL;
 	size_t len;
 	_cleanup_free_ uint8_t *buf = NULL;
 
 	shim = &s;
-	s.ns = xstrdup(o->ns);
-	s.id = xstrdup(o->id);
 	s.group = bundle_group_id(".", o->id);
 	s.sandboxer_addr = xstrdup(sbx && *sbx ? sbx : SHIM_DEFAULT_SANDBOXER);
-	kc_list_init(&s.tasks);
-	if (kc_loop_new(&s.loop, &err) < 0) {
+	if (kc_loop_new(&loop, &err) < 0) {
 		log_debug("delete %s: %s", o->id, kc_err_msg(err));
 		kc_err_freep(&err);
 	} else {
+		tpod_init(&s.pod, loop, &shim_pod_ops, o->ns, o->id);
 		/* Top level: running the loop here is not re-entering it. */
 		shim_vm_attach(on_attached, &op);
-		while (!op.done && kc_loop_run(s.loop, &err) == 0)
+		while (!op.done && kc_loop_run(loop, &err) == 0)
 			;
 		kc_err_freep(&err);
 	}

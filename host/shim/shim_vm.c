@@ -8,17 +8,12 @@
 #include <string.h>
 
 #include "agent_dial.h"
-#include "containerd/events/task.pb-c.h"
+#include "bundle.h"
 #include "containerd/services/sandbox/v1/sandbox.pb-c.h"
-#include "containerd/types/event.pb-c.h"
 #include "endpoint.h"
-#include "events.h"
-#include "google/protobuf/empty.pb-c.h"
-#include "kuasar/sandbox.pb-c.h"
 #include "log.h"
 #include "rpc_call.h"
 #include "shim.h"
-#include "shim_proc.h"
 
 #define CTRL              (&containerd__services__sandbox__v1__controller__descriptor)
 #define SANDBOXER_DIAL_NS (5 * KC_NSEC_PER_SEC)
@@ -28,7 +23,7 @@
 
 struct waiter {
 	kc_list node;
-	shim_vm_fn cb;
+	tpod_vm_fn cb;
 	void *ud;
 };
 
@@ -40,8 +35,6 @@ struct shim_vm {
 	step_fn sbx_then; /* what runs once the sandboxer is connected */
 	kc_timer *sbx_timer;
 	kc_agent_dial *agent_dial;
-	ttrpc_client *dead_agent; /* freed from a timer, never in its callback */
-	kc_timer *reap_timer;
 	kc_list waiters;      /* shim_vm_ensure / attach callers */
 	kc_list stop_waiters; /* shim_vm_stop callers */
 	bool stop_requested;
@@ -58,7 +51,7 @@ static struct shim_vm *vm_get(void)
 	return shim->vm;
 }
 
-static void add_waiter(kc_list *l, shim_vm_fn cb, void *ud)
+static void add_waiter(kc_list *l, tpod_vm_fn cb, void *ud)
 {
 	struct waiter *w = xcalloc(1, sizeof(*w));
 	w->cb = cb;
@@ -103,7 +96,7 @@ static void on_sbx_dial(int fd, kc_err *err, void *ud)
 	if (fd < 0) {
 		kc_err_set(&e, err ? err->code : EIO, "vmm-sandboxer at %s (is it running?): %s",
 			   shim->sandboxer_addr, kc_err_msg(err));
-	} else if (ttrpc_client_new(shim->loop, fd, &vm->sbx, &e) < 0) {
+	} else if (ttrpc_client_new(shim->pod.loop, fd, &vm->sbx, &e) < 0) {
 		kc_err_wrap(&e, "vmm-sandboxer");
 	}
 	then(e);
@@ -137,7 +130,7 @@ static void on_sbx_timer(kc_timer *t, void *ud)
 		return;
 	}
 	vm->sbx_dialer =
-	    kc_dial_async(shim->loop, &ep, kc_now_ns() + SANDBOXER_DIAL_NS, on_sbx_dial, NULL);
+	    kc_dial_async(shim->pod.loop, &ep, kc_now_ns() + SANDBOXER_DIAL_NS, on_sbx_dial, NULL);
 }
 
 /* Run `then` with a connected vm->sbx (or the error why not). */
@@ -145,7 +138,7 @@ static void with_sandboxer(step_fn then)
 {
 	struct shim_vm *vm = vm_get();
 	vm->sbx_then = then;
-	vm->sbx_timer = kc_timer_after(shim->loop, 0, on_sbx_timer, NULL);
+	vm->sbx_timer = kc_timer_after(shim->pod.loop, 0, on_sbx_timer, NULL);
 }
 
 /* "ttrpc+hvsock:///run/kuasar-vmm/<id>/task.vsock:1024" -> the UDS and the
@@ -162,50 +155,14 @@ static int adopt_address(const char *address, kc_err **err)
 		return kc_err_set(err, EINVAL,
 				  "sandbox task address `%s`: expected ttrpc+hvsock://", address);
 	free(shim->agent_addr);
-	free(shim->vsock_uds);
-	free(shim->shared_dir);
+	free(shim->pod.vsock_uds);
+	free(shim->pod.shared_dir);
 	shim->agent_addr = xstrdup(address);
-	shim->vsock_uds = xstrdup(ep.path);
+	shim->pod.vsock_uds = xstrdup(ep.path);
 	dir = xstrdup(ep.path);
 	/* The host-only tree; the guest sees a read-only view of it. */
-	shim->shared_dir = xasprintf("%s/mounts", dirname(dir));
+	shim->pod.shared_dir = xasprintf("%s/mounts", dirname(dir));
 	return 0;
-}
-
-/* ------------------------------------------------------------------ events */
-
-static void poll_events(void);
-
-/* The agent's GetEvents is a long poll: re-arm it after every event. */
-static void on_event(void *ud, const kc_err *err, ProtobufCMessage **resp)
-{
-	Containerd__Types__Envelope *env = (Containerd__Types__Envelope *)*resp;
-	ttrpc_client *asked = ud;
-
-	if (err) {
-		if (err->code != ECONNREFUSED && err->code != ECANCELED)
-			log_warn("agent events: %s", err->msg);
-		return;
-	}
-	if (env->event && env->topic && !strcmp(env->topic, "/tasks/oom")) {
-		Containerd__Events__TaskOOM *oom = containerd__events__task_oom__unpack(
-		    NULL, env->event->value.len, env->event->value.data);
-		if (oom) {
-			events_publish("/tasks/oom", "containerd.events.TaskOOM", &oom->base);
-			containerd__events__task_oom__free_unpacked(oom, NULL);
-		}
-	}
-	if (shim->agent == asked)
-		poll_events();
-}
-
-static void poll_events(void)
-{
-	Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
-	if (shim->vm_state != SHIM_VM_READY)
-		return;
-	(void)kc_rpc_call(shim->agent, &grpc__sandbox_service__descriptor, "GetEvents", &e.base, 0,
-			  on_event, shim->agent, NULL);
 }
 
 /* ------------------------------------------------------------------- start */
@@ -217,34 +174,10 @@ static void start_failed(const kc_err *err)
 	struct shim_vm *vm = shim->vm;
 
 	log_error("pod %s: %s", shim->group, err->msg);
-	shim->vm_state = SHIM_VM_NONE;
+	shim->pod.vm_state = TPOD_VM_NONE;
 	run_waiters(&vm->waiters, err);
 	if (vm->stop_requested)
 		begin_stop();
-}
-
-static void on_reap(kc_timer *t, void *ud)
-{
-	struct shim_vm *vm = shim->vm;
-	(void)t;
-	(void)ud;
-	vm->reap_timer = NULL;
-	ttrpc_client_free(vm->dead_agent);
-	vm->dead_agent = NULL;
-}
-
-static void agent_closed(ttrpc_client *c, void *ud)
-{
-	struct shim_vm *vm = shim->vm;
-	(void)ud;
-
-	log_error("pod %s: lost the agent connection; the VM is gone", shim->group);
-	shim->vm_state = SHIM_VM_DEAD;
-	shim->agent = NULL;
-	vm->dead_agent = c;
-	if (!vm->reap_timer)
-		vm->reap_timer = kc_timer_after(shim->loop, 0, on_reap, NULL);
-	procs_agent_lost();
 }
 
 static void on_agent(void *ud, ttrpc_client *cli, const kc_err *err)
@@ -260,12 +193,8 @@ static void on_agent(void *ud, ttrpc_client *cli, const kc_err *err)
 		kc_err_free(e);
 		return;
 	}
-	shim->agent = cli;
-	ttrpc_client_set_metadata(cli, "containerd-namespace-ttrpc", shim->ns);
-	ttrpc_client_set_close_cb(cli, agent_closed, NULL);
-	shim->vm_state = SHIM_VM_READY;
+	tpod_agent_ready(&shim->pod, cli);
 	log_info("pod %s: VM ready, agent at %s", shim->group, shim->agent_addr);
-	poll_events();
 	if (vm->stop_requested) {
 		kc_err_set(&e, ECANCELED, "pod %s is shutting down", shim->group);
 		run_waiters(&vm->waiters, e);
@@ -289,7 +218,7 @@ static void on_started(void *ud, const kc_err *err, ProtobufCMessage **resp)
 	}
 	if (adopt_address(r->address, &e) < 0 || kc_endpoint_parse(shim->agent_addr, &ep, &e) < 0)
 		goto fail;
-	shim->vm->agent_dial = kc_agent_dial_start(shim->loop, &ep, kc_now_ns() + AGENT_DIAL_NS,
+	shim->vm->agent_dial = kc_agent_dial_start(shim->pod.loop, &ep, kc_now_ns() + AGENT_DIAL_NS,
 						   false, on_agent, NULL);
 	return;
 fail:
@@ -347,31 +276,31 @@ static void do_create(const kc_err *err)
 	}
 }
 
-void shim_vm_ensure(shim_vm_fn cb, void *ud)
+void shim_vm_ensure(tpod_vm_fn cb, void *ud)
 {
 	struct shim_vm *vm = vm_get();
 	kc_err *e = NULL;
 
-	switch (shim->vm_state) {
-	case SHIM_VM_READY:
+	switch (shim->pod.vm_state) {
+	case TPOD_VM_READY:
 		cb(ud, NULL);
 		return;
-	case SHIM_VM_DEAD:
+	case TPOD_VM_DEAD:
 		kc_err_set(&e, ECONNRESET, "pod %s: its VM has died", shim->group);
 		break;
-	case SHIM_VM_STOPPING:
+	case TPOD_VM_STOPPING:
 		kc_err_set(&e, ECANCELED, "pod %s: its VM is being stopped", shim->group);
 		break;
-	case SHIM_VM_STARTING:
+	case TPOD_VM_STARTING:
 		add_waiter(&vm->waiters, cb, ud);
 		return;
-	case SHIM_VM_NONE:
-		if (vm->stop_requested || shim->shutting_down) {
+	case TPOD_VM_NONE:
+		if (vm->stop_requested || shim->pod.shutting_down) {
 			kc_err_set(&e, ECANCELED, "pod %s is shutting down", shim->group);
 			break;
 		}
 		add_waiter(&vm->waiters, cb, ud);
-		shim->vm_state = SHIM_VM_STARTING;
+		shim->pod.vm_state = TPOD_VM_STARTING;
 		with_sandboxer(do_create);
 		return;
 	}
@@ -413,7 +342,7 @@ static void do_status(const kc_err *err)
 	}
 }
 
-void shim_vm_attach(shim_vm_fn cb, void *ud)
+void shim_vm_attach(tpod_vm_fn cb, void *ud)
 {
 	add_waiter(&vm_get()->waiters, cb, ud);
 	with_sandboxer(do_status);
@@ -429,8 +358,8 @@ static void stop_done(const kc_err *err)
 		log_warn("shutdown sandbox %s: %s", shim->group, err->msg);
 	else
 		vm->sandbox_created = false;
-	if (shim->vm_state == SHIM_VM_STOPPING)
-		shim->vm_state = SHIM_VM_NONE;
+	if (shim->pod.vm_state == TPOD_VM_STOPPING)
+		shim->pod.vm_state = TPOD_VM_NONE;
 	vm->stop_requested = false;
 	run_waiters(&vm->stop_waiters, err);
 }
@@ -483,31 +412,27 @@ static void begin_stop(void)
 
 	vm->stop_requested = false;
 	if (!vm->sandbox_created) {
-		if (shim->vm_state != SHIM_VM_DEAD)
-			shim->vm_state = SHIM_VM_NONE;
+		if (shim->pod.vm_state != TPOD_VM_DEAD)
+			shim->pod.vm_state = TPOD_VM_NONE;
 		run_waiters(&vm->stop_waiters, NULL);
 		return;
 	}
-	if (shim->agent) {
-		/* From a handler or a timer, never the agent's own callback. */
-		ttrpc_client_set_close_cb(shim->agent, NULL, NULL);
-		ttrpc_client_free(shim->agent);
-		shim->agent = NULL;
-	}
-	shim->vm_state = SHIM_VM_STOPPING;
+	/* From a handler or a timer, never the agent's own callback. */
+	tpod_agent_drop(&shim->pod);
+	shim->pod.vm_state = TPOD_VM_STOPPING;
 	with_sandboxer(do_stop);
 }
 
-void shim_vm_stop(shim_vm_fn cb, void *ud)
+void shim_vm_stop(tpod_vm_fn cb, void *ud)
 {
 	struct shim_vm *vm = vm_get();
 
 	add_waiter(&vm->stop_waiters, cb, ud);
-	switch (shim->vm_state) {
-	case SHIM_VM_STARTING:
+	switch (shim->pod.vm_state) {
+	case TPOD_VM_STARTING:
 		vm->stop_requested = true; /* on_agent / start_failed stop it */
 		return;
-	case SHIM_VM_STOPPING:
+	case TPOD_VM_STOPPING:
 		return;
 	default:
 		begin_stop();
@@ -522,14 +447,8 @@ void shim_vm_release(void)
 		return;
 	kc_dialer_cancel(vm->sbx_dialer);
 	kc_timer_cancel(vm->sbx_timer);
-	kc_timer_cancel(vm->reap_timer);
 	kc_agent_dial_cancel(vm->agent_dial);
-	if (shim->agent) {
-		ttrpc_client_set_close_cb(shim->agent, NULL, NULL);
-		ttrpc_client_free(shim->agent);
-		shim->agent = NULL;
-	}
-	ttrpc_client_free(vm->dead_agent);
+	tpod_agent_drop(&shim->pod);
 	ttrpc_client_free(vm->sbx);
 	while (!kc_list_empty(&vm->waiters)) {
 		struct waiter *w = kc_container_of(vm->waiters.next, struct waiter, node);
@@ -544,3 +463,40 @@ void shim_vm_release(void)
 	free(vm);
 	shim->vm = NULL;
 }
+
+/* ------------------------------------------------------------------- ops */
+
+static void op_ensure(struct tpod *pod, tpod_vm_fn cb, void *ud)
+{
+	(void)pod;
+	shim_vm_ensure(cb, ud);
+}
+
+static void op_stop(struct tpod *pod, tpod_vm_fn cb, void *ud)
+{
+	(void)pod;
+	shim_vm_stop(cb, ud);
+}
+
+/* The pod's size and network namespace, for Controller.Create. */
+static void op_first_create(struct tpod *pod, const char *bundle)
+{
+	(void)pod;
+	if (shim->vm_annotations)
+		return;
+	shim->n_vm_annotations = bundle_vm_annotations(bundle, &shim->vm_annotations);
+	shim->vm_netns = bundle_netns(bundle);
+}
+
+/* Shutdown is done: the shim exits. */
+static void op_quit(struct tpod *pod)
+{
+	kc_loop_quit(pod->loop);
+}
+
+const struct tpod_ops shim_pod_ops = {
+    .vm_ensure = op_ensure,
+    .vm_stop = op_stop,
+    .first_create = op_first_create,
+    .quit = op_quit,
+};

@@ -9,19 +9,19 @@
 #define KC_SHIM_VM_H
 
 #include "err.h"
+#include "tpod.h"
 
-struct shim_vm;
+/* The shim's tpod_ops: vm_ensure, vm_stop, first_create, quit. */
+extern const struct tpod_ops shim_pod_ops;
 
-/* err == NULL: shim->agent is connected. Called exactly once, from the
+/* err == NULL: shim->pod.agent is connected. Called exactly once, from the
  * loop or (when the VM is already ready or dead) before this returns. */
-typedef void (*shim_vm_fn)(void *ud, const kc_err *err);
-
-void shim_vm_ensure(shim_vm_fn cb, void *ud);
+void shim_vm_ensure(tpod_vm_fn cb, void *ud);
 /* Find the pod's running VM (the `delete` verb, after a shim crash). */
-void shim_vm_attach(shim_vm_fn cb, void *ud);
+void shim_vm_attach(tpod_vm_fn cb, void *ud);
 /* Stop and shut the sandbox down (after a pending start finishes). cb may
  * be NULL. */
-void shim_vm_stop(shim_vm_fn cb, void *ud);
+void shim_vm_stop(tpod_vm_fn cb, void *ud);
 /* Free everything the VM layer holds (at exit). */
 void shim_vm_release(void);
 

@@ -6,9 +6,10 @@ failure.
 
   suite.py --socket S --api-proto P --gen DIR --handler H --logs DIR
            [--sandboxer-dir D] [--phase all|before-restart|after-restart]
-           [--state FILE] [--only CASE,...]
+           [--state FILE] [--only CASE,...] [--cni-conf CONFLIST]
 """
 import argparse
+import ipaddress
 import json
 import os
 import subprocess
@@ -19,11 +20,14 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cri as crimod  # noqa: E402
+import netcheck  # noqa: E402
 import wsstream  # noqa: E402
 
 IMAGE = os.environ.get("KC_CRI_IMAGE", "localhost/kuasar-c/busybox:test")
 NOETC = os.environ.get("KC_NOETC_IMAGE", "localhost/kuasar-c/busybox-noetc:test")
 EXIT_DEADLINE = 120
+# TCP ports of the network cases: the pod's servers, and the node's listener.
+LINE_PORT, ECHO_PORT, NODE_PORT = 7070, 7071, 7080
 
 
 class Failed(Exception):
@@ -42,6 +46,10 @@ class Suite:
         self.c = crimod.Cri(self.pb, args.socket)
         self.handler = args.handler
         self.pods = []
+        conf = getattr(args, "cni_conf", "")
+        self.net = netcheck.CniNet(conf) if conf else None
+        self.podnet = {}  # pod id -> {"netns", "veth"}: what its network must not leave
+        self.ports_reported = set()
 
     # ------------------------------------------------------------ helpers
     def pod(self, name, hostname=None, dns=None, share_pid=False, cgroup=True, resources=None):
@@ -69,10 +77,25 @@ class Suite:
             cfg.dns_config.CopyFrom(pb.DNSConfig(**dns))
         r = self.c.rt("RunPodSandbox", config=cfg, runtime_handler=self.handler)
         self.pods.append(r.pod_sandbox_id)
+        if self.net:
+            self.record_net(r.pod_sandbox_id)
         return r.pod_sandbox_id, cfg
 
+    def record_net(self, pod):
+        """The pod's netns and its veth's node end (containerd's netns side),
+        so that nothing_left can look for them after the pod is gone."""
+        st = self.c.rt("PodSandboxStatus", pod_sandbox_id=pod, verbose=True)
+        ips = [st.status.network.ip] + [x.ip for x in st.status.network.additional_ips]
+        rec = {"netns": netcheck.netns_of(st.info), "veth": None, "ips": [x for x in ips if x]}
+        if rec["netns"]:
+            idx = netcheck.peer_index(rec["netns"])
+            rec["veth"] = netcheck.ip_links().get(idx, (None,))[0] if idx else None
+        self.podnet[pod] = rec
+        check(rec["netns"] and rec["veth"] and rec["ips"],
+              "cannot tell the pod's netns, veth and addresses: %s" % rec)
+
     def container(self, pod, cfg, name, cmd, image=IMAGE, memory=0, envs=None, start=True,
-                  seccomp=False):
+                  seccomp=False, mounts=None):
         pb = self.pb
         # The container's own namespace options (CRI's default mode is POD).
         pod_ns = cfg.linux.security_context.namespace_options
@@ -90,6 +113,7 @@ class Suite:
             log_path=name + ".log",
             envs=[pb.KeyValue(key=k, value=v.encode()) for k, v in (envs or {}).items()],
             linux=pb.LinuxContainerConfig(resources=res, security_context=sc),
+            mounts=mounts or [],
         )
         r = self.c.rt("CreateContainer", pod_sandbox_id=pod, config=cc, sandbox_config=cfg)
         if start:
@@ -144,6 +168,16 @@ class Suite:
         if self.a.sandboxer_dir:
             d = os.path.join(self.a.sandboxer_dir, pod)
             check(not os.path.exists(d), "sandbox dir %s left" % d)
+        if self.net and pod in self.podnet:
+            left = netcheck.leftovers(self.podnet.pop(pod), self.net)
+            check(not left, "network left for pod %s: %s" % (pod[:12], "; ".join(left)))
+            if not self.pods:
+                # Reported once: a leak fails the case that made it, not every later one.
+                ports = [p for p in netcheck.bridge_ports(self.net.bridge)
+                         if p not in self.ports_reported]
+                self.ports_reported.update(ports)
+                check(not ports, "no pod runs, yet bridge %s has ports %s" %
+                      (self.net.bridge, ports))
 
     def cleanup(self):
         for pod in list(self.pods):
@@ -331,18 +365,141 @@ class Suite:
         check(1.5 <= took < 20, "stop took %.1f s with a 2 s grace period" % took)
         self.remove_pod(pod)
 
+    # ------------------------------------------------------------ network
+    def net_pod(self, name):
+        """A pod whose container answers on TCP: port LINE_PORT replies
+        "pong:" + the first line it reads, ECHO_PORT echoes everything
+        (busybox nc, one process per connection). Returns pod, cfg, the
+        container and the pod's IPv4 and IPv6 addresses from PodSandboxStatus."""
+        check(self.net is not None, "no --cni-conf: the suite does not know the pod network")
+        pod, cfg = self.pod(name)
+        resp = ("printf '%%s\\n' '#!/bin/sh' 'read l' 'echo \"pong:$l\"' >/tmp/kc-resp && "
+                "chmod +x /tmp/kc-resp && { nc -ll -p %d -e cat & "
+                "exec nc -ll -p %d -e /tmp/kc-resp; }" % (ECHO_PORT, LINE_PORT))
+        cid = self.container(pod, cfg, "srv", ["sh", "-c", resp])
+        # Listening, seen from inside (independent of the network path).
+        code, out, err = self.sh(cid, "i=0; while [ $i -lt 100 ]; do "
+                                 "[ $(netstat -ltn | grep -c -E ':(%d|%d) ') -ge 2 ] && exit 0; "
+                                 "sleep 0.1; i=$((i+1)); done; netstat -ltn; exit 1"
+                                 % (LINE_PORT, ECHO_PORT))
+        check(code == 0, "the pod's nc servers do not listen: %s%s" % (out, err))
+        st = self.c.rt("PodSandboxStatus", pod_sandbox_id=pod).status
+        ips = [st.network.ip] + [x.ip for x in st.network.additional_ips]
+        ip4 = next((ipaddress.ip_address(x) for x in ips if x and ":" not in x), None)
+        ip6 = next((ipaddress.ip_address(x) for x in ips if ":" in x), None)
+        check(ip4 in self.net.v4 and ip6 in self.net.v6,
+              "PodSandboxStatus: expected an address in %s and one in %s, got ip %r "
+              "additional_ips %r" % (self.net.v4, self.net.v6, st.network.ip,
+                                     [x.ip for x in st.network.additional_ips]))
+        return pod, cfg, cid, ip4, ip6
+
+    def try_all(self, checks):
+        """Run every (what, fn) and fail with all the differences at once."""
+        bad = []
+        for what, fn in checks:
+            try:
+                fn()
+            except Exception as e:
+                bad.append("%s: %s" % (what, e if isinstance(e, (Failed, OSError))
+                                       else traceback.format_exc().strip()))
+        check(not bad, "%d of %d checks failed:\n    %s" % (len(bad), len(checks),
+                                                           "\n    ".join(bad)))
+
+    def node_to_pod(self, ip):
+        tok = b"kc-%s-%s" % (str(ip).encode(), uuid.uuid4().hex[:8].encode())
+        got = netcheck.line_exchange(ip, LINE_PORT, tok)
+        check(got == b"pong:" + tok + b"\n", "sent %r, expected %r back, got %r" %
+              (tok, b"pong:" + tok + b"\n", got[:200]))
+        # More than a window of segments at the pod's MTU, in both directions at once.
+        data = os.urandom(256 << 10)
+        back = netcheck.echo_exchange(ip, ECHO_PORT, data)
+        check(back == data, "echo of %d random bytes: %d came back%s" %
+              (len(data), len(back), ", different" if len(back) == len(data) else ""))
+
+    def pod_connect(self, cid, ip, port, tok):
+        """In the container: send TOK to IP:PORT with busybox nc; its output."""
+        code, out, err = self.sh(cid, "echo %s | nc -w 10 %s %d" % (tok, ip, port), timeout=30)
+        check(code == 0, "`nc %s %d` in the container exited %d: %s" % (
+            ip, port, code, (out + err).strip()))
+        return out
+
+    def pod_to_node(self, cid, gw, pod_ip):
+        srv = netcheck.LineServer(gw, NODE_PORT)
+        try:
+            tok = "kc-node-%s" % uuid.uuid4().hex[:8]
+            out = self.pod_connect(cid, gw, NODE_PORT, tok)
+        finally:
+            srv.close()
+        check(srv.got == tok.encode(), "the node's listener on %s got %r, expected %r%s" %
+              (gw, srv.got, tok, " (%s)" % srv.error if srv.error else ""))
+        check(out == "node:%s\n" % tok, "the container read %r, expected %r" %
+              (out, "node:%s\n" % tok))
+        check(srv.peer and ipaddress.ip_address(srv.peer[0]) == pod_ip,
+              "the connection came from %s, not from the pod's %s" %
+              (srv.peer and srv.peer[0], pod_ip))
+
+    def case_network(self):
+        """The pod's CNI interface as its container sees it: PodSandboxStatus'
+        IPv4 and IPv6 addresses on eth0, MTU 1400, default routes via the
+        bridge; TCP node -> pod and pod -> node, IPv4 and IPv6, exact bytes."""
+        pod, cfg, cid, ip4, ip6 = self.net_pod("net")
+        net = self.net
+
+        def iface():
+            seen = netcheck.parse_iface(self.sh(cid, netcheck.IFACE_SCRIPT)[1])
+            mac = netcheck.link_mac(self.podnet[pod]["netns"])
+            bad = netcheck.iface_problems(seen, net, ip4, ip6, mac)
+            check(not bad, "; ".join(bad) + "\n      the container sees:\n      " +
+                  seen["raw"].strip().replace("\n", "\n      "))
+
+        def tap_path():
+            # What nothing_left looks for once the pod is gone must be what is there now.
+            ns = self.podnet[pod]["netns"]
+            taps = [n for n, _ in netcheck.ip_links(ns).values() if n.startswith("kctap")]
+            check(taps and netcheck.tc_ingress("eth0", ns),
+                  "the pod's netns has no kctap* link (%s) or no ingress qdisc on eth0 (%s)" %
+                  (taps, netcheck.tc_ingress("eth0", ns)))
+        checks = [("interface", iface)]
+        if self.handler == "kuasar-vmm":
+            checks.append(("veth -> tap", tap_path))
+        self.try_all(checks + [
+            ("node -> pod %s" % ip4, lambda: self.node_to_pod(ip4)),
+            ("node -> pod %s" % ip6, lambda: self.node_to_pod(ip6)),
+            ("pod -> node %s" % net.gw4, lambda: self.pod_to_node(cid, net.gw4, ip4)),
+            ("pod -> node %s" % net.gw6, lambda: self.pod_to_node(cid, net.gw6, ip6)),
+        ])
+        self.remove_pod(pod)
+
+    def case_pod_to_pod(self):
+        """Two pods (two VMs under kuasar-vmm): B connects to A's IPv4 and IPv6."""
+        a, _, _, a4, a6 = self.net_pod("neta")
+        b, bcfg = self.pod("netb")
+        cli = self.container(b, bcfg, "cli", ["sleep", "3600"])
+
+        def to(ip):
+            tok = "kc-p2p-%s" % uuid.uuid4().hex[:8]
+            out = self.pod_connect(cli, ip, LINE_PORT, tok)
+            check(out == "pong:%s\n" % tok, "pod B read %r, expected %r" %
+                  (out, "pong:%s\n" % tok))
+        self.try_all([("pod B -> pod A %s" % a4, lambda: to(a4)),
+                      ("pod B -> pod A %s" % a6, lambda: to(a6))])
+        self.remove_pod(b)
+        self.remove_pod(a)
+
     def before_restart(self):
         pod, cfg = self.pod("restart")
         cid = self.container(pod, cfg, "app", ["sleep", "3600"])
         self.out(cid, "true")
         self.pods.remove(pod)  # survives this process
         with open(self.a.state, "w") as f:
-            json.dump({"pod": pod, "cid": cid}, f)
+            json.dump({"pod": pod, "cid": cid, "net": self.podnet.pop(pod, None)}, f)
 
     def after_restart(self):
         with open(self.a.state) as f:
             s = json.load(f)
         self.pods.append(s["pod"])
+        if s.get("net"):
+            self.podnet[s["pod"]] = s["net"]
         st = self.c.rt("PodSandboxStatus", pod_sandbox_id=s["pod"]).status
         check(st.state == self.pb.SANDBOX_READY, "pod not ready after restart")
         check(self.status(s["cid"]).state == self.pb.CONTAINER_RUNNING, "container not running")
@@ -351,7 +508,7 @@ class Suite:
 
 
 CASES = ["lifecycle", "pod_identity", "shared_namespaces", "resources", "pod_size", "exec",
-         "streaming", "seccomp_runtime_default", "stop_grace"]
+         "streaming", "seccomp_runtime_default", "stop_grace", "network", "pod_to_pod"]
 
 
 def main():
@@ -366,6 +523,7 @@ def main():
     ap.add_argument("--phase", default="all")
     ap.add_argument("--state", default="")
     ap.add_argument("--only", default="")
+    ap.add_argument("--cni-conf", default="")
     a = ap.parse_args()
     s = Suite(a)
     s.c.wait_ready()

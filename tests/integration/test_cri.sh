@@ -4,6 +4,9 @@
 # the reference, then kuasar-vmm, which must pass the same cases. containerd,
 # its CNI bridge and every pod address live in a network namespace made here.
 # Exit 77 (with the reason) if this machine cannot run it at all.
+# For local iteration: KC_CRI_ONLY=case,... (suite.py --only; the containerd
+# restart runs only if "restart" is in the list), KC_CRI_HANDLERS="runc" (default
+# "runc kuasar-vmm").
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 skip() { echo "skip: $*"; exit 77; }
@@ -16,12 +19,13 @@ done
 KC_PAUSE_BIN=$build/tests/cri-pause
 [ -x "$KC_PAUSE_BIN" ] || skip "$KC_PAUSE_BIN is not built (make $build/tests/cri-pause)"
 export KC_PAUSE_BIN
-for b in /usr/bin/python3 protoc nsenter ip runc qemu-system-x86_64; do
+for b in /usr/bin/python3 protoc nsenter ip tc runc qemu-system-x86_64; do
 	command -v "$b" >/dev/null || skip "$b is not installed (scripts/setup-deps.sh cri)"
 done
 /usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null ||
 	skip "python3-grpcio / python3-protobuf missing (scripts/setup-deps.sh cri)"
 [ -x /usr/lib/cni/bridge ] || skip "CNI plugins missing (containernetworking-plugins)"
+[ -d /proc/sys/net/ipv6 ] || skip "the kernel has no IPv6 (the pod network is dual stack)"
 
 source "$top/scripts/kc-env.sh"
 api=$(kc_envmk CRI_API_PROTO)
@@ -64,10 +68,13 @@ for ctd in "${passes[@]}"; do
 		# In containerd's network namespace: its streaming server listens there.
 		nsenter "--net=/run/netns/$KC_NETNS" /usr/bin/python3 "$top/tests/cri/suite.py" --socket "$dir/ctd/containerd.sock" \
 			--api-proto "$api" --gen "$build/cri-py" --handler "$h" --logs "$dir/logs" \
-			--label "$KC_CTD_VERSION/$h" --sandboxer-dir "$dir/vmm" "$@"
+			--label "$KC_CTD_VERSION/$h" --sandboxer-dir "$dir/vmm" \
+			--cni-conf "$dir/cni/$KC_CNI_CONFLIST" "$@"
 	}
-	for h in runc kuasar-vmm; do
-		run "$h" || fails=$((fails + 1))
+	only=${KC_CRI_ONLY:-}
+	for h in ${KC_CRI_HANDLERS:-runc kuasar-vmm}; do
+		run "$h" ${only:+--only "$only"} || fails=$((fails + 1))
+		[[ -z "$only" || ",$only," == *,restart,* ]] || continue
 		# A containerd restart while a pod runs.
 		if run "$h" --phase before-restart --state "$dir/restart.json"; then
 			kill "$KC_CTD_PID" && wait "$KC_CTD_PID" 2>/dev/null

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <linux/neighbour.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -198,4 +199,46 @@ Test(guest_net, errors_name_what_was_wrong)
 	kc_err_free(e);
 	/* PID 1 (here: the agent) still answers. */
 	cr_assert_eq(sandbox_check(&A, &e), 0, "%s", kc_err_msg(e));
+}
+
+/* Beyond Kuasar (Kata's AddARPNeighbors): static neighbours, v4 and v6. */
+Test(guest_net, permanent_neighbours)
+{
+	Grpc__IPAddress ip4 = GRPC__IPADDRESS__INIT, ip6 = GRPC__IPADDRESS__INIT;
+	Grpc__ARPNeighbor n4 = GRPC__ARPNEIGHBOR__INIT, n6 = GRPC__ARPNEIGHBOR__INIT;
+	Grpc__ARPNeighbor *pn[] = {&n4, &n6};
+	Grpc__ARPNeighbors l = GRPC__ARPNEIGHBORS__INIT;
+	Grpc__AddARPNeighborsRequest r = GRPC__ADD_ARPNEIGHBORS_REQUEST__INIT;
+	_cleanup_free_ char *neigh = NULL;
+	kc_err *e = NULL;
+
+	cr_assert_eq(update_interface(MAC, 1400, 0, &e), 0, "%s", kc_err_msg(e));
+	ip4.family = GRPC__IPFAMILY__v4;
+	ip4.address = "10.88.77.1";
+	ip6.family = GRPC__IPFAMILY__v6;
+	ip6.address = "fd00:77::1";
+	n4.toipaddress = &ip4;
+	n6.toipaddress = &ip6;
+	n4.device = n6.device = "eth0";
+	n4.lladdr = "ee:ee:ee:ee:ee:01";
+	n6.lladdr = "ee:ee:ee:ee:ee:02";
+	n4.state = n6.state = NUD_PERMANENT;
+	l.arpneighbors = pn;
+	l.n_arpneighbors = 2;
+	r.neighbors = &l;
+	cr_assert_eq(kc_rpc_call_sync(A.cli, SVC, "AddARPNeighbors", &r.base, 10 * KC_NSEC_PER_SEC,
+				      NULL, &e),
+		     0, "%s", kc_err_msg(e));
+	neigh = sh_out("ip neigh show dev eth0; ip -6 neigh show dev eth0");
+	cr_assert(strstr(neigh, "10.88.77.1 lladdr ee:ee:ee:ee:ee:01 PERMANENT"), "%s", neigh);
+	cr_assert(strstr(neigh, "fd00:77::1 lladdr ee:ee:ee:ee:ee:02 PERMANENT"), "%s", neigh);
+
+	/* A device that is not there is named. */
+	n4.device = "nosuch0";
+	l.n_arpneighbors = 1;
+	cr_assert_lt(kc_rpc_call_sync(A.cli, SVC, "AddARPNeighbors", &r.base, 10 * KC_NSEC_PER_SEC,
+				      NULL, &e),
+		     0);
+	cr_assert(strstr(kc_err_msg(e), "nosuch0"), "%s", kc_err_msg(e));
+	kc_err_freep(&e);
 }

@@ -224,6 +224,32 @@ Test(podnet, scan_reads_the_interface_addresses_and_routes)
 	cr_assert_eq(netns_ino(), ns, "left in another netns");
 }
 
+/* Permanent neighbours are carried; learnt (dynamic) ones are not. */
+Test(podnet, scan_reads_permanent_neighbours)
+{
+	struct sbx_net n;
+	char ip[INET6_ADDRSTRLEN], mac[18];
+
+	cr_assert_eq(sh("set -e; ip -n %1$s neigh add 10.77.0.50 lladdr 02:00:00:00:00:50 dev eth0 "
+			"nud permanent; ip -n %1$s neigh add fd77::50 lladdr 02:00:00:00:00:51 "
+			"dev eth0 nud permanent; ip -n %1$s neigh add 10.77.0.51 lladdr "
+			"02:00:00:00:00:52 dev eth0 nud stale",
+			pod),
+		     0);
+	scan(&n);
+	cr_assert_eq(n.n_neighs, 2, "%zu neighbours", n.n_neighs);
+	for (size_t k = 0; k < 2; k++) {
+		const struct sbx_net_neigh *ne = &n.neighs[k];
+		inet_ntop(ne->family, ne->ip, ip, sizeof(ip));
+		sbx_net_mac_str(ne->lladdr, mac);
+		cr_assert_str_eq(ne->dev, "eth0");
+		cr_assert(ne->state & NUD_PERMANENT);
+		cr_assert((!strcmp(ip, "10.77.0.50") && !strcmp(mac, "02:00:00:00:00:50")) ||
+			      (!strcmp(ip, "fd77::50") && !strcmp(mac, "02:00:00:00:00:51")),
+			  "%s %s", ip, mac);
+	}
+}
+
 /* ------------------------------------------------------------ frames */
 
 static void parse_mac(const char *s, uint8_t mac[6])

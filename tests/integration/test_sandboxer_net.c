@@ -9,7 +9,10 @@
  *   pod_network_pc         Start -> the tap and both ingress qdiscs exist in
  *                          the pod netns; the guest answers ping (IPv4 and
  *                          IPv6) at the pod's addresses, a 1372-byte ping
- *                          fits the 1400 MTU unfragmented; Stop/Shutdown ->
+ *                          fits the 1400 MTU unfragmented; the pod's
+ *                          permanent neighbour entry is the guest's too (a
+ *                          wrong one on purpose: its answers go astray);
+ *                          Stop/Shutdown ->
  *                          no tap, no qdisc left on eth0
  *   recovery_microvm       the daemon is killed, then the VMM; the restarted
  *                          daemon removes the pod's qdisc (virtio-mmio NIC)
@@ -37,6 +40,7 @@
 #define NODE_IP  "10.231.0.1"
 #define POD_IP6  "fd00:4b43:7::5"
 #define NODE_IP6 "fd00:4b43:7::1"
+#define NODE_IP2 "10.231.0.2"
 #define POD_MAC  "0a:58:0a:e7:00:05"
 #define WAIT_MS  120000
 
@@ -126,7 +130,12 @@ static void net_up(void)
 			"ip -n %1$s -6 route add default via " NODE_IP6 ";"
 			"ip -n %2$s link set kcsnpeer mtu 1400 up;"
 			"ip -n %2$s addr add " NODE_IP "/24 dev kcsnpeer;"
-			"ip -n %2$s addr add " NODE_IP6 "/64 dev kcsnpeer nodad",
+			"ip -n %2$s addr add " NODE_IP6 "/64 dev kcsnpeer nodad;"
+			/* A second node address whose permanent neighbour entry
+			 * in the pod is wrong on purpose: the guest must use it. */
+			"ip -n %2$s addr add " NODE_IP2 "/24 dev kcsnpeer;"
+			"ip -n %1$s neigh add " NODE_IP2 " lladdr 02:00:00:00:00:99 dev eth0 "
+			"nud permanent",
 			pod_ns, node_ns),
 		     0, "could not build the test namespaces");
 }
@@ -204,6 +213,14 @@ static int ping(const char *flags, const char *addr)
 		  addr);
 }
 
+/* One echo from NODE_IP2, two seconds for the answer. */
+static int ping_from_ip2(void)
+{
+	return sh("ip netns exec %s busybox ping -I " NODE_IP2 " -c 1 -W 2 " POD_IP
+		  " >/dev/null 2>&1",
+		  node_ns);
+}
+
 Test(sbxnet, pod_network_pc)
 {
 	struct sbx_started st = {0};
@@ -224,6 +241,8 @@ Test(sbxnet, pod_network_pc)
 	cr_assert_eq(ping("-6", POD_IP6), 0, "the guest does not answer at " POD_IP6);
 	/* 1372 + 28 = 1400: fits the pod MTU without fragments. */
 	cr_assert_eq(ping("-s 1372", POD_IP), 0, "a full-MTU ping failed");
+	/* The guest answers NODE_IP2 at the pod's permanent (wrong) MAC: lost. */
+	cr_assert_neq(ping_from_ip2(), 0, "the guest ignored the pod's permanent neighbour");
 	stop_and_remove("pod-net1");
 	assert_no_network_left(tap);
 	sbx_started_clear(&st);

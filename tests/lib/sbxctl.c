@@ -133,8 +133,13 @@ static pid_t spawn_daemon(struct sbxd *d)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		execl(d->bin, d->bin, "--listen", d->sock, "--dir", d->dir, "--config", d->config,
-		      "--log-level", "debug", (char *)NULL);
+		if (d->events_addr)
+			execl(d->bin, d->bin, "--listen", d->sock, "--dir", d->dir, "--config",
+			      d->config, "--log-level", "debug", "--events-address", d->events_addr,
+			      (char *)NULL);
+		else
+			execl(d->bin, d->bin, "--listen", d->sock, "--dir", d->dir, "--config",
+			      d->config, "--log-level", "debug", (char *)NULL);
 		_exit(127);
 	}
 	return pid;
@@ -341,12 +346,19 @@ static void take_started(struct sbx_started *ret,
 
 int sbx_start(struct sbxd *d, const char *id, struct sbx_started *ret, kc_err **err)
 {
+	return sbx_start_as(d, id, "", ret, err);
+}
+
+int sbx_start_as(struct sbxd *d, const char *id, const char *sandboxer, struct sbx_started *ret,
+		 kc_err **err)
+{
 	Containerd__Services__Sandbox__V1__ControllerStartRequest req =
 	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_START_REQUEST__INIT;
 	Containerd__Services__Sandbox__V1__ControllerStartResponse *resp = NULL;
 	int r;
 
 	req.sandbox_id = (char *)id;
+	req.sandboxer = (char *)sandboxer;
 	r = CALL(d, "Start", &req, &resp, START_MS, err);
 	if (r < 0)
 		return r;
@@ -365,12 +377,19 @@ void sbx_status_clear(struct sbx_status *s)
 
 int sbx_status(struct sbxd *d, const char *id, struct sbx_status *ret, kc_err **err)
 {
+	return sbx_status_as(d, id, "", ret, err);
+}
+
+int sbx_status_as(struct sbxd *d, const char *id, const char *sandboxer, struct sbx_status *ret,
+		  kc_err **err)
+{
 	Containerd__Services__Sandbox__V1__ControllerStatusRequest req =
 	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_STATUS_REQUEST__INIT;
 	Containerd__Services__Sandbox__V1__ControllerStatusResponse *resp = NULL;
 	int r;
 
 	req.sandbox_id = (char *)id;
+	req.sandboxer = (char *)sandboxer;
 	req.verbose = true;
 	r = CALL(d, "Status", &req, &resp, CALL_MS, err);
 	if (r < 0)

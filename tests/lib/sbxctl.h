@@ -26,6 +26,7 @@ struct sbxd {
 	char *log;    /* root/sandboxer.log (appended across restarts) */
 	kc_loop *loop;
 	ttrpc_client *cli;
+	const char *events_addr; /* --events-address when set ("": none) */
 };
 
 /* What the QEMU backend needs on this machine, from the build tree and
@@ -63,6 +64,10 @@ struct sbx_started {
 	uint32_t version;
 };
 int sbx_start(struct sbxd *d, const char *id, struct sbx_started *ret, kc_err **err);
+/* ... as containerd's sandbox proxy asks (`sandboxer` set): the task
+ * endpoint's address and version 3. */
+int sbx_start_as(struct sbxd *d, const char *id, const char *sandboxer, struct sbx_started *ret,
+		 kc_err **err);
 void sbx_started_clear(struct sbx_started *s);
 struct sbx_status {
 	char *state; /* SANDBOX_READY / SANDBOX_NOTREADY */
@@ -72,6 +77,8 @@ struct sbx_status {
 	bool exited;
 };
 int sbx_status(struct sbxd *d, const char *id, struct sbx_status *ret, kc_err **err);
+int sbx_status_as(struct sbxd *d, const char *id, const char *sandboxer, struct sbx_status *ret,
+		  kc_err **err);
 void sbx_status_clear(struct sbx_status *s);
 int sbx_stop(struct sbxd *d, const char *id, uint32_t timeout_secs, kc_err **err);
 int sbx_shutdown(struct sbxd *d, const char *id, kc_err **err);

@@ -217,3 +217,34 @@ Test(netmsg, packs)
 	cr_assert_eq(back->routes[2]->mtu, 1300);
 	grpc__update_routes_request__free_unpacked(back, NULL);
 }
+
+Test(netmsg, permanent_neighbours_last)
+{
+	static struct sbx_net n;
+	static struct sbx_netmsg m;
+	const Grpc__ARPNeighbor *g;
+
+	pod_net(&n);
+	n.n_neighs = 2;
+	n.neighs[0] = (struct sbx_net_neigh){.family = AF_INET, .state = 0x80};
+	ip(AF_INET, "169.254.1.1", n.neighs[0].ip);
+	memcpy(n.neighs[0].lladdr, "\xee\xee\xee\xee\xee\xee", 6);
+	strcpy(n.neighs[0].dev, "eth0");
+	n.neighs[1] = n.neighs[0];
+	strcpy(n.neighs[1].dev, "wg0"); /* not carried: left out */
+	sbx_netmsg_build(&n, &m);
+	cr_assert_eq(m.n_calls, 3);
+	cr_assert_str_eq(m.methods[0], "UpdateInterfaces");
+	cr_assert_str_eq(m.methods[1], "UpdateRoutes");
+	cr_assert_str_eq(m.methods[2], "AddARPNeighbors");
+	cr_assert_eq(m.neighs.neighbors->n_arpneighbors, 1);
+	g = m.neighs.neighbors->arpneighbors[0];
+	cr_assert_str_eq(g->toipaddress->address, "169.254.1.1");
+	cr_assert_str_eq(g->lladdr, "ee:ee:ee:ee:ee:ee");
+	cr_assert_str_eq(g->device, "eth0");
+	cr_assert_eq(g->state, 0x80);
+	/* None: two calls only (an agent without the method still works). */
+	n.n_neighs = 0;
+	sbx_netmsg_build(&n, &m);
+	cr_assert_eq(m.n_calls, 2);
+}

@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The bundle the guest sees: the rootfs and host bind sources mounted under
  * the pod's shared dir, and containerd's config.json rewritten for the guest. */
-#ifndef KC_SHIM_BUNDLE_H
-#define KC_SHIM_BUNDLE_H
+#ifndef KC_TASKAPI_BUNDLE_H
+#define KC_TASKAPI_BUNDLE_H
 
 #include <stdbool.h>
 
 #include "containerd/types/mount.pb-c.h"
 #include "err.h"
-#include "shim.h"
+#include "tpod.h"
 
 int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size_t n_rootfs,
 		   kc_err **err);
 void bundle_cleanup(struct task *t);
-/* Unmount and remove <shared>/<id>; true if no other container remains. */
+/* Unmount and remove <shared>/<id>; true if no other container remains
+ * (the shim's `delete` verb, with no pod state). */
 bool bundle_cleanup_dir(const char *shared, const char *id);
 /* The pod's size as containerd's CRI annotates its sandbox container
  * (io.kubernetes.cri.sandbox-cpu-*, -memory): key, value, ... pairs (caller

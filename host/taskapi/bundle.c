@@ -13,7 +13,8 @@
  *                 them, namespaces that name host paths dropped (the VM is
  *                 the pod), no network namespace (containers share the VM's)
  * This is the same translation Kuasar's sandboxer does for its shared dir,
- * done in the shim.
+ * done on the host where containerd's Task API is served (the shim, or
+ * vmm-sandboxer's task endpoint).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,7 +28,7 @@
 #include "log.h"
 #include "mountopt.h"
 #include "share.h"
-#include "shim_proc.h"
+#include "proc.h"
 #include "bundle.h"
 
 #define SANDBOX_ID_ANNOTATION     "io.kubernetes.cri.sandbox-id"
@@ -144,7 +145,7 @@ static char *share_bind(struct task *t, int mfd, const char *src, size_t n, bool
 		_cleanup_free_ char *path = xasprintf("%s/mounts/%zu", t->host_dir, n);
 		record_mount(t, path);
 	}
-	return xasprintf("%s/%s/mounts/%zu", SHIM_GUEST_SHARED, t->id, n);
+	return xasprintf("%s/%s/mounts/%zu", TPOD_GUEST_SHARED, t->id, n);
 }
 
 static int rewrite_mounts(struct task *t, json_t *doc, int dir, kc_err **err)
@@ -192,9 +193,9 @@ static const char *proc_ns_name(const char *type)
 	return NULL;
 }
 
-/* The guest pid of the pod's sandbox (pause) container when t is an app
- * container of a pod this shim runs, else 0. */
-static uint32_t sandbox_guest_pid(json_t *doc)
+/* The guest pid of the pod's sandbox (pause) container when doc is that of
+ * an app container of the pod, else 0. */
+static uint32_t sandbox_guest_pid(struct tpod *pod, json_t *doc)
 {
 	json_t *ann = json_object_get(doc, "annotations");
 	const char *type = json_string_value(json_object_get(ann, CONTAINER_TYPE_ANNOTATION));
@@ -203,7 +204,7 @@ static uint32_t sandbox_guest_pid(json_t *doc)
 
 	if (!type || strcmp(type, "container") || !sid)
 		return 0;
-	sb = find_task(sid);
+	sb = find_task(pod, sid);
 	return sb && sb->in_guest && sb->init->pid && !sb->init->exited ? sb->init->pid : 0;
 }
 
@@ -211,11 +212,11 @@ static uint32_t sandbox_guest_pid(json_t *doc)
  * shared namespaces (those of the sandbox container): in the VM they become
  * the pause container's, by its guest pid. Network: the VM is the pod's
  * network namespace. */
-static int rewrite_namespaces(json_t *doc, kc_err **err)
+static int rewrite_namespaces(struct tpod *pod, json_t *doc, kc_err **err)
 {
 	json_t *l = json_object_get(doc, "linux");
 	json_t *ns = json_object_get(l, "namespaces"), *keep = json_array(), *v;
-	uint32_t pause = sandbox_guest_pid(doc);
+	uint32_t pause = sandbox_guest_pid(pod, doc);
 	size_t i;
 
 	json_array_foreach(ns, i, v)
@@ -262,19 +263,20 @@ int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size
 	_cleanup_close_ int base = -1, dir = -1, rootfd = -1;
 	json_error_t je;
 	json_t *doc, *root;
+	const char *shared = t->pod->shared_dir;
 	int r = -1;
 
-	rootfs = xasprintf("%s/%s/rootfs", shim->shared_dir, t->id);
+	rootfs = xasprintf("%s/%s/rootfs", shared, t->id);
 	/* containerd's bundle is on the host, written by containerd: trusted. */
 	doc = json_load_file(cfg, JSON_REJECT_DUPLICATES, &je);
 	if (!doc)
 		return kc_err_set(err, EINVAL, "%s: line %d: %s", cfg, je.line, je.text);
-	if ((base = kc_share_open_dir(shim->shared_dir, err)) < 0 ||
+	if ((base = kc_share_open_dir(shared, err)) < 0 ||
 	    (dir = kc_share_mkdir(base, t->id, err)) < 0)
 		goto out;
 	/* Ours from now on (cleanup removes it); not before: whatever was
 	 * there already is not ours to remove. */
-	t->host_dir = xasprintf("%s/%s", shim->shared_dir, t->id);
+	t->host_dir = xasprintf("%s/%s", shared, t->id);
 	if ((rootfd = kc_share_mkdir(dir, "rootfs", err)) < 0)
 		goto out;
 	root = json_object_get(doc, "root");
@@ -310,7 +312,7 @@ int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size
 	json_object_set_new(root, "path", json_string("rootfs"));
 	if (rewrite_mounts(t, doc, dir, err) < 0)
 		goto out;
-	if (rewrite_namespaces(doc, err) < 0)
+	if (rewrite_namespaces(t->pod, doc, err) < 0)
 		goto out;
 	/* The guest has no LSMs to load these into. */
 	json_object_del(json_object_get(doc, "process"), "apparmorProfile");

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The shim's processes: lookups, exit tracking (the agent's Wait, then our
+/* A pod's processes: lookups, exit tracking (the agent's Wait, then our
  * relays draining, then the exit event), and forwarding calls to the agent. */
 #include <errno.h>
 #include <signal.h>
@@ -8,13 +8,13 @@
 #include <unistd.h>
 
 #include "containerd/events/task.pb-c.h"
+#include "bundle.h"
 #include "containerd/task/v2/shim.pb-c.h"
-#include "events.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "log.h"
 #include "relay.h"
 #include "rpc_call.h"
-#include "shim_proc.h"
+#include "proc.h"
 
 static void pending_cancel(ttrpc_call *c, void *ud)
 {
@@ -23,9 +23,10 @@ static void pending_cancel(ttrpc_call *c, void *ud)
 	x->call = NULL;
 }
 
-struct pending *pending_new(ttrpc_call *call, const char *id, const char *exec_id)
+struct pending *pending_new(struct tpod *pod, ttrpc_call *call, const char *id, const char *exec_id)
 {
 	struct pending *x = xcalloc(1, sizeof(*x));
+	x->pod = pod;
 	x->call = call;
 	x->id = xstrdup(id ? id : "");
 	x->exec_id = exec_id && *exec_id ? xstrdup(exec_id) : NULL;
@@ -52,9 +53,9 @@ void pending_free(struct pending *x)
 	free(x);
 }
 
-struct task *find_task(const char *id)
+struct task *find_task(struct tpod *pod, const char *id)
 {
-	kc_list_for_each (n, &shim->tasks) {
+	kc_list_for_each (n, &pod->tasks) {
 		struct task *t = kc_container_of(n, struct task, node);
 		if (!strcmp(t->id, id))
 			return t;
@@ -62,9 +63,9 @@ struct task *find_task(const char *id)
 	return NULL;
 }
 
-struct sproc *find_proc(const char *id, const char *exec_id)
+struct sproc *find_proc(struct tpod *pod, const char *id, const char *exec_id)
 {
-	struct task *t = id ? find_task(id) : NULL;
+	struct task *t = id ? find_task(pod, id) : NULL;
 	if (!t)
 		return NULL;
 	if (!exec_id || !*exec_id)
@@ -75,6 +76,31 @@ struct sproc *find_proc(const char *id, const char *exec_id)
 			return p;
 	}
 	return NULL;
+}
+
+void task_free(struct task *t)
+{
+	bundle_cleanup(t);
+	task_forget(t);
+}
+
+void task_forget(struct task *t)
+{
+	kc_list_del(&t->node);
+	t->pod->n_tasks--;
+	while (!kc_list_empty(&t->execs)) {
+		struct sproc *p = kc_container_of(t->execs.next, struct sproc, node);
+		kc_list_del(&p->node);
+		sproc_free(p);
+	}
+	sproc_free(t->init);
+	for (size_t i = 0; i < t->n_mounts; i++)
+		free(t->mounts[i]);
+	free(t->mounts);
+	free(t->id);
+	free(t->bundle);
+	free(t->host_dir);
+	free(t);
 }
 
 void reply_empty(ttrpc_call *c)
@@ -100,7 +126,7 @@ static bool proc_uses(const struct sproc *p, uint32_t port)
 
 /* Random, so a process in the guest cannot predict (and race for) the port
  * of another's stream; unique among the pod's live streams (and p's own). */
-static uint32_t alloc_port(const struct sproc *self)
+static uint32_t alloc_port(struct tpod *pod, const struct sproc *self)
 {
 	for (;;) {
 		uint32_t r = 0;
@@ -108,9 +134,9 @@ static uint32_t alloc_port(const struct sproc *self)
 
 		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
 			r = (uint32_t)kc_now_ns() * 2654435761u;
-		r = SHIM_PORT_MIN + r % (SHIM_PORT_MAX - SHIM_PORT_MIN + 1);
+		r = TPOD_PORT_MIN + r % (TPOD_PORT_MAX - TPOD_PORT_MIN + 1);
 		used = proc_uses(self, r);
-		kc_list_for_each (n, &shim->tasks) {
+		kc_list_for_each (n, &pod->tasks) {
 			struct task *t = kc_container_of(n, struct task, node);
 			used = used || (t->init && proc_uses(t->init, r));
 			kc_list_for_each (m, &t->execs)
@@ -119,6 +145,13 @@ static uint32_t alloc_port(const struct sproc *self)
 		if (!used)
 			return r;
 	}
+}
+
+/* containerd's io_type "streaming": the guest serves the stream itself
+ * (the sandboxer's task endpoint proxies it), nothing to relay here. */
+static bool is_streaming(const char *uri)
+{
+	return strstr(uri, "?streaming_id=") != NULL;
 }
 
 struct sproc *sproc_new(struct task *t, const char *exec_id, bool terminal, const char *in,
@@ -133,8 +166,8 @@ struct sproc *sproc_new(struct task *t, const char *exec_id, bool terminal, cons
 	for (int i = 0; i < 3; i++) {
 		p->stdio[i] = xstrdup(uris[i] ? uris[i] : "");
 		/* A terminal merges stderr into stdout. */
-		if (*p->stdio[i] && !(terminal && i == 2))
-			p->ports[i] = alloc_port(p);
+		if (*p->stdio[i] && !(terminal && i == 2) && !is_streaming(p->stdio[i]))
+			p->ports[i] = alloc_port(t->pod, p);
 	}
 	return p;
 }
@@ -160,8 +193,8 @@ void sproc_free(struct sproc *p)
 char *guest_uri(const struct sproc *p, int i)
 {
 	if (!p->ports[i])
-		return xstrdup("");
-	return xasprintf("hvsock://%s:%u", shim->vsock_uds, p->ports[i]);
+		return xstrdup(is_streaming(p->stdio[i]) ? p->stdio[i] : "");
+	return xasprintf("hvsock://%s:%u", p->task->pod->vsock_uds, p->ports[i]);
 }
 
 void reply_wait(ttrpc_call *c, struct sproc *p)
@@ -191,7 +224,7 @@ static void publish_exit(struct sproc *p)
 	ev.exit_status = p->exit_status;
 	kc_pb_timestamp(&ts, p->exited_at);
 	ev.exited_at = &ts;
-	events_publish("/tasks/exit", "containerd.events.TaskExit", &ev.base);
+	events_publish(p->task->pod, "/tasks/exit", "containerd.events.TaskExit", &ev.base);
 	while (p->n_waiters > 0) {
 		ttrpc_call *c = p->waiters[--p->n_waiters];
 		ttrpc_call_set_cancel(c, NULL, NULL);
@@ -201,14 +234,16 @@ static void publish_exit(struct sproc *p)
 
 void proc_agent_exited(struct sproc *p, uint32_t status, uint64_t exited_at)
 {
+	bool dead = p->task->pod->vm_state == TPOD_VM_DEAD;
+
 	if (p->agent_exited)
 		return;
 	p->agent_exited = true;
 	p->exit_status = status;
 	p->exited_at = exited_at ? exited_at : kc_realtime_ns();
-	if (p->open_relays == 0 || shim->vm_state == SHIM_VM_DEAD) {
+	if (p->open_relays == 0 || dead) {
 		/* A dead VM will not finish its streams. */
-		for (int i = 1; i < 3 && shim->vm_state == SHIM_VM_DEAD; i++) {
+		for (int i = 1; i < 3 && dead; i++) {
 			relay_free(p->relay[i]);
 			p->relay[i] = NULL;
 		}
@@ -232,7 +267,7 @@ int start_relays(struct sproc *p, int from, int to, kc_err **err)
 	for (int i = from; i <= to; i++) {
 		if (!p->ports[i])
 			continue;
-		if (relay_start(i, p->stdio[i], shim->vsock_uds, p->ports[i], relay_done, p,
+		if (relay_start(p->task->pod, i, p->stdio[i], p->ports[i], relay_done, p,
 				&p->relay[i], err) < 0)
 			return kc_err_wrap(err, "stdio of %s",
 					   p->exec_id ? p->exec_id : p->task->id);
@@ -245,7 +280,7 @@ int start_relays(struct sproc *p, int from, int to, kc_err **err)
 static void on_internal_wait(void *ud, const kc_err *err, ProtobufCMessage **resp)
 {
 	struct pending *x = ud;
-	struct sproc *p = find_proc(x->id, x->exec_id);
+	struct sproc *p = find_proc(x->pod, x->id, x->exec_id);
 	Containerd__Task__V2__WaitResponse *r = (void *)*resp;
 
 	if (p) {
@@ -261,12 +296,13 @@ static void on_internal_wait(void *ud, const kc_err *err, ProtobufCMessage **res
 void watch_exit(struct sproc *p)
 {
 	Containerd__Task__V2__WaitRequest w = CONTAINERD__TASK__V2__WAIT_REQUEST__INIT;
-	struct pending *x = pending_new(NULL, p->task->id, p->exec_id);
+	struct tpod *pod = p->task->pod;
+	struct pending *x = pending_new(pod, NULL, p->task->id, p->exec_id);
 	kc_err *err = NULL;
 
 	w.id = p->task->id;
 	w.exec_id = p->exec_id ? p->exec_id : (char *)"";
-	if (kc_rpc_call(shim->agent, &containerd__task__v2__task__descriptor, "Wait", &w.base, 0,
+	if (kc_rpc_call(pod->agent, &containerd__task__v2__task__descriptor, "Wait", &w.base, 0,
 			on_internal_wait, x, &err) < 0) {
 		log_error("wait %s: %s", p->task->id, kc_err_msg(err));
 		kc_err_free(err);
@@ -275,11 +311,11 @@ void watch_exit(struct sproc *p)
 	}
 }
 
-void procs_agent_lost(void)
+void procs_agent_lost(struct tpod *pod)
 {
 	uint64_t now = kc_realtime_ns();
 
-	kc_list_for_each (n, &shim->tasks) {
+	kc_list_for_each (n, &pod->tasks) {
 		struct task *t = kc_container_of(n, struct task, node);
 		if (t->init->started && !t->init->agent_exited)
 			proc_agent_exited(t->init, 255, now);
@@ -312,19 +348,19 @@ static void on_forward(void *ud, const struct ttrpc_status *st, const uint8_t *d
 	pending_free(x);
 }
 
-void forward(ttrpc_call *c, const uint8_t *d, size_t n, ttrpc_reply_fn cb, const char *id,
-	     const char *exec_id)
+void forward(struct tpod *pod, ttrpc_call *c, const uint8_t *d, size_t n, ttrpc_reply_fn cb,
+	     const char *id, const char *exec_id)
 {
 	struct pending *x;
 	kc_err *err = NULL;
 
-	if (shim->vm_state != SHIM_VM_READY) {
+	if (pod->vm_state != TPOD_VM_READY) {
 		ttrpc_call_reply_error(c, TTRPC_UNAVAILABLE, "%s: the pod's VM is not running",
 				       ttrpc_call_method(c));
 		return;
 	}
-	x = pending_new(c, id, exec_id);
-	if (ttrpc_client_call_raw(shim->agent, TASK_SVC, ttrpc_call_method(c), d, n, timeout_of(c),
+	x = pending_new(pod, c, id, exec_id);
+	if (ttrpc_client_call_raw(pod->agent, TASK_SVC, ttrpc_call_method(c), d, n, timeout_of(c),
 				  cb ? cb : on_forward, x, &err) < 0) {
 		pending_free(x);
 		ttrpc_call_reply_kc_err(c, err);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* containerd.task.v2.Task as containerd sees it: most calls are forwarded to
- * the agent unchanged; Create/Exec/Start/Wait/Delete also manage the host
- * side (bundle, stdio relays, exit tracking, events). */
+/* containerd.task.v2/v3.Task as containerd sees it, for one pod (the
+ * service's data): most calls are forwarded to the agent unchanged;
+ * Create/Exec/Start/Wait/Delete also manage the host side (bundle, stdio
+ * relays, exit tracking, events). */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -12,38 +13,19 @@
 #include "bundle.h"
 #include "containerd/events/task.pb-c.h"
 #include "containerd/task/v2/shim.pb-c.h"
-#include "events.h"
 #include "id.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "log.h"
 #include "relay.h"
-#include "shim_proc.h"
-#include "shim_vm.h"
+#include "proc.h"
 
 /* ---------------------------------------------------------------- create */
-
-static void task_free(struct task *t)
-{
-	kc_list_del(&t->node);
-	shim->n_tasks--;
-	while (!kc_list_empty(&t->execs)) {
-		struct sproc *p = kc_container_of(t->execs.next, struct sproc, node);
-		kc_list_del(&p->node);
-		sproc_free(p);
-	}
-	sproc_free(t->init);
-	bundle_cleanup(t);
-	free(t->id);
-	free(t->bundle);
-	free(t->host_dir);
-	free(t);
-}
 
 static void on_create(void *ud, const struct ttrpc_status *st, const uint8_t *d, size_t n)
 {
 	struct pending *x = ud;
 	ttrpc_call *c = pending_take(x);
-	struct task *t = find_task(x->id);
+	struct task *t = find_task(x->pod, x->id);
 	Containerd__Task__V2__CreateTaskResponse *r = NULL;
 	kc_err *err = NULL;
 
@@ -77,7 +59,7 @@ static void on_create(void *ud, const struct ttrpc_status *st, const uint8_t *d,
 		ev.bundle = t->bundle;
 		ev.io = &io;
 		ev.pid = r->pid;
-		events_publish("/tasks/create", "containerd.events.TaskCreate", &ev.base);
+		events_publish(t->pod, "/tasks/create", "containerd.events.TaskCreate", &ev.base);
 	}
 	if (c)
 		ttrpc_call_reply_raw(c, d, n);
@@ -95,7 +77,7 @@ static void create_in_vm(void *ud, const kc_err *vm_err)
 	Containerd__Task__V2__CreateTaskRequest fwd =
 	    CONTAINERD__TASK__V2__CREATE_TASK_REQUEST__INIT;
 	_cleanup_free_ char *gb = NULL, *in = NULL, *out = NULL, *errp = NULL;
-	struct task *t = find_task(x->id);
+	struct task *t = find_task(x->pod, x->id);
 	struct pending *y;
 	ttrpc_call *c;
 	kc_err *err = NULL;
@@ -120,7 +102,7 @@ static void create_in_vm(void *ud, const kc_err *vm_err)
 	}
 	if (bundle_prepare(t, r->rootfs, r->n_rootfs, &err) < 0)
 		goto fail;
-	gb = xasprintf("%s/%s", SHIM_GUEST_SHARED, t->id);
+	gb = xasprintf("%s/%s", TPOD_GUEST_SHARED, t->id);
 	in = guest_uri(t->init, 0);
 	out = guest_uri(t->init, 1);
 	errp = guest_uri(t->init, 2);
@@ -131,10 +113,10 @@ static void create_in_vm(void *ud, const kc_err *vm_err)
 	fwd.stdout = out;
 	fwd.stderr = errp;
 	c = pending_take(x);
-	y = pending_new(c, r->id, NULL);
+	y = pending_new(x->pod, c, r->id, NULL);
 	y->gen = t->gen;
-	if (ttrpc_client_call(shim->agent, TASK_SVC, "Create", &fwd.base, timeout_of(c), on_create,
-			      y, &err) < 0) {
+	if (ttrpc_client_call(x->pod->agent, TASK_SVC, "Create", &fwd.base, timeout_of(c),
+			      on_create, y, &err) < 0) {
 		pending_free(y);
 		x->call = c;
 		goto fail;
@@ -156,10 +138,10 @@ out:
 static void h_create(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 {
 	Containerd__Task__V2__CreateTaskRequest *r = NULL;
+	struct tpod *pod = ud;
 	struct pending *x;
 	struct task *t;
 	kc_err *err = NULL;
-	(void)ud;
 
 	if (KC_CALL_UNPACK(c, containerd__task__v2__create_task_request, d, n, r) < 0)
 		return;
@@ -169,27 +151,26 @@ static void h_create(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 		containerd__task__v2__create_task_request__free_unpacked(r, NULL);
 		return;
 	}
-	if (find_task(r->id)) {
+	if (find_task(pod, r->id)) {
 		ttrpc_call_reply_error(c, TTRPC_ALREADY_EXISTS, "task %s: already exists", r->id);
 		containerd__task__v2__create_task_request__free_unpacked(r, NULL);
 		return;
 	}
 	t = xcalloc(1, sizeof(*t));
+	t->pod = pod;
 	t->id = xstrdup(r->id);
 	t->bundle = xstrdup(r->bundle);
-	t->gen = ++shim->next_gen;
+	t->gen = ++pod->next_gen;
 	kc_list_init(&t->execs);
-	kc_list_add_tail(&shim->tasks, &t->node);
-	shim->n_tasks++;
+	kc_list_add_tail(&pod->tasks, &t->node);
+	pod->n_tasks++;
 	t->init = sproc_new(t, NULL, r->terminal, r->stdin, r->stdout, r->stderr);
-	if (shim->vm_state == SHIM_VM_NONE && !shim->vm_annotations) {
-		shim->n_vm_annotations = bundle_vm_annotations(r->bundle, &shim->vm_annotations);
-		shim->vm_netns = bundle_netns(r->bundle);
-	}
-	x = pending_new(c, r->id, NULL);
+	if (pod->vm_state == TPOD_VM_NONE && pod->ops->first_create)
+		pod->ops->first_create(pod, r->bundle);
+	x = pending_new(pod, c, r->id, NULL);
 	x->gen = t->gen;
 	x->data = r;
-	shim_vm_ensure(create_in_vm, x);
+	pod->ops->vm_ensure(pod, create_in_vm, x);
 }
 
 /* ----------------------------------------------------------------- start */
@@ -198,7 +179,7 @@ static void on_start(void *ud, const struct ttrpc_status *st, const uint8_t *d, 
 {
 	struct pending *x = ud;
 	ttrpc_call *c = pending_take(x);
-	struct sproc *p = find_proc(x->id, x->exec_id);
+	struct sproc *p = find_proc(x->pod, x->id, x->exec_id);
 	Containerd__Task__V2__StartResponse *r = NULL;
 	kc_err *err = NULL;
 
@@ -223,13 +204,14 @@ static void on_start(void *ud, const struct ttrpc_status *st, const uint8_t *d, 
 			ev.container_id = p->task->id;
 			ev.exec_id = p->exec_id;
 			ev.pid = r->pid;
-			events_publish("/tasks/exec-started", "containerd.events.TaskExecStarted",
-				       &ev.base);
+			events_publish(x->pod, "/tasks/exec-started",
+				       "containerd.events.TaskExecStarted", &ev.base);
 		} else {
 			Containerd__Events__TaskStart ev = CONTAINERD__EVENTS__TASK_START__INIT;
 			ev.container_id = p->task->id;
 			ev.pid = r->pid;
-			events_publish("/tasks/start", "containerd.events.TaskStart", &ev.base);
+			events_publish(x->pod, "/tasks/start", "containerd.events.TaskStart",
+				       &ev.base);
 		}
 	}
 	if (c)
@@ -245,12 +227,12 @@ static void h_start(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 {
 	Containerd__Task__V2__StartRequest *r =
 	    containerd__task__v2__start_request__unpack(NULL, n, d);
-	(void)ud;
+	struct tpod *pod = ud;
 	if (!r) {
 		ttrpc_call_reply_error(c, TTRPC_INVALID_ARGUMENT, "malformed StartRequest");
 		return;
 	}
-	struct sproc *p = find_proc(r->id, r->exec_id);
+	struct sproc *p = find_proc(pod, r->id, r->exec_id);
 	if (!p)
 		ttrpc_call_reply_error(c, TTRPC_NOT_FOUND, "start: %s %s not found", r->id,
 				       r->exec_id);
@@ -258,7 +240,7 @@ static void h_start(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 		ttrpc_call_reply_error(c, TTRPC_FAILED_PRECONDITION,
 				       "start %s: still being created", r->id);
 	else
-		forward(c, d, n, on_start, r->id, r->exec_id);
+		forward(pod, c, d, n, on_start, r->id, r->exec_id);
 	containerd__task__v2__start_request__free_unpacked(r, NULL);
 }
 
@@ -268,7 +250,7 @@ static void on_exec(void *ud, const struct ttrpc_status *st, const uint8_t *d, s
 {
 	struct pending *x = ud;
 	ttrpc_call *c = pending_take(x);
-	struct sproc *p = find_proc(x->id, x->exec_id);
+	struct sproc *p = find_proc(x->pod, x->id, x->exec_id);
 	(void)d;
 	(void)n;
 
@@ -283,7 +265,8 @@ static void on_exec(void *ud, const struct ttrpc_status *st, const uint8_t *d, s
 		Containerd__Events__TaskExecAdded ev = CONTAINERD__EVENTS__TASK_EXEC_ADDED__INIT;
 		ev.container_id = x->id;
 		ev.exec_id = x->exec_id;
-		events_publish("/tasks/exec-added", "containerd.events.TaskExecAdded", &ev.base);
+		events_publish(x->pod, "/tasks/exec-added", "containerd.events.TaskExecAdded",
+			       &ev.base);
 		if (c)
 			reply_empty(c);
 	}
@@ -294,25 +277,25 @@ static void h_exec(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 {
 	Containerd__Task__V2__ExecProcessRequest *r =
 	    containerd__task__v2__exec_process_request__unpack(NULL, n, d);
+	struct tpod *pod = ud;
 	struct task *t;
 	struct sproc *p;
 	char *uris[3];
 	struct pending *x;
 	kc_err *err = NULL;
-	(void)ud;
 
 	if (!r) {
 		ttrpc_call_reply_error(c, TTRPC_INVALID_ARGUMENT, "malformed ExecProcessRequest");
 		return;
 	}
-	t = find_task(r->id);
-	if (!t || !r->exec_id || !*r->exec_id || find_proc(r->id, r->exec_id)) {
+	t = find_task(pod, r->id);
+	if (!t || !r->exec_id || !*r->exec_id || find_proc(pod, r->id, r->exec_id)) {
 		ttrpc_call_reply_error(c, t ? TTRPC_ALREADY_EXISTS : TTRPC_NOT_FOUND,
 				       "exec %s in %s: %s", r->exec_id, r->id,
 				       t ? "exec id invalid or already exists" : "no such task");
 		goto out;
 	}
-	if (shim->vm_state != SHIM_VM_READY || !t->in_guest) {
+	if (pod->vm_state != TPOD_VM_READY || !t->in_guest) {
 		ttrpc_call_reply_error(c, TTRPC_UNAVAILABLE, "exec: the pod's VM is not running");
 		goto out;
 	}
@@ -323,8 +306,8 @@ static void h_exec(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 	r->stdin = uris[0];
 	r->stdout = uris[1];
 	r->stderr = uris[2];
-	x = pending_new(c, r->id, r->exec_id);
-	if (ttrpc_client_call(shim->agent, TASK_SVC, "Exec", &r->base, timeout_of(c), on_exec, x,
+	x = pending_new(pod, c, r->id, r->exec_id);
+	if (ttrpc_client_call(pod->agent, TASK_SVC, "Exec", &r->base, timeout_of(c), on_exec, x,
 			      &err) < 0) {
 		pending_free(x);
 		kc_list_del(&p->node);
@@ -356,14 +339,14 @@ static void h_wait(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 {
 	Containerd__Task__V2__WaitRequest *r =
 	    containerd__task__v2__wait_request__unpack(NULL, n, d);
+	struct tpod *pod = ud;
 	struct sproc *p;
-	(void)ud;
 
 	if (!r) {
 		ttrpc_call_reply_error(c, TTRPC_INVALID_ARGUMENT, "malformed WaitRequest");
 		return;
 	}
-	p = find_proc(r->id, r->exec_id);
+	p = find_proc(pod, r->id, r->exec_id);
 	if (!p) {
 		ttrpc_call_reply_error(c, TTRPC_NOT_FOUND, "wait: %s %s not found", r->id,
 				       r->exec_id);
@@ -382,7 +365,7 @@ static void on_state(void *ud, const struct ttrpc_status *st, const uint8_t *d, 
 {
 	struct pending *x = ud;
 	ttrpc_call *c = pending_take(x);
-	struct sproc *p = find_proc(x->id, x->exec_id);
+	struct sproc *p = find_proc(x->pod, x->id, x->exec_id);
 	Containerd__Task__V2__StateResponse *r = NULL;
 
 	if (!c)
@@ -418,19 +401,19 @@ static void h_state(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 {
 	Containerd__Task__V2__StateRequest *r =
 	    containerd__task__v2__state_request__unpack(NULL, n, d);
+	struct tpod *pod = ud;
 	struct sproc *p;
-	(void)ud;
 
 	if (!r) {
 		ttrpc_call_reply_error(c, TTRPC_INVALID_ARGUMENT, "malformed StateRequest");
 		return;
 	}
-	p = find_proc(r->id, r->exec_id);
+	p = find_proc(pod, r->id, r->exec_id);
 	if (!p) {
 		ttrpc_call_reply_error(c, TTRPC_NOT_FOUND, "state: %s %s not found", r->id,
 				       r->exec_id);
-	} else if (!p->task->in_guest || shim->vm_state == SHIM_VM_DEAD ||
-		   (p->exited && shim->vm_state != SHIM_VM_READY)) {
+	} else if (!p->task->in_guest || pod->vm_state == TPOD_VM_DEAD ||
+		   (p->exited && pod->vm_state != TPOD_VM_READY)) {
 		Containerd__Task__V2__StateResponse s = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
 		Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 		s.id = p->task->id;
@@ -451,7 +434,7 @@ static void h_state(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 		s.exited_at = &ts;
 		ttrpc_call_reply(c, &s.base);
 	} else {
-		forward(c, d, n, on_state, r->id, r->exec_id);
+		forward(pod, c, d, n, on_state, r->id, r->exec_id);
 	}
 	containerd__task__v2__state_request__free_unpacked(r, NULL);
 }
@@ -489,7 +472,7 @@ static void delete_local(ttrpc_call *c, struct sproc *p)
 		ev.exit_status = p->exit_status;
 		kc_pb_timestamp(&ts, p->exited_at ? p->exited_at : kc_realtime_ns());
 		ev.exited_at = &ts;
-		events_publish("/tasks/delete", "containerd.events.TaskDelete", &ev.base);
+		events_publish(t->pod, "/tasks/delete", "containerd.events.TaskDelete", &ev.base);
 	}
 	task_free(t);
 }
@@ -498,10 +481,10 @@ static void on_delete(void *ud, const struct ttrpc_status *st, const uint8_t *d,
 {
 	struct pending *x = ud;
 	ttrpc_call *c = pending_take(x);
-	struct sproc *p = find_proc(x->id, x->exec_id);
+	struct sproc *p = find_proc(x->pod, x->id, x->exec_id);
 	Containerd__Task__V2__DeleteResponse *r = NULL;
 
-	if (st->code && st->code != TTRPC_NOT_FOUND && shim->vm_state != SHIM_VM_DEAD) {
+	if (st->code && st->code != TTRPC_NOT_FOUND && x->pod->vm_state != TPOD_VM_DEAD) {
 		if (c)
 			reply_status(c, st);
 		goto out;
@@ -526,27 +509,27 @@ static void h_delete(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 {
 	Containerd__Task__V2__DeleteRequest *r =
 	    containerd__task__v2__delete_request__unpack(NULL, n, d);
+	struct tpod *pod = ud;
 	struct sproc *p;
-	(void)ud;
 
 	if (!r) {
 		ttrpc_call_reply_error(c, TTRPC_INVALID_ARGUMENT, "malformed DeleteRequest");
 		return;
 	}
-	p = find_proc(r->id, r->exec_id);
+	p = find_proc(pod, r->id, r->exec_id);
 	if (!p)
 		ttrpc_call_reply_error(c, TTRPC_NOT_FOUND, "delete: %s %s not found", r->id,
 				       r->exec_id);
 	else if (!p->task->in_guest)
 		ttrpc_call_reply_error(c, TTRPC_FAILED_PRECONDITION,
 				       "delete %s: still being created", r->id);
-	else if (p->started && !p->exited && shim->vm_state != SHIM_VM_DEAD)
+	else if (p->started && !p->exited && pod->vm_state != TPOD_VM_DEAD)
 		ttrpc_call_reply_error(c, TTRPC_FAILED_PRECONDITION,
 				       "delete %s: the process is still running", r->id);
-	else if (shim->vm_state != SHIM_VM_READY)
+	else if (pod->vm_state != TPOD_VM_READY)
 		delete_local(c, p);
 	else
-		forward(c, d, n, on_delete, r->id, r->exec_id);
+		forward(pod, c, d, n, on_delete, r->id, r->exec_id);
 	containerd__task__v2__delete_request__free_unpacked(r, NULL);
 }
 
@@ -554,23 +537,21 @@ static void h_delete(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 
 static void h_forward(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 {
-	(void)ud;
-	forward(c, d, n, NULL, NULL, NULL);
+	forward(ud, c, d, n, NULL, NULL, NULL);
 }
 
 static void h_close_io(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 {
 	Containerd__Task__V2__CloseIORequest *r =
 	    containerd__task__v2__close_iorequest__unpack(NULL, n, d);
-	struct sproc *p = r ? find_proc(r->id, r->exec_id) : NULL;
-	(void)ud;
+	struct sproc *p = r ? find_proc(ud, r->id, r->exec_id) : NULL;
 	if (p && r->stdin && p->relay[0]) {
 		/* Our relay owns the guest's stdin: closing it after the bytes
 		 * containerd sent is the EOF; the agent must not cut it short. */
 		relay_close_stdin(p->relay[0]);
 		reply_empty(c);
 	} else {
-		forward(c, d, n, NULL, NULL, NULL);
+		forward(ud, c, d, n, NULL, NULL, NULL);
 	}
 	if (r)
 		containerd__task__v2__close_iorequest__free_unpacked(r, NULL);
@@ -581,8 +562,7 @@ static void h_connect(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 	Containerd__Task__V2__ConnectRequest *r =
 	    containerd__task__v2__connect_request__unpack(NULL, n, d);
 	Containerd__Task__V2__ConnectResponse resp = CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
-	struct sproc *p = r ? find_proc(r->id, NULL) : NULL;
-	(void)ud;
+	struct sproc *p = r ? find_proc(ud, r->id, NULL) : NULL;
 	resp.shim_pid = (uint32_t)getpid();
 	resp.task_pid = p ? p->pid : 0;
 	resp.version = (char *)"";
@@ -593,8 +573,8 @@ static void h_connect(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 
 static void quit(void *ud)
 {
-	(void)ud;
-	kc_loop_quit(shim->loop);
+	struct tpod *pod = ud;
+	pod->ops->quit(pod);
 }
 
 static void quit_timer(kc_timer *t, void *ud)
@@ -603,39 +583,41 @@ static void quit_timer(kc_timer *t, void *ud)
 	quit(ud);
 }
 
-/* The VM is stopped: answer, hand containerd the last events, exit. */
+/* The VM is stopped: answer, hand containerd the last events, quit. */
 static void on_vm_stopped(void *ud, const kc_err *err)
 {
 	struct pending *x = ud;
+	struct tpod *pod = x->pod;
 	ttrpc_call *c = pending_take(x);
-	(void)err; /* logged by shim_vm.c; containerd cannot do better */
+	(void)err; /* logged by the owner; containerd cannot do better */
 
 	if (c)
 		reply_empty(c);
 	pending_free(x);
-	if (shim->events)
-		kc_evpub_drain(shim->events, kc_now_ns() + 5 * KC_NSEC_PER_SEC, quit, NULL);
+	if (pod->events)
+		kc_evpub_drain(pod->events, kc_now_ns() + 5 * KC_NSEC_PER_SEC, quit, pod);
 	else
-		kc_timer_after(shim->loop, 0, quit_timer, NULL);
+		kc_timer_after(pod->loop, 0, quit_timer, pod);
 }
 
 static void h_shutdown(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 {
 	Containerd__Task__V2__ShutdownRequest *r =
 	    containerd__task__v2__shutdown_request__unpack(NULL, n, d);
+	struct tpod *pod = ud;
 	bool now = r && r->now;
-	(void)ud;
+
 	if (r)
 		containerd__task__v2__shutdown_request__free_unpacked(r, NULL);
 	/* Like containerd's shims: stay while the pod has tasks. */
-	if ((shim->n_tasks > 0 && !now) || shim->shutting_down) {
+	if ((pod->n_tasks > 0 && !now) || pod->shutting_down) {
 		reply_empty(c);
 		return;
 	}
-	shim->shutting_down = true;
-	while (!kc_list_empty(&shim->tasks))
-		task_free(kc_container_of(shim->tasks.next, struct task, node));
-	shim_vm_stop(on_vm_stopped, pending_new(c, NULL, NULL));
+	pod->shutting_down = true;
+	while (!kc_list_empty(&pod->tasks))
+		task_free(kc_container_of(pod->tasks.next, struct task, node));
+	pod->ops->vm_stop(pod, on_vm_stopped, pending_new(pod, c, NULL, NULL));
 }
 
 static const struct ttrpc_method methods[] = {
@@ -647,8 +629,15 @@ static const struct ttrpc_method methods[] = {
     {"Connect", h_connect, 0}, {"Shutdown", h_shutdown, 0},
 };
 
-const struct ttrpc_service shim_task_service = {
-    .name = TASK_SVC,
+const struct ttrpc_service tpod_task_service = {
+    .name = "containerd.task.v2.Task",
+    .methods = methods,
+    .n_methods = KC_ARRAY_SIZE(methods),
+};
+
+/* containerd 2.x's sandbox mode: the same messages, another package. */
+const struct ttrpc_service tpod_task_service_v3 = {
+    .name = "containerd.task.v3.Task",
     .methods = methods,
     .n_methods = KC_ARRAY_SIZE(methods),
 };

@@ -19,9 +19,10 @@
 #include "log.h"
 #include "relaybuf.h"
 #include "relay.h"
-#include "shim.h"
+#include "tpod.h"
 
 struct relay {
+	struct tpod *pod;
 	int idx;
 	int vfd, hfd;
 	kc_dialer *dialer;
@@ -73,7 +74,7 @@ static void on_io(kc_watch *w, int fd, uint32_t ev, void *ud)
 static void set_watch(struct relay *r, kc_watch **w, int fd, uint32_t ev)
 {
 	if (!*w)
-		(void)kc_loop_watch(shim->loop, fd, ev ? ev : EPOLLIN, on_io, r, w, NULL);
+		(void)kc_loop_watch(r->pod->loop, fd, ev ? ev : EPOLLIN, on_io, r, w, NULL);
 	if (*w)
 		kc_watch_set_events(*w, ev);
 }
@@ -119,7 +120,7 @@ static void on_dialed(int fd, kc_err *err, void *ud)
 
 /* binary:///path?a=b : containerd's logging protocol. The logger gets the
  * stdout and stderr pipes as fds 3 and 4 and closes fd 5 when ready. */
-static int binary_logger(const char *uri, int *out_w, int *err_w, kc_err **err)
+static int binary_logger(struct tpod *pod, const char *uri, int *out_w, int *err_w, kc_err **err)
 {
 	_cleanup_free_ char *s = xstrdup(uri + strlen("binary://"));
 	char *q = strchr(s, '?');
@@ -146,8 +147,8 @@ static int binary_logger(const char *uri, int *out_w, int *err_w, kc_err **err)
 	if (pid < 0)
 		return kc_err_sys(err, "fork logger %s", s);
 	if (pid == 0) {
-		setenv("CONTAINER_ID", shim->id, 1);
-		setenv("CONTAINER_NAMESPACE", shim->ns, 1);
+		setenv("CONTAINER_ID", pod->id, 1);
+		setenv("CONTAINER_NAMESPACE", pod->ns, 1);
 		dup2(o[0], 3);
 		dup2(e[0], 4);
 		dup2(w[1], 5);
@@ -195,7 +196,7 @@ static int open_host(int idx, const char *uri, kc_err **err)
 
 static int logger_fds[2] = {-1, -1};
 
-int relay_start(int idx, const char *uri, const char *vsock_uds, uint32_t port, relay_done_fn fn,
+int relay_start(struct tpod *pod, int idx, const char *uri, uint32_t port, relay_done_fn fn,
 		void *ud, struct relay **ret, kc_err **err)
 {
 	struct relay *r = xcalloc(1, sizeof(*r));
@@ -204,7 +205,7 @@ int relay_start(int idx, const char *uri, const char *vsock_uds, uint32_t port, 
 
 	if (kc_has_prefix(uri, "binary://")) {
 		/* One logger takes both output streams; start it with stdout. */
-		if (idx == 1 && binary_logger(uri, &logger_fds[0], &logger_fds[1], err) < 0) {
+		if (idx == 1 && binary_logger(pod, uri, &logger_fds[0], &logger_fds[1], err) < 0) {
 			free(r);
 			return kc_err_retp(err);
 		}
@@ -223,14 +224,14 @@ int relay_start(int idx, const char *uri, const char *vsock_uds, uint32_t port, 
 			return hfd;
 		}
 	}
+	r->pod = pod;
 	r->idx = idx;
 	r->hfd = hfd;
 	r->vfd = -1;
 	r->fn = fn;
 	r->ud = ud;
-	snprintf(ep.path, sizeof(ep.path), "%s", vsock_uds);
-	r->dialer =
-	    kc_dial_async(shim->loop, &ep, kc_now_ns() + 30 * KC_NSEC_PER_SEC, on_dialed, r);
+	snprintf(ep.path, sizeof(ep.path), "%s", pod->vsock_uds);
+	r->dialer = kc_dial_async(pod->loop, &ep, kc_now_ns() + 30 * KC_NSEC_PER_SEC, on_dialed, r);
 	*ret = r;
 	return 0;
 }
