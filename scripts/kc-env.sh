@@ -18,6 +18,11 @@
 # sandbox image $KC_PAUSE_IMAGE, restrict_oom_score_adj), run inside a network
 # namespace of its own ($KC_NETNS) with a CNI bridge there; the images
 # $KC_PAUSE_IMAGE, $KC_CRI_IMAGE and $KC_NOETC_IMAGE are imported for CRI.
+# KC_NATIVE=1 (with KC_CRI, containerd 2.x): Kuasar's native mode instead of
+# the shim: `[proxy_plugins.kuasar] type = "sandbox"` on the sandboxer's socket,
+# handlers kuasar-native (io_type streaming) and kuasar-native-fifo (fifo) with
+# sandboxer = "kuasar", the sandboxer's task events to containerd's ttrpc
+# socket, and no shim on containerd's PATH (handlers runc and these only).
 
 KC_TOP=${KC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 KC_IMAGE=${KC_IMAGE:-kuasar-c/busybox:test}
@@ -87,10 +92,34 @@ TOML
     conf_dir = '$1/cni'
   [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
     runtime_type = 'io.containerd.runc.v2'
+TOML
+		if [ -n "${KC_NATIVE:-}" ]; then
+			# No options table: CRI would make runtimeoptions of it, which
+			# the task endpoint's runc Options cannot be read from.
+			cat <<TOML
+  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.kuasar-native]
+    runtime_type = '$KC_RUNTIME'
+    sandboxer = 'kuasar'
+    io_type = 'streaming'
+  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.kuasar-native-fifo]
+    runtime_type = '$KC_RUNTIME'
+    sandboxer = 'kuasar'
+    io_type = 'fifo'
+TOML
+		else
+			cat <<TOML
   [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.kuasar-vmm]
     runtime_type = '$KC_RUNTIME'
+TOML
+		fi
+		cat <<TOML
 [plugins.'io.containerd.grpc.v1.cri']
   stream_server_address = '127.0.0.1'
+TOML
+		[ -z "${KC_NATIVE:-}" ] || cat <<TOML
+[proxy_plugins.kuasar]
+  type = 'sandbox'
+  address = '$1/sbx.sock'
 TOML
 	else
 		cat <<TOML
@@ -176,8 +205,10 @@ accel = "auto"
 vhost_device_vsock = "$vhost"
 TOML
 	kc_containerd_toml "$KC_DIR" "$major" >"$KC_DIR/containerd.toml"
+	local events=()
+	[ -z "${KC_NATIVE:-}" ] || events=(--events-address "$KC_DIR/ctd/containerd.sock.ttrpc")
 	"$bin/vmm-sandboxer" --listen "$KC_DIR/sbx.sock" --dir "$KC_DIR/vmm" \
-		--config "$KC_DIR/sandboxer.toml" >"$KC_DIR/sandboxer.log" 2>&1 &
+		--config "$KC_DIR/sandboxer.toml" "${events[@]}" >"$KC_DIR/sandboxer.log" 2>&1 &
 	KC_SBX_PID=$!
 	kc_wait_socket "$KC_DIR/sbx.sock" 10 || {
 		echo "vmm-sandboxer did not start:" >&2
@@ -206,12 +237,27 @@ TOML
 
 # (Re)start containerd (in $KC_NETNS with KC_CRI); its log is appended.
 kc_ctd_start() {
-	local bin=${KC_BIN_DIR:-$KC_TOP/build/bin} in_ns=()
+	local bin=${KC_BIN_DIR:-$KC_TOP/build/bin} in_ns=() path=$PATH
 	[ -z "${KC_NETNS:-}" ] || in_ns=(nsenter "--net=/run/netns/$KC_NETNS")
 	# containerd finds our shim on its PATH; the shim finds the sandboxer here.
-	PATH=$bin:$PATH KUASAR_SANDBOXER_ADDRESS=$KC_DIR/sbx.sock \
+	# Native mode: no shim, so containerd's PATH must not lead to one.
+	if [ -n "${KC_NATIVE:-}" ]; then
+		path=$(kc_path_without_shim)
+	else
+		path=$bin:$PATH
+	fi
+	PATH=$path KUASAR_SANDBOXER_ADDRESS=$KC_DIR/sbx.sock \
 		"${in_ns[@]}" "$KC_CONTAINERD" --config "$KC_DIR/containerd.toml" >>"$KC_DIR/containerd.log" 2>&1 &
 	KC_CTD_PID=$!
+}
+
+# $PATH without the directories that hold containerd-shim-kuasar-vmm-v2.
+kc_path_without_shim() {
+	local d out='' IFS=:
+	for d in $PATH; do
+		[ -e "$d/containerd-shim-kuasar-vmm-v2" ] || out=${out:+$out:}$d
+	done
+	echo "$out"
 }
 
 # The CRI suite's images, in CRI's namespace: a scratch pause image (only a

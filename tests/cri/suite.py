@@ -45,6 +45,10 @@ class Suite:
         self.pb = crimod.load_api(args.api_proto, args.gen)
         self.c = crimod.Cri(self.pb, args.socket)
         self.handler = args.handler
+        # Our VM handlers: the shim (kuasar-vmm) and Kuasar's native mode
+        # (kuasar-native*: containerd's sandbox API, no pause container).
+        self.vm = args.handler.startswith("kuasar")
+        self.native = args.handler.startswith("kuasar-native")
         self.pods = []
         conf = getattr(args, "cni_conf", "")
         self.net = netcheck.CniNet(conf) if conf else None
@@ -278,7 +282,7 @@ class Suite:
         cid = self.container(pod, cfg, "app", ["sleep", "3600"])
         ncpu = int(self.out(cid, "grep -c ^processor /proc/cpuinfo"))
         mem_kb = int(self.out(cid, "awk '/^MemTotal/ {print $2}' /proc/meminfo"))
-        if self.handler == "kuasar-vmm":
+        if self.vm:
             check(ncpu == 2, "the VM has %d CPUs, not 2" % ncpu)
             check(300 << 10 < mem_kb <= 384 << 10, "the VM has %d KiB, not ~384 MiB" % mem_kb)
         else:
@@ -460,7 +464,7 @@ class Suite:
                   "the pod's netns has no kctap* link (%s) or no ingress qdisc on eth0 (%s)" %
                   (taps, netcheck.tc_ingress("eth0", ns)))
         checks = [("interface", iface)]
-        if self.handler == "kuasar-vmm":
+        if self.vm:
             checks.append(("veth -> tap", tap_path))
         self.try_all(checks + [
             ("node -> pod %s" % ip4, lambda: self.node_to_pod(ip4)),

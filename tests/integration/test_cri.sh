@@ -6,7 +6,12 @@
 # Exit 77 (with the reason) if this machine cannot run it at all.
 # For local iteration: KC_CRI_ONLY=case,... (suite.py --only; the containerd
 # restart runs only if "restart" is in the list), KC_CRI_HANDLERS="runc" (default
-# "runc kuasar-vmm").
+# "runc kuasar-vmm"; for the native pass "kuasar-native kuasar-native-fifo").
+# On containerd 2.x a third pass runs Kuasar's native mode (scripts/kc-env.sh
+# KC_NATIVE): containerd drives vmm-sandboxer as a sandbox proxy plugin and
+# talks to its task endpoint, with no shim on containerd's PATH; the pass fails
+# if a containerd-shim-kuasar-vmm-v2 process is ever seen. KC_CRI_NATIVE=0
+# leaves it out; KC_CRI_PASSES="native" runs only it (or "1", "2").
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 skip() { echo "skip: $*"; exit 77; }
@@ -35,24 +40,49 @@ cache=${KC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kuasar-c}
 passes=("$@")
 if [ ${#passes[@]} -eq 0 ]; then
 	command -v containerd >/dev/null || skip "containerd is not installed"
-	passes=(containerd)
+	want=${KC_CRI_PASSES:-1 2 native}
+	passes=()
+	[[ " $want " != *" 1 "* ]] || passes+=(containerd)
 	ctd2=$(kc_envmk CONTAINERD2)
-	if [ -n "$ctd2" ] && [ -x "$ctd2" ]; then passes+=("$ctd2"); else
-		echo "skipped: no containerd 2.x pass (scripts/setup-deps.sh containerd2)"; fi
+	if [ -n "$ctd2" ] && [ -x "$ctd2" ]; then
+		[[ " $want " != *" 2 "* ]] || passes+=("$ctd2")
+		[[ " $want " != *" native "* || "${KC_CRI_NATIVE:-1}" = 0 ]] || passes+=("native:$ctd2")
+	else
+		echo "skipped: no containerd 2.x pass (scripts/setup-deps.sh containerd2)"
+		echo "skipped: no native-mode pass (needs containerd 2.x)"
+	fi
 fi
 
 fails=0
 dir=''
+watch=''
 cleanup() {
+	[ -n "$watch" ] && kill "$watch" 2>/dev/null && wait "$watch" 2>/dev/null
+	watch=''
 	kc_env_down
 	[ -n "$dir" ] && rm -rf "$dir"
 	dir=''
 }
 trap cleanup EXIT
+# Native mode: any containerd-shim-kuasar-vmm-v2 process seen is a failure.
+shim_watch() { # FILE: appends what it sees, until killed
+	local p cmd
+	while :; do
+		for p in /proc/[0-9]*; do
+			read -r -d '' cmd <"$p/cmdline" 2>/dev/null || continue
+			[[ "$cmd" != *containerd-shim-kuasar-vmm-v2* ]] || echo "${p#/proc/} $cmd" >>"$1"
+		done
+		sleep 0.1
+	done
+}
 for ctd in "${passes[@]}"; do
 	# Short: <dir>/vmm/<64-char pod id>/task.vsock_<port> must fit a socket path.
 	dir=$(mktemp -d /tmp/kc.XXXXXX)
-	KC_CRI=1 KC_CONTAINERD=$ctd KC_CTR='' KC_NETNS=''
+	native='' handlers=${KC_CRI_HANDLERS:-runc kuasar-vmm} watch=''
+	if [[ "$ctd" == native:* ]]; then
+		native=1 ctd=${ctd#native:} handlers=${KC_CRI_HANDLERS:-kuasar-native kuasar-native-fifo}
+	fi
+	KC_CRI=1 KC_CONTAINERD=$ctd KC_CTR='' KC_NETNS='' KC_NATIVE=$native
 	export KC_CRI
 	if ! kc_env_up "$dir"; then
 		echo "FAIL $ctd: environment did not start"
@@ -61,7 +91,19 @@ for ctd in "${passes[@]}"; do
 		cleanup
 		continue
 	fi
-	echo "# containerd $KC_CTD_VERSION (CRI)"
+	echo "# containerd $KC_CTD_VERSION (CRI${native:+, native mode: sandboxer = kuasar, no shim})"
+	if [ -n "$native" ]; then
+		if tr '\0' '\n' <"/proc/$KC_CTD_PID/environ" | grep '^PATH=' | tr ':=' '\n\n' |
+			while read -r d; do [ -n "$d" ] && [ -e "$d/containerd-shim-kuasar-vmm-v2" ] && echo "$d"; done | grep -q .; then
+			echo "FAIL native: containerd's PATH leads to containerd-shim-kuasar-vmm-v2"
+			fails=$((fails + 1))
+		else
+			echo "ok   - native: containerd's PATH has no containerd-shim-kuasar-vmm-v2"
+		fi
+		: >"$dir/shims.seen"
+		shim_watch "$dir/shims.seen" &
+		watch=$!
+	fi
 	run() { # HANDLER ARGS...
 		local h=$1
 		shift
@@ -72,7 +114,7 @@ for ctd in "${passes[@]}"; do
 			--cni-conf "$dir/cni/$KC_CNI_CONFLIST" "$@"
 	}
 	only=${KC_CRI_ONLY:-}
-	for h in ${KC_CRI_HANDLERS:-runc kuasar-vmm}; do
+	for h in $handlers; do
 		run "$h" ${only:+--only "$only"} || fails=$((fails + 1))
 		[[ -z "$only" || ",$only," == *,restart,* ]] || continue
 		# A containerd restart while a pod runs.
@@ -85,6 +127,17 @@ for ctd in "${passes[@]}"; do
 			fails=$((fails + 1))
 		fi
 	done
+	if [ -n "$watch" ]; then
+		kill "$watch" && wait "$watch" 2>/dev/null
+		if [ -s "$dir/shims.seen" ] || grep -q 'containerd-shim-kuasar-vmm-v2' "$dir/containerd.log"; then
+			echo "FAIL native: a shim ran (or containerd looked for one):"
+			sort -u "$dir/shims.seen" | head -5 | sed 's/^/    /'
+			grep 'containerd-shim-kuasar-vmm-v2' "$dir/containerd.log" | head -3 | cut -c1-300 | sed 's/^/    /'
+			fails=$((fails + 1))
+		else
+			echo "ok   - native: no containerd-shim-kuasar-vmm-v2 process ran"
+		fi
+	fi
 	if [ $fails -gt 0 ]; then
 		echo "--- containerd log (tail) ---"
 		grep -i 'level=error' "$dir/containerd.log" | tail -8 | cut -c1-400 | sed 's/^/    /'
