@@ -455,7 +455,7 @@ static void h_status(ttrpc_call *call, const uint8_t *data, size_t len, void *ud
 		   containerd__services__sandbox__v1__controller_status_request, call, data, len);
 	Containerd__Services__Sandbox__V1__ControllerStatusResponse resp =
 	    CONTAINERD__SERVICES__SANDBOX__V1__CONTROLLER_STATUS_RESPONSE__INIT;
-	Containerd__Services__Sandbox__V1__ControllerStatusResponse__InfoEntry info[6], *pinfo[6];
+	Containerd__Services__Sandbox__V1__ControllerStatusResponse__InfoEntry info[7], *pinfo[7];
 	Google__Protobuf__Timestamp created, exited;
 	char vcpus[16], mem[16];
 	_cleanup_free_ char *console = NULL, *task_addr = NULL;
@@ -490,6 +490,9 @@ static void h_status(ttrpc_call *call, const uint8_t *data, size_t len, void *ud
 			    {"memory_mb", mem},
 			    {"console", console = sbx_path(s, SBX_F_CONSOLE)},
 			    {"dir", s->base},
+			    /* CRI's PodSandboxStatus shows this map as its info in
+			     * sandbox mode: the pod's netns, as podsandbox shows it. */
+			    {"netns", s->netns ? s->netns : ""},
 			};
 			snprintf(vcpus, sizeof(vcpus), "%u", s->vcpus);
 			snprintf(mem, sizeof(mem), "%u", s->memory_mb);

@@ -241,8 +241,11 @@ def peer_index(netns, ifname="eth0"):
 
 def netns_of(info):
     """The pod's network namespace path in PodSandboxStatus' verbose info."""
+    if info.get("netns"):  # a sandbox controller's own info (vmm-sandboxer's)
+        return info["netns"]
     try:
-        spec = json.loads(info.get("info", "{}")).get("runtimeSpec", {})
+        doc = json.loads(info.get("info", "{}"))
+        spec = doc.get("runtimeSpec") or {}
         for ns in spec.get("linux", {}).get("namespaces", []):
             if ns.get("type") == "network" and ns.get("path"):
                 return ns["path"]

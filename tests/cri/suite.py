@@ -96,7 +96,7 @@ class Suite:
             rec["veth"] = netcheck.ip_links().get(idx, (None,))[0] if idx else None
         self.podnet[pod] = rec
         check(rec["netns"] and rec["veth"] and rec["ips"],
-              "cannot tell the pod's netns, veth and addresses: %s" % rec)
+              "cannot tell the pod's netns, veth and addresses: %s (info: %s)" % (rec, str(st.info)[:1500]))
 
     def container(self, pod, cfg, name, cmd, image=IMAGE, memory=0, envs=None, start=True,
                   seccomp=False, mounts=None):

@@ -69,7 +69,7 @@ shim_watch() { # FILE: appends what it sees, until killed
 	local p cmd
 	while :; do
 		for p in /proc/[0-9]*; do
-			read -r -d '' cmd <"$p/cmdline" 2>/dev/null || continue
+			{ read -r -d '' cmd <"$p/cmdline"; } 2>/dev/null || [ -n "${cmd:-}" ] || continue
 			[[ "$cmd" != *containerd-shim-kuasar-vmm-v2* ]] || echo "${p#/proc/} $cmd" >>"$1"
 		done
 		sleep 0.1
