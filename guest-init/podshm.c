@@ -66,11 +66,15 @@ int kc_podshm_prepare(const char *state_dir, const char *id, struct kc_spec *spe
 		    errno != EBUSY)
 			return kc_err_sys(err, "mount the pod's shm at `%s`", dir);
 	} else if (!strcmp(type, "container")) {
+		/* No sandbox container in this VM (containerd's sandbox API
+		 * runs none; the VM is the pod): the first container makes the
+		 * pod's shm, which lives as long as the VM. */
 		if (access(dir, F_OK) < 0) {
-			/* No sandbox container in this VM (containerd's sandbox
-			 * API runs none): the container keeps its own shm. */
-			log_debug("%s: no shm of pod %s in this VM", id, sandbox);
-			return 0;
+			if (kc_mkdir_p(dir, 0755, err) < 0)
+				return kc_err_wrap(err, "pod shm");
+			if (mount("shm", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				  SHM_OPTS) < 0)
+				return kc_err_sys(err, "mount the pod's shm at `%s`", dir);
 		}
 	} else {
 		return 0;

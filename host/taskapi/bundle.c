@@ -208,12 +208,36 @@ static uint32_t sandbox_guest_pid(struct tpod *pod, json_t *doc)
 	return sb && sb->in_guest && sb->init->pid && !sb->init->exited ? sb->init->pid : 0;
 }
 
+static bool is_app_container(json_t *doc)
+{
+	const char *type = json_string_value(
+	    json_object_get(json_object_get(doc, "annotations"), CONTAINER_TYPE_ANNOTATION));
+	return type && !strcmp(type, "container");
+}
+
+/* The guest pid of the running container whose init made the pod's PID
+ * namespace (containerd's sandbox API: no pause container), else 0. */
+static uint32_t pod_pid_owner(struct tpod *pod)
+{
+	kc_list_for_each (n, &pod->tasks) {
+		struct task *o = kc_container_of(n, struct task, node);
+		if (o->pod_pid && o->in_guest && o->init && o->init->pid && !o->init->exited)
+			return o->init->pid;
+	}
+	return 0;
+}
+
 /* A namespace path names a host namespace. CRI uses them for the pod's
  * shared namespaces (those of the sandbox container): in the VM they become
  * the pause container's, by its guest pid. Network: the VM is the pod's
- * network namespace. */
-static int rewrite_namespaces(struct tpod *pod, json_t *doc, kc_err **err)
+ * network namespace. Without a pause container (containerd 2.x's sandbox
+ * API, the paths name our VMM's namespaces) the VM is the pod: UTS (its
+ * hostname is the pod's) and IPC are the VM's; a shared PID namespace is
+ * made by the first container that asks and joined by the later ones, so
+ * that no container sees the VM's own processes. */
+static int rewrite_namespaces(struct task *t, json_t *doc, kc_err **err)
 {
+	struct tpod *pod = t->pod;
 	json_t *l = json_object_get(doc, "linux");
 	json_t *ns = json_object_get(l, "namespaces"), *keep = json_array(), *v;
 	uint32_t pause = sandbox_guest_pid(pod, doc);
@@ -228,6 +252,20 @@ static int rewrite_namespaces(struct tpod *pod, json_t *doc, kc_err **err)
 		if (type && !strcmp(type, "network"))
 			continue;
 		if (json_is_string(path) && *json_string_value(path)) {
+			if (!pause && name && !strcmp(type, "pid") && is_app_container(doc)) {
+				uint32_t owner = pod_pid_owner(pod);
+				_cleanup_free_ char *gp =
+				    owner ? xasprintf("/proc/%u/ns/pid", owner) : NULL;
+				json_t *n = gp ? json_pack("{s:s,s:s}", "type", type, "path", gp)
+					       : json_pack("{s:s}", "type", type);
+				if (!n) {
+					json_decref(keep);
+					return kc_err_set(err, ENOMEM, "namespaces");
+				}
+				t->pod_pid = !owner;
+				json_array_append_new(keep, n);
+				continue;
+			}
 			if (!pause || !name) {
 				log_info(
 				    "namespace %s at `%s`: no pod sandbox in this VM to map it "
@@ -252,6 +290,49 @@ static int rewrite_namespaces(struct tpod *pod, json_t *doc, kc_err **err)
 		json_object_set_new(l, "namespaces", keep);
 	else
 		json_decref(keep);
+	return 0;
+}
+
+static bool has_destination(json_t *mounts, const char *dst)
+{
+	json_t *m;
+	size_t i;
+	json_array_foreach(mounts, i, m)
+	{
+		const char *d = json_string_value(json_object_get(m, "destination"));
+		if (d && !strcmp(d, dst))
+			return true;
+	}
+	return false;
+}
+
+/* containerd 2.x's sandbox API gives a container no /etc/hostname, hosts
+ * or resolv.conf (it binds them only where its podsandbox made them): the
+ * pod's, from the sandbox's share (written from the PodSandboxConfig at
+ * Controller.Create), as podsandbox mode binds them. */
+static int add_pod_files(struct tpod *pod, json_t *doc, kc_err **err)
+{
+	static const char *const files[] = {"hostname", "hosts", "resolv.conf"};
+	json_t *mounts = json_object_get(doc, "mounts");
+
+	if (!json_is_array(mounts)) {
+		mounts = json_array();
+		json_object_set_new(doc, "mounts", mounts);
+	}
+	for (size_t i = 0; i < KC_ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *host = xasprintf("%s/%s", pod->shared_dir, files[i]);
+		_cleanup_free_ char *dst = xasprintf("/etc/%s", files[i]);
+		_cleanup_free_ char *src = xasprintf("%s/%s", TPOD_GUEST_SHARED, files[i]);
+		json_t *m;
+
+		if (has_destination(mounts, dst) || access(host, F_OK) < 0)
+			continue;
+		m = json_pack("{s:s,s:s,s:s,s:[s,s,s]}", "destination", dst, "type", "bind",
+			      "source", src, "options", "rbind", "rprivate", "ro");
+		if (!m)
+			return kc_err_set(err, ENOMEM, "mounts");
+		json_array_append_new(mounts, m);
+	}
 	return 0;
 }
 
@@ -312,7 +393,10 @@ int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size
 	json_object_set_new(root, "path", json_string("rootfs"));
 	if (rewrite_mounts(t, doc, dir, err) < 0)
 		goto out;
-	if (rewrite_namespaces(t->pod, doc, err) < 0)
+	if (rewrite_namespaces(t, doc, err) < 0)
+		goto out;
+	if (!sandbox_guest_pid(t->pod, doc) && is_app_container(doc) &&
+	    add_pod_files(t->pod, doc, err) < 0)
 		goto out;
 	/* The guest has no LSMs to load these into. */
 	json_object_del(json_object_get(doc, "process"), "apparmorProfile");

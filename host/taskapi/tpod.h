@@ -60,6 +60,7 @@ struct task {
 	struct sproc *init;
 	kc_list execs;
 	bool in_guest; /* the agent created it (false while the VM boots) */
+	bool pod_pid;  /* its init made the pod's PID namespace (no sandbox container) */
 	uint64_t gen;  /* tells a re-created task with the same id apart */
 };
 
