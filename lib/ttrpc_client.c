@@ -77,10 +77,15 @@ static void client_frame(ttrpc_conn *conn, struct ttrpc_frame *f, void *ud)
 	if (!p)
 		goto out; /* late answer to a call that timed out */
 	if (f->hdr.type == TTRPC_TYPE_DATA) {
+		bool closed = (f->hdr.flags & TTRPC_FLAG_REMOTE_CLOSED) != 0;
+		uint32_t id = f->hdr.stream_id;
 		if (p->stream && p->stream->on_data)
-			p->stream->on_data(
-			    p->stream, f->oversize ? NULL : f->data, f->oversize ? 0 : f->hdr.len,
-			    (f->hdr.flags & TTRPC_FLAG_REMOTE_CLOSED) != 0, p->stream->ud);
+			p->stream->on_data(p->stream, f->oversize ? NULL : f->data,
+					   f->oversize ? 0 : f->hdr.len, closed, p->stream->ud);
+		/* The server's end of a stream is its end (Go's ttrpc sends
+		 * no response after it): the call is done, OK. */
+		if (closed && p->stream && (p = find_pending(c, id)))
+			pending_done(p, TTRPC_OK, NULL, NULL, 0);
 		goto out;
 	}
 	if (f->hdr.type != TTRPC_TYPE_RESPONSE)

@@ -184,7 +184,14 @@ static void call_respond(ttrpc_call *c, int code, const char *msg, const uint8_t
 
 static void finish(ttrpc_call *c, int code, const char *msg, const uint8_t *payload, size_t len)
 {
-	call_respond(c, code, msg, payload, len);
+	/* A streaming call that ends well ends as Go's ttrpc server ends it:
+	 * a data frame with REMOTE_CLOSED and no data. A response frame would
+	 * reach a Go client's RecvMsg as one more (empty) message. */
+	if (c->streaming && code == TTRPC_OK && !len && c->sc && !c->tp_ops)
+		(void)ttrpc_conn_send(c->sc->conn, c->stream_id, TTRPC_TYPE_DATA,
+				      TTRPC_FLAG_REMOTE_CLOSED | TTRPC_FLAG_NO_DATA, NULL, 0);
+	else
+		call_respond(c, code, msg, payload, len);
 	c->cancel = NULL;
 	call_free(c);
 }

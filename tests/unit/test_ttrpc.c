@@ -528,3 +528,35 @@ Test(proto, ttrpc_request_field_numbers)
 	cr_assert_eq(n, sizeof(want));
 	cr_assert_arr_eq(b, want, n);
 }
+
+/* A stream that ends well ends as Go's ttrpc server ends one: a data frame
+ * with REMOTE_CLOSED | NO_DATA, no response frame (a Go client would take
+ * that for one more, empty, message). */
+Test(ttrpc_raw, stream_ends_with_closed_data_frame)
+{
+	Ttrpc__Request req = TTRPC__REQUEST__INIT;
+	uint8_t hdr[TTRPC_HDR_LEN];
+	struct ttrpc_hdr h;
+	size_t len;
+	_cleanup_free_ uint8_t *buf = NULL;
+
+	req.service = "containerd.task.v2.Task";
+	req.method = "Stream";
+	buf = kc_pb_pack(&req.base, &len);
+	send_frame(1, TTRPC_TYPE_REQUEST, TTRPC_FLAG_REMOTE_OPEN, buf, (uint32_t)len, false);
+	send_frame(1, TTRPC_TYPE_DATA, TTRPC_FLAG_REMOTE_CLOSED | TTRPC_FLAG_NO_DATA, NULL, 0,
+		   false);
+	kc_set_nonblock(raw_fd, true);
+	for (int i = 0; i < 200; i++) {
+		kc_loop_iterate(loop, kc_now_ns() + 5 * KC_NSEC_PER_MSEC, NULL);
+		if (recv(raw_fd, hdr, 1, MSG_PEEK) == 1)
+			break;
+	}
+	kc_set_nonblock(raw_fd, false);
+	cr_assert_eq(kc_read_all(raw_fd, hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+	ttrpc_hdr_decode(hdr, &h);
+	cr_assert_eq(h.stream_id, 1);
+	cr_assert_eq(h.type, TTRPC_TYPE_DATA);
+	cr_assert_eq(h.flags, TTRPC_FLAG_REMOTE_CLOSED | TTRPC_FLAG_NO_DATA);
+	cr_assert_eq(h.len, 0);
+}
