@@ -141,6 +141,14 @@ for ctd in "${passes[@]}"; do
 		else
 			echo "ok   - native: no containerd-shim-kuasar-vmm-v2 process ran"
 		fi
+		# Every stream ends as containerd's readers expect (no error at EOF).
+		if grep -q 'level=error msg="Failed to pipe' "$dir/containerd.log"; then
+			echo "FAIL native: containerd failed to pipe a stream:"
+			grep 'level=error msg="Failed to pipe' "$dir/containerd.log" | head -3 | cut -c1-300 | sed 's/^/    /'
+			fails=$((fails + 1))
+		else
+			echo "ok   - native: every stream ended cleanly (no \"Failed to pipe\" in containerd's log)"
+		fi
 	fi
 	if [ $fails -gt 0 ]; then
 		echo "--- containerd log (tail) ---"
