@@ -72,8 +72,8 @@ int kc_podshm_prepare(const char *state_dir, const char *id, struct kc_spec *spe
 		if (access(dir, F_OK) < 0) {
 			if (kc_mkdir_p(dir, 0755, err) < 0)
 				return kc_err_wrap(err, "pod shm");
-			if (mount("shm", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-				  SHM_OPTS) < 0)
+			if (mount("shm", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, SHM_OPTS) <
+			    0)
 				return kc_err_sys(err, "mount the pod's shm at `%s`", dir);
 		}
 	} else {

@@ -267,7 +267,7 @@ static int rewrite_namespaces(struct task *t, json_t *doc, kc_err **err)
 				continue;
 			}
 			if (!pause || !name) {
-				log_info(
+				log_debug(
 				    "namespace %s at `%s`: no pod sandbox in this VM to map it "
 				    "to; the container gets the VM's",
 				    type ? type : "?", json_string_value(path));
