@@ -262,11 +262,13 @@ def case_containerd(pb, args):
                  sandbox_id="../x")
     expect_error(c, "Status of an unknown id", C.NOT_FOUND, "sandbox `nope` not found",
                  "Status", sandbox_id="nope")
-    c.call("Create", sandbox_id="ctd-1")
+    c.call("Create", sandbox_id="ctd-1", netns_path="/var/run/netns/kc-ctd-1")
     check(os.path.isdir(os.path.join(args.dir, "ctd-1")), "Create made the sandbox")
     st = c.call("Status", sandbox_id="ctd-1", verbose=True)
+    # The info map is what CRI shows as PodSandboxStatus' info in this mode.
     check(st.sandbox_id == "ctd-1" and st.state == "SANDBOX_NOTREADY" and
-          st.info.get("state") == "created", "Status through containerd", st)
+          st.info.get("state") == "created" and
+          st.info.get("netns") == "/var/run/netns/kc-ctd-1", "Status through containerd", st)
     w = c.future("Wait", sandbox_id="ctd-1")
     time.sleep(0.5)
     check(not w.done(), "Wait stays open")
