@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "argv.h"
+#include "containerd/task/v2/shim.pb-c.h"
 #include "taskep.h"
 #include "controller.h"
 #include "endpoint.h"
@@ -199,6 +200,25 @@ static int setup_dir(struct sbx_daemon *d, const char *dir, kc_err **err)
 	return 0;
 }
 
+/* containerd runs `<binary> ... delete` (the binary our task endpoints name
+ * in a bundle's shim-binary-path) only when, after its restart, a task's
+ * endpoint no longer answers: the pod's VM is gone, so is the task. */
+static int shim_delete(void)
+{
+	Containerd__Task__V2__DeleteResponse r = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
+	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	uint64_t now = kc_realtime_ns();
+	size_t len = 0;
+	_cleanup_free_ uint8_t *buf = NULL;
+
+	ts.seconds = (int64_t)(now / 1000000000);
+	ts.nanos = (int32_t)(now % 1000000000);
+	r.exit_status = 255;
+	r.exited_at = &ts;
+	buf = kc_pb_pack(&r.base, &len);
+	return kc_write_all(STDOUT_FILENO, buf, len) < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
@@ -219,6 +239,8 @@ int main(int argc, char **argv)
 	int sfd = -1, lfd, opt, rc = 1;
 
 	kc_log_init("vmm-sandboxer", STDERR_FILENO);
+	if (argc > 1 && !strcmp(argv[argc - 1], "delete"))
+		return shim_delete();
 	while ((opt = getopt_long(argc, argv, "Vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':

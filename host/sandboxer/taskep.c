@@ -143,6 +143,7 @@ int sbx_taskep_open(struct sandbox *s, const char *ns, sbx_done_fn fn, void *ud,
 	tpod_init(&ep->pod, s->d->loop, &ops, ns, s->id);
 	ep->pod.vsock_uds = xstrdup(aep.path);
 	ep->pod.shared_dir = sbx_path(s, SBX_F_MOUNTS);
+	ep->pod.cleanup_binary = realpath("/proc/self/exe", NULL);
 	snprintf(lep.path, sizeof(lep.path), "%s", ep->path);
 	(void)unlink(ep->path);
 	if (s->d->events_addr && *s->d->events_addr &&

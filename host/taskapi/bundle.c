@@ -409,6 +409,12 @@ int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size
 	}
 	if (kc_share_write(dir, "config.json", text, strlen(text), err) < 0)
 		goto out;
+	if (t->pod->cleanup_binary) {
+		_cleanup_free_ char *p = xasprintf("%s/shim-binary-path", t->bundle);
+		if (kc_write_file(p, t->pod->cleanup_binary, strlen(t->pod->cleanup_binary), 0,
+				  0644, err) < 0)
+			goto out;
+	}
 	r = 0;
 out:
 	json_decref(doc);

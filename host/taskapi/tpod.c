@@ -37,6 +37,7 @@ void tpod_release(struct tpod *pod)
 	free(pod->ns);
 	free(pod->id);
 	free(pod->vsock_uds);
+	free(pod->cleanup_binary);
 	free(pod->shared_dir);
 	memset(pod, 0, sizeof(*pod));
 }

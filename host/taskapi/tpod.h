@@ -97,6 +97,10 @@ struct tpod {
 	ttrpc_client *agent; /* set only in TPOD_VM_READY */
 	char *vsock_uds;     /* the VMM's hybrid vsock socket */
 	char *shared_dir;    /* <sandbox>/mounts: host-only; the guest sees a read-only view */
+	/* Written to each bundle's shim-binary-path (vmm-sandboxer's task
+	 * endpoints, NULL for the shim): containerd 2.x reloads a task after
+	 * its own restart only through a binary it can resolve (no shim here). */
+	char *cleanup_binary;
 	kc_list tasks;
 	size_t n_tasks;
 	uint64_t next_gen;
