@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bundle.h"
 #include "proc.h"
@@ -174,9 +175,32 @@ Test(bundle, no_sandbox_container_vm_is_the_pod)
 	nc = ns_list(dc);
 	cr_assert_str_eq(nc, "mount,pid");
 	cr_assert(!c->pod_pid);
+	{
+		/* No cleanup binary named (the shim's pods): containerd's file alone. */
+		_cleanup_free_ char *p = xasprintf("%s/shim-binary-path", c->bundle);
+		cr_assert(access(p, F_OK) < 0);
+	}
 	json_decref(da);
 	json_decref(db);
 	json_decref(dc);
+}
+
+/* A task endpoint names its binary for containerd's restart. */
+Test(bundle, shim_binary_path)
+{
+	_cleanup_free_ char *p = NULL, *got = NULL;
+	struct task *a;
+	json_t *d;
+
+	pod.cleanup_binary = xstrdup("/usr/local/bin/vmm-sandboxer");
+	a = new_task("a", "container", false);
+	d = prepared(a);
+	p = xasprintf("%s/shim-binary-path", a->bundle);
+	KC_OK(kc_read_file(p, 4096, &got, NULL, err_));
+	cr_assert_str_eq(got, "/usr/local/bin/vmm-sandboxer");
+	free(pod.cleanup_binary);
+	pod.cleanup_binary = NULL;
+	json_decref(d);
 }
 
 Test(bundle, sandbox_container_namespaces_and_no_pod_files)
