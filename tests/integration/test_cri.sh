@@ -120,7 +120,7 @@ for ctd in "${passes[@]}"; do
 		if [[ -n "$native" && "$h" == kuasar-native-fifo && -z "$only" && -z "${KC_CRI_NATIVE_FULL:-}" ]]; then
 			# Only the IO type differs from kuasar-native: the cases whose IO
 			# it carries (time; KC_CRI_NATIVE_FULL=1 runs every case).
-			only=lifecycle,pod_identity,exec,streaming,stop_grace
+			only=lifecycle,pod_identity,exec,streaming,stop_grace,restart
 			echo "# $h: the cases that carry container IO ($only); KC_CRI_NATIVE_FULL=1 for all"
 		fi
 		run "$h" ${only:+--only "$only"} || fails=$((fails + 1))
