@@ -21,8 +21,9 @@ FUZZ_BINS := $(patsubst %,$(FUZZ_O)/bin/fuzz_%,$(FUZZ_NAMES))
 
 # The product modules the harnesses reach (instrumented for coverage).
 FUZZ_PROD_SRCS := $(LIB_SRCS) $(addprefix guest-init/,spec.c spec_json.c spec_linux.c seccomp.c \
-	seccomp_stub.c cmdline.c streams.c) $(addprefix host/sandboxer/,toml.c config.c state.c sandbox.c qmp.c \
-	pod_config.c podnet.c podnet_nl.c)
+	seccomp_stub.c cmdline.c streams.c) \
+	$(addprefix host/sandboxer/,toml.c config.c state.c sandbox.c qmp.c pod_config.c podnet.c \
+	podnet_nl.c taskep.c taskep_stream.c) $(TASKAPI_SRCS)
 FUZZ_PROD_OBJS := $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(FUZZ_PROD_SRCS)) \
 	$(patsubst $(BUILD)/gen/%.c,$(FUZZ_O)/obj/gen/%.o,$(PB_C))
 
@@ -33,7 +34,7 @@ $(FUZZ_O)/obj/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/.stamp
 $(FUZZ_O)/obj/%.o: %.c $(BUILD)/gen/.stamp
 	@mkdir -p $(@D)
 	$(call qecho,FUZZCC,$<)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Ihost/taskapi -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 $(FUZZ_O)/libfuzz-prod.a: $(FUZZ_PROD_OBJS)
 	@rm -f $@; ar rcs $@ $^
 
