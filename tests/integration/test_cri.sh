@@ -66,13 +66,16 @@ cleanup() {
 	dir=''
 }
 trap cleanup EXIT
-# Native mode: any containerd-shim-kuasar-vmm-v2 process seen is a failure.
-shim_watch() { # FILE: appends what it sees, until killed
-	local p cmd
+# Native mode: any containerd-shim-kuasar-vmm-v2 process of our containerd
+# (containerd gives a shim its socket, under DIR, as -address) is a failure;
+# other containerds on the machine may run shims of their own.
+shim_watch() { # FILE DIR: appends what it sees, until killed
+	local p cmd a
 	while :; do
 		for p in /proc/[0-9]*; do
-			{ read -r -d '' cmd <"$p/cmdline"; } 2>/dev/null || [ -n "${cmd:-}" ] || continue
-			[[ "$cmd" != *containerd-shim-kuasar-vmm-v2* ]] || echo "${p#/proc/} $cmd" >>"$1"
+			{ mapfile -d '' -t a <"$p/cmdline"; } 2>/dev/null || continue
+			cmd="${a[*]}"
+			[[ "$cmd" != *containerd-shim-kuasar-vmm-v2*"$2"* ]] || echo "${p#/proc/} $cmd" >>"$1"
 		done
 		sleep 0.1
 	done
@@ -103,7 +106,7 @@ for ctd in "${passes[@]}"; do
 			echo "ok   - native: containerd's PATH has no containerd-shim-kuasar-vmm-v2"
 		fi
 		: >"$dir/shims.seen"
-		shim_watch "$dir/shims.seen" &
+		shim_watch "$dir/shims.seen" "$dir" &
 		watch=$!
 	fi
 	run() { # HANDLER ARGS...
