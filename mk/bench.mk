@@ -31,3 +31,7 @@ $(O)/bench/pod-net-io: bench/pod_net_io.c | $(BUILD)/gen/.stamp
 .PHONY: bench-pod-net
 bench-pod-net:
 	@bash bench/pod-net
+
+.PHONY: bench-native-vs-shim
+bench-native-vs-shim:
+	@bash bench/native-vs-shim

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """bench/cri-pod-start's driver: RunPodSandbox + CreateContainer +
 StartContainer until the container is running, per handler, alternating;
-prints one "HANDLER ms ms ..." line per handler, then, with --pss, the Pss
-(KiB) of what one running pod adds (shim, VMM, virtiofsd, vsock daemon)."""
+prints one "HANDLER ms ms ..." line per handler, and the Pss (KiB) of what one
+running pod of the last handler adds: every process whose command line names
+the pod (the shim when there is one, VMM, virtiofsd, vsock daemon). Also
+bench/native-vs-shim's, with --handlers."""
 import argparse
 import os
 import sys
@@ -41,14 +43,16 @@ def main():
     for k in ("socket", "api_proto", "gen", "logs", "shim_needle"):
         ap.add_argument("--" + k.replace("_", "-"), default="")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--handlers", default="runc,kuasar-vmm")
     a = ap.parse_args()
-    times = {"runc": [], "kuasar-vmm": []}
+    times = {h: [] for h in a.handlers.split(",")}
+    measured = a.handlers.split(",")[-1]
     s = {}
     for h in times:
         ns = argparse.Namespace(socket=a.socket, api_proto=a.api_proto, gen=a.gen, handler=h,
                                 logs=a.logs, sandboxer_dir="")
         s[h] = suite.Suite(ns)
-    s["runc"].c.wait_ready()
+    next(iter(s.values())).c.wait_ready()
     for i in range(a.runs + 1):  # the first of each is a warm-up
         for h, st in s.items():
             t0 = time.monotonic()
@@ -59,7 +63,7 @@ def main():
             ms = (time.monotonic() - t0) * 1000
             if i:
                 times[h].append(ms)
-            if i == a.runs and h == "kuasar-vmm":
+            if i == a.runs and h == measured:
                 # One running pod: what it costs in memory.
                 pids = pod_pids(pod)
                 print("PSS %d %s" % (sum(pss_kib(p) for p in pids), len(pids)))
