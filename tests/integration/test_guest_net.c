@@ -25,19 +25,6 @@
 
 static struct agentctl A;
 
-static char *sh_out(const char *cmd)
-{
-	FILE *f = popen(cmd, "r");
-	char *buf = xcalloc(1, 65536);
-	size_t n = 0;
-	if (f) {
-		n = fread(buf, 1, 65535, f);
-		pclose(f);
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
 static void setup(void)
 {
 	kc_err *e = NULL;
@@ -102,9 +89,9 @@ Test(guest_net, interface_found_by_mac_renamed_addressed_up)
 	for (int i = 0; i < 2; i++)
 		cr_assert_eq(update_interface(MAC, 1400, 0, &e), 0, "UpdateInterfaces: %s",
 			     kc_err_msg(e));
-	link = sh_out("ip -o link show dev eth0");
-	addrs = sh_out("ip -o addr show dev eth0 | awk '{print $4}' | sort | tr '\\n' ' '");
-	aside = sh_out("ip -o link show | grep -c ': kcold'");
+	link = tu_sh_out("ip -o link show dev eth0");
+	addrs = tu_sh_out("ip -o addr show dev eth0 | awk '{print $4}' | sort | tr '\\n' ' '");
+	aside = tu_sh_out("ip -o link show | grep -c ': kcold'");
 	cr_assert(strstr(link, MAC), "eth0 is not the NIC with the MAC: %s", link);
 	cr_assert(strstr(link, "mtu 1400") && strstr(link, ",UP"), "link: %s", link);
 	cr_assert(strstr(addrs, "10.88.77.5/24") && strstr(addrs, "fd00:77::5/64"), "addrs: %s",
@@ -112,7 +99,7 @@ Test(guest_net, interface_found_by_mac_renamed_addressed_up)
 	cr_assert(!strstr(strstr(addrs, "10.88.77.5/24") + 1, "10.88.77.5/24"),
 		  "address added twice: %s", addrs);
 	cr_assert_eq(atoi(aside), 1, "the old eth0 was not moved aside: %s",
-		     sh_out("ip -o link show"));
+		     tu_sh_out("ip -o link show"));
 }
 
 Test(guest_net, noarp_flag)
@@ -121,7 +108,7 @@ Test(guest_net, noarp_flag)
 	_cleanup_free_ char *link = NULL;
 
 	cr_assert_eq(update_interface(MAC, 0, 0x80 /* IFF_NOARP */, &e), 0, "%s", kc_err_msg(e));
-	link = sh_out("ip -o link show dev eth0");
+	link = tu_sh_out("ip -o link show dev eth0");
 	cr_assert(strstr(link, "NOARP"), "link: %s", link);
 }
 
@@ -155,8 +142,8 @@ Test(guest_net, routes_replace_the_main_table)
 		cr_assert_eq(kc_rpc_call_sync(A.cli, SVC, "UpdateRoutes", &r.base,
 					      10 * KC_NSEC_PER_SEC, NULL, &e),
 			     0, "UpdateRoutes: %s", kc_err_msg(e));
-	routes = sh_out("ip route show table main");
-	routes6 = sh_out("ip -6 route show table main");
+	routes = tu_sh_out("ip route show table main");
+	routes6 = tu_sh_out("ip -6 route show table main");
 	cr_assert(strstr(routes, "default via 10.88.0.1 dev eth0"), "%s", routes);
 	cr_assert(strstr(routes, "10.99.0.0/16 via 10.88.0.1 dev eth0") &&
 		      strstr(routes, "mtu 1300"),
@@ -172,7 +159,7 @@ Test(guest_net, routes_replace_the_main_table)
 	    kc_rpc_call_sync(A.cli, SVC, "UpdateRoutes", &r.base, 10 * KC_NSEC_PER_SEC, NULL, &e),
 	    0, "UpdateRoutes: %s", kc_err_msg(e));
 	free(routes);
-	routes = sh_out("ip route show table main");
+	routes = tu_sh_out("ip route show table main");
 	cr_assert(!strstr(routes, "10.88.0.1") && strstr(routes, "default via 10.66.0.1"), "%s",
 		  routes);
 }
@@ -229,7 +216,7 @@ Test(guest_net, permanent_neighbours)
 	cr_assert_eq(kc_rpc_call_sync(A.cli, SVC, "AddARPNeighbors", &r.base, 10 * KC_NSEC_PER_SEC,
 				      NULL, &e),
 		     0, "%s", kc_err_msg(e));
-	neigh = sh_out("ip neigh show dev eth0; ip -6 neigh show dev eth0");
+	neigh = tu_sh_out("ip neigh show dev eth0; ip -6 neigh show dev eth0");
 	cr_assert(strstr(neigh, "10.88.77.1 lladdr ee:ee:ee:ee:ee:01 PERMANENT"), "%s", neigh);
 	cr_assert(strstr(neigh, "fd00:77::1 lladdr ee:ee:ee:ee:ee:02 PERMANENT"), "%s", neigh);
 

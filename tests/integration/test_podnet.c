@@ -39,45 +39,6 @@
 
 static char pod[64], peer[64], other[64], pod_path[128];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	_cleanup_free_ char *cmd = NULL;
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		cmd = NULL;
-	va_end(ap);
-	cr_assert(cmd);
-	rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static char *sh_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *sh_out(const char *fmt, ...)
-{
-	_cleanup_free_ char *cmd = NULL;
-	char *buf = xcalloc(1, 65536);
-	size_t n = 0;
-	va_list ap;
-	FILE *f;
-
-	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		cmd = NULL;
-	va_end(ap);
-	cr_assert(cmd);
-	f = popen(cmd, "r");
-	if (f) {
-		n = fread(buf, 1, 65535, f);
-		pclose(f);
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
 static ino_t netns_ino(void)
 {
 	struct stat st;
@@ -95,48 +56,49 @@ static void setup(void)
 	if (system("command -v ip >/dev/null && command -v tc >/dev/null") != 0)
 		cr_skip_test("skipped: iproute2 (ip, tc) is not installed");
 	/* Namespaces left by a test process that died before its teardown. */
-	sh("for f in /var/run/netns/" NS_PREFIX "*; do [ -e \"$f\" ] || continue; "
-	   "p=${f##*/" NS_PREFIX "}; p=${p%%%%-*}; kill -0 \"$p\" 2>/dev/null || "
-	   "ip netns del \"${f##*/}\"; done");
+	tu_sh("for f in /var/run/netns/" NS_PREFIX "*; do [ -e \"$f\" ] || continue; "
+	      "p=${f##*/" NS_PREFIX "}; p=${p%%%%-*}; kill -0 \"$p\" 2>/dev/null || "
+	      "ip netns del \"${f##*/}\"; done");
 	snprintf(pod, sizeof(pod), NS_PREFIX "%d-pod", getpid());
 	snprintf(peer, sizeof(peer), NS_PREFIX "%d-peer", getpid());
 	snprintf(other, sizeof(other), NS_PREFIX "%d-other", getpid());
 	snprintf(pod_path, sizeof(pod_path), "/var/run/netns/%s", pod);
-	if (sh("ip netns add %s && ip netns add %s", pod, peer) != 0)
+	if (tu_sh("ip netns add %s && ip netns add %s", pod, peer) != 0)
 		cr_skip_test("skipped: cannot create network namespaces (ip netns add)");
-	if (sh("ip netns exec %s sh -c 'tc qdisc add dev lo ingress && tc filter add dev lo parent "
-	       "ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev lo && "
-	       "tc qdisc del dev lo ingress' >/dev/null 2>&1",
-	       pod) != 0)
+	if (tu_sh("ip netns exec %s sh -c 'tc qdisc add dev lo ingress && tc filter add dev lo "
+		  "parent "
+		  "ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev lo && "
+		  "tc qdisc del dev lo ingress' >/dev/null 2>&1",
+		  pod) != 0)
 		cr_skip_test("skipped: the kernel lacks the ingress qdisc, u32 or mirred");
 	/* The pod's side as a CNI plugin leaves it, and an unconfigured link
 	 * (down, no address: like the kernel's fallback tunnels) to leave out. */
-	cr_assert_eq(sh("set -e; ip -n %1$s link add eth0 type veth peer name peer0 netns %2$s; "
-			"ip -n %1$s link set lo up; "
-			"ip -n %1$s link set eth0 address " POD_MAC " mtu 1400 up; "
-			"ip -n %1$s addr add " POD_IP "/24 dev eth0; "
-			"ip -n %1$s addr add fd77::2/64 dev eth0 nodad; "
-			"ip -n %1$s route add default via " PEER_IP "; "
-			"ip -n %1$s -6 route add default via fd77::1; "
-			"ip -n %1$s route add 10.99.0.0/16 via " PEER_IP " mtu 1300; "
-			/* Routes the scan leaves out: via lo, another table, not unicast. */
-			"ip -n %1$s route add 10.66.0.0/16 dev lo; "
-			"ip -n %1$s route add 10.55.0.0/16 via " PEER_IP " table 100; "
-			"ip -n %1$s route add blackhole 10.44.0.0/16; "
-			"ip -n %1$s tuntap add mode tun name kcidle; "
-			"ip -n %2$s link set lo up; "
-			"ip -n %2$s link set peer0 address " PEER_MAC " mtu 1400 up; "
-			"ip -n %2$s addr add " PEER_IP "/24 dev peer0",
-			pod, peer),
+	cr_assert_eq(tu_sh("set -e; ip -n %1$s link add eth0 type veth peer name peer0 netns %2$s; "
+			   "ip -n %1$s link set lo up; "
+			   "ip -n %1$s link set eth0 address " POD_MAC " mtu 1400 up; "
+			   "ip -n %1$s addr add " POD_IP "/24 dev eth0; "
+			   "ip -n %1$s addr add fd77::2/64 dev eth0 nodad; "
+			   "ip -n %1$s route add default via " PEER_IP "; "
+			   "ip -n %1$s -6 route add default via fd77::1; "
+			   "ip -n %1$s route add 10.99.0.0/16 via " PEER_IP " mtu 1300; "
+			   /* Routes the scan leaves out: via lo, another table, not unicast. */
+			   "ip -n %1$s route add 10.66.0.0/16 dev lo; "
+			   "ip -n %1$s route add 10.55.0.0/16 via " PEER_IP " table 100; "
+			   "ip -n %1$s route add blackhole 10.44.0.0/16; "
+			   "ip -n %1$s tuntap add mode tun name kcidle; "
+			   "ip -n %2$s link set lo up; "
+			   "ip -n %2$s link set peer0 address " PEER_MAC " mtu 1400 up; "
+			   "ip -n %2$s addr add " PEER_IP "/24 dev peer0",
+			   pod, peer),
 		     0, "setting up the namespaces");
 }
 
 static void teardown(void)
 {
 	if (pod[0])
-		sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null; "
-		   "ip netns del %s 2>/dev/null; true",
-		   pod, peer, other);
+		tu_sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null; "
+		      "ip netns del %s 2>/dev/null; true",
+		      pod, peer, other);
 }
 
 TestSuite(podnet, .init = setup, .fini = teardown, .timeout = 60);
@@ -172,10 +134,10 @@ static void fmt_route(const struct sbx_net_route *r, char *buf, size_t size)
 
 Test(podnet, scan_reads_the_interface_addresses_and_routes)
 {
-	_cleanup_free_ char *v6 = sh_out("ip -n %s -6 addr show dev eth0", pod);
-	_cleanup_free_ char *link = sh_out("ip -n %s -o link show dev eth0", pod);
-	_cleanup_free_ char *r4 = sh_out("ip -n %s route", pod);
-	_cleanup_free_ char *r6 = sh_out("ip -n %s -6 route", pod);
+	_cleanup_free_ char *v6 = tu_sh_out("ip -n %s -6 addr show dev eth0", pod);
+	_cleanup_free_ char *link = tu_sh_out("ip -n %s -o link show dev eth0", pod);
+	_cleanup_free_ char *r4 = tu_sh_out("ip -n %s route", pod);
+	_cleanup_free_ char *r6 = tu_sh_out("ip -n %s -6 route", pod);
 	_cleanup_free_ char *addrs = xcalloc(1, 1024);
 	static const char *const want[] = {
 	    "default via " PEER_IP " dev eth0",
@@ -230,12 +192,13 @@ Test(podnet, scan_reads_permanent_neighbours)
 	struct sbx_net n;
 	char ip[INET6_ADDRSTRLEN], mac[18];
 
-	cr_assert_eq(sh("set -e; ip -n %1$s neigh add 10.77.0.50 lladdr 02:00:00:00:00:50 dev eth0 "
-			"nud permanent; ip -n %1$s neigh add fd77::50 lladdr 02:00:00:00:00:51 "
-			"dev eth0 nud permanent; ip -n %1$s neigh add 10.77.0.51 lladdr "
-			"02:00:00:00:00:52 dev eth0 nud stale",
-			pod),
-		     0);
+	cr_assert_eq(
+	    tu_sh("set -e; ip -n %1$s neigh add 10.77.0.50 lladdr 02:00:00:00:00:50 dev eth0 "
+		  "nud permanent; ip -n %1$s neigh add fd77::50 lladdr 02:00:00:00:00:51 "
+		  "dev eth0 nud permanent; ip -n %1$s neigh add 10.77.0.51 lladdr "
+		  "02:00:00:00:00:52 dev eth0 nud stale",
+		  pod),
+	    0);
 	scan(&n);
 	cr_assert_eq(n.n_neighs, 2, "%zu neighbours", n.n_neighs);
 	for (size_t k = 0; k < 2; k++) {
@@ -419,20 +382,21 @@ static void check_traffic(const struct sbx_net_iface *i)
 
 static bool tap_exists(const char *tap)
 {
-	return sh("ip -n %s link show dev %s >/dev/null 2>&1", pod, tap) == 0;
+	return tu_sh("ip -n %s link show dev %s >/dev/null 2>&1", pod, tap) == 0;
 }
 
 static void check_wiring(const struct sbx_net_iface *i, unsigned queues)
 {
-	_cleanup_free_ char *link = sh_out("ip -n %s -o link show dev %s", pod, i->tap);
+	_cleanup_free_ char *link = tu_sh_out("ip -n %s -o link show dev %s", pod, i->tap);
 	_cleanup_free_ char *tflags =
-	    sh_out("ip netns exec %s cat /sys/class/net/%s/tun_flags", pod, i->tap);
-	_cleanup_free_ char *q_veth = sh_out("ip netns exec %s tc qdisc show dev eth0", pod);
-	_cleanup_free_ char *q_tap = sh_out("ip netns exec %s tc qdisc show dev %s", pod, i->tap);
+	    tu_sh_out("ip netns exec %s cat /sys/class/net/%s/tun_flags", pod, i->tap);
+	_cleanup_free_ char *q_veth = tu_sh_out("ip netns exec %s tc qdisc show dev eth0", pod);
+	_cleanup_free_ char *q_tap =
+	    tu_sh_out("ip netns exec %s tc qdisc show dev %s", pod, i->tap);
 	_cleanup_free_ char *f_veth =
-	    sh_out("ip netns exec %s tc filter show dev eth0 ingress", pod);
+	    tu_sh_out("ip netns exec %s tc filter show dev eth0 ingress", pod);
 	_cleanup_free_ char *f_tap =
-	    sh_out("ip netns exec %s tc filter show dev %s ingress", pod, i->tap);
+	    tu_sh_out("ip netns exec %s tc filter show dev %s ingress", pod, i->tap);
 	_cleanup_free_ char *to_tap =
 	    xasprintf("mirred (Egress Redirect to device %s) stolen", i->tap);
 	int mq = queues > 1 ? IFF_MULTI_QUEUE : 0;
@@ -469,7 +433,7 @@ static void check_wiring(const struct sbx_net_iface *i, unsigned queues)
 
 static void check_detached(void)
 {
-	_cleanup_free_ char *q = sh_out("ip netns exec %s tc qdisc show dev eth0", pod);
+	_cleanup_free_ char *q = tu_sh_out("ip netns exec %s tc qdisc show dev eth0", pod);
 
 	cr_assert(!strstr(q, "ingress"), "eth0 still has an ingress qdisc: %s", q);
 }
@@ -500,7 +464,7 @@ Test(podnet, attach_one_queue_redirects_both_ways)
 	cr_assert_eq(tu_count_fds(), fds, "fds leaked");
 	cr_assert_eq(netns_ino(), ns);
 	/* The pod's own link is untouched. */
-	addrs = sh_out("ip -n %s -o addr show dev eth0", pod);
+	addrs = tu_sh_out("ip -n %s -o addr show dev eth0", pod);
 	cr_assert(strstr(addrs, POD_IP "/24"), "%s", addrs);
 }
 
@@ -539,9 +503,9 @@ Test(podnet, detach_after_the_veth_or_the_netns_went)
 	cr_assert_eq(sbx_net_attach(pod_path, &n, 1, &e), 0, "attach: %s", kc_err_msg(e));
 	sbx_net_close_fds(&n);
 	/* CNI DEL ran first. */
-	cr_assert_eq(sh("ip -n %s link del eth0", pod), 0);
+	cr_assert_eq(tu_sh("ip -n %s link del eth0", pod), 0);
 	cr_assert_eq(sbx_net_detach(pod_path, &n, &e), 0, "detach: %s", kc_err_msg(e));
-	cr_assert_eq(sh("ip netns add %1$s && ip netns del %1$s", other), 0);
+	cr_assert_eq(tu_sh("ip netns add %1$s && ip netns del %1$s", other), 0);
 	cr_assert_eq(sbx_net_detach(gone, &n, &e), 0, "detach, netns gone: %s", kc_err_msg(e));
 	cr_assert_eq(sbx_net_detach(pod_path, &n, &e), 0, "%s", kc_err_msg(e));
 	/* A state file's worth: names and indices only, no fds, no tap name. */
@@ -578,9 +542,9 @@ Test(podnet, scan_refuses_a_link_that_is_not_ethernet)
 	ino_t ns = netns_ino();
 
 	/* An L3 tun, configured as if it were the pod's interface. */
-	cr_assert_eq(sh("set -e; ip netns add %1$s; ip -n %1$s tuntap add mode tun name kcl3; "
-			"ip -n %1$s addr add 10.78.0.2/24 dev kcl3; ip -n %1$s link set kcl3 up",
-			other),
+	cr_assert_eq(tu_sh("set -e; ip netns add %1$s; ip -n %1$s tuntap add mode tun name kcl3; "
+			   "ip -n %1$s addr add 10.78.0.2/24 dev kcl3; ip -n %1$s link set kcl3 up",
+			   other),
 		     0);
 	cr_assert_lt(sbx_net_scan(path, &n, &e), 0);
 	cr_assert(strstr(e->msg, "kcl3") && strstr(e->msg, "not Ethernet"), "%s", e->msg);
@@ -601,7 +565,7 @@ Test(podnet, attach_refused_when_the_veth_has_an_ingress_qdisc)
 
 	scan(&n);
 	snprintf(tap, sizeof(tap), "kctap%d", n.ifaces[0].ifindex);
-	cr_assert_eq(sh("ip netns exec %s tc qdisc add dev eth0 ingress", pod), 0);
+	cr_assert_eq(tu_sh("ip netns exec %s tc qdisc add dev eth0 ingress", pod), 0);
 	cr_assert_lt(sbx_net_attach(pod_path, &n, 2, &e), 0);
 	cr_assert(strstr(e->msg, "eth0") && strstr(e->msg, "already has an ingress qdisc"), "%s",
 		  e->msg);
@@ -612,12 +576,12 @@ Test(podnet, attach_refused_when_the_veth_has_an_ingress_qdisc)
 	cr_assert_eq(n.ifaces[0].fds[0], -1);
 	cr_assert(!tap_exists(tap), "%s left behind", tap);
 	cr_assert_eq(netns_ino(), ns);
-	q = sh_out("ip netns exec %s tc qdisc show dev eth0", pod);
-	f = sh_out("ip netns exec %s tc filter show dev eth0 ingress", pod);
+	q = tu_sh_out("ip netns exec %s tc qdisc show dev eth0", pod);
+	f = tu_sh_out("ip netns exec %s tc filter show dev eth0 ingress", pod);
 	cr_assert(strstr(q, "qdisc ingress ffff:"), "the other ingress qdisc went: %s", q);
 	cr_assert(!strstr(f, "mirred"), "a filter was left: %s", f);
 	/* Once it is gone, attach works. */
-	cr_assert_eq(sh("ip netns exec %s tc qdisc del dev eth0 ingress", pod), 0);
+	cr_assert_eq(tu_sh("ip netns exec %s tc qdisc del dev eth0 ingress", pod), 0);
 	cr_assert_eq(sbx_net_attach(pod_path, &n, 1, &e), 0, "attach: %s", kc_err_msg(e));
 	cr_assert_eq(sbx_net_detach(pod_path, &n, &e), 0, "detach: %s", kc_err_msg(e));
 }
@@ -639,14 +603,14 @@ Test(podnet, attach_refuses_an_existing_tap_and_bad_queue_counts)
 	}
 	/* A persistent tap of our name (not ours): TUNSETIFF would join it. */
 	snprintf(tap, sizeof(tap), "kctap%d", n.ifaces[0].ifindex);
-	cr_assert_eq(sh("ip -n %s tuntap add mode tap name %s", pod, tap), 0);
+	cr_assert_eq(tu_sh("ip -n %s tuntap add mode tap name %s", pod, tap), 0);
 	scan(&n); /* and scans leave kctap* out */
 	cr_assert_lt(sbx_net_attach(pod_path, &n, 1, &e), 0);
 	cr_assert(strstr(e->msg, tap) && strstr(e->msg, "already exists"), "%s", e->msg);
 	kc_err_free(e);
 	cr_assert_eq(tu_count_fds(), fds);
 	cr_assert(tap_exists(tap));
-	q = sh_out("ip netns exec %s tc qdisc show dev eth0", pod);
+	q = tu_sh_out("ip netns exec %s tc qdisc show dev eth0", pod);
 	cr_assert(!strstr(q, "ingress"), "%s", q);
 	/* A cleanup after that failure leaves the foreign tap alone. */
 	cr_assert_eq(sbx_net_detach(pod_path, &n, &e), 0, "detach: %s", kc_err_msg(e));

@@ -24,11 +24,9 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -47,43 +45,6 @@
 static struct sbxd D;
 static char pod_ns[32], node_ns[32], pod_path[64];
 
-/* Run a shell command; returns its exit status. */
-static int sh(const char *fmt, ...)
-{
-	_cleanup_free_ char *cmd = NULL;
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	r = system(cmd);
-	return WIFEXITED(r) ? WEXITSTATUS(r) : 128;
-}
-
-/* A command's stdout (malloc'd, possibly empty). */
-static char *out(const char *fmt, ...)
-{
-	_cleanup_free_ char *cmd = NULL;
-	char *buf = xcalloc(1, 65536);
-	size_t n = 0;
-	va_list ap;
-	FILE *f;
-
-	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	f = popen(cmd, "r");
-	if (f) {
-		n = fread(buf, 1, 65535, f);
-		pclose(f);
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
 static void setup(void)
 {
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -100,7 +61,7 @@ static void teardown(void)
 		fprintf(stderr, "--- vmm-sandboxer log ---\n%s\n", log);
 	}
 	sbxd_cleanup(&D);
-	sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", pod_ns, node_ns);
+	tu_sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", pod_ns, node_ns);
 }
 
 TestSuite(sbxnet, .init = setup, .fini = teardown, .timeout = 300);
@@ -109,9 +70,9 @@ static void need(void)
 {
 	if (!tu_is_root())
 		cr_skip_test("skipped: needs root (network namespaces)");
-	if (sh("command -v ip >/dev/null && command -v tc >/dev/null") != 0)
+	if (tu_sh("command -v ip >/dev/null && command -v tc >/dev/null") != 0)
 		cr_skip_test("skipped: ip/tc (iproute2) not installed");
-	if (sh("command -v busybox >/dev/null") != 0)
+	if (tu_sh("command -v busybox >/dev/null") != 0)
 		cr_skip_test("skipped: busybox (ping) not installed");
 	if (access("/dev/net/tun", R_OK | W_OK) < 0)
 		cr_skip_test("skipped: no /dev/net/tun");
@@ -120,23 +81,23 @@ static void need(void)
 /* The pod netns as the CNI bridge plugin leaves it, and the node's side. */
 static void net_up(void)
 {
-	cr_assert_eq(sh("set -e; ip netns add %1$s; ip netns add %2$s;"
-			"ip -n %1$s link set lo up; ip -n %2$s link set lo up;"
-			"ip -n %1$s link add eth0 type veth peer name kcsnpeer netns %2$s;"
-			"ip -n %1$s link set eth0 address " POD_MAC " mtu 1400 up;"
-			"ip -n %1$s addr add " POD_IP "/24 dev eth0;"
-			"ip -n %1$s addr add " POD_IP6 "/64 dev eth0 nodad;"
-			"ip -n %1$s route add default via " NODE_IP ";"
-			"ip -n %1$s -6 route add default via " NODE_IP6 ";"
-			"ip -n %2$s link set kcsnpeer mtu 1400 up;"
-			"ip -n %2$s addr add " NODE_IP "/24 dev kcsnpeer;"
-			"ip -n %2$s addr add " NODE_IP6 "/64 dev kcsnpeer nodad;"
-			/* A second node address whose permanent neighbour entry
-			 * in the pod is wrong on purpose: the guest must use it. */
-			"ip -n %2$s addr add " NODE_IP2 "/24 dev kcsnpeer;"
-			"ip -n %1$s neigh add " NODE_IP2 " lladdr 02:00:00:00:00:99 dev eth0 "
-			"nud permanent",
-			pod_ns, node_ns),
+	cr_assert_eq(tu_sh("set -e; ip netns add %1$s; ip netns add %2$s;"
+			   "ip -n %1$s link set lo up; ip -n %2$s link set lo up;"
+			   "ip -n %1$s link add eth0 type veth peer name kcsnpeer netns %2$s;"
+			   "ip -n %1$s link set eth0 address " POD_MAC " mtu 1400 up;"
+			   "ip -n %1$s addr add " POD_IP "/24 dev eth0;"
+			   "ip -n %1$s addr add " POD_IP6 "/64 dev eth0 nodad;"
+			   "ip -n %1$s route add default via " NODE_IP ";"
+			   "ip -n %1$s -6 route add default via " NODE_IP6 ";"
+			   "ip -n %2$s link set kcsnpeer mtu 1400 up;"
+			   "ip -n %2$s addr add " NODE_IP "/24 dev kcsnpeer;"
+			   "ip -n %2$s addr add " NODE_IP6 "/64 dev kcsnpeer nodad;"
+			   /* A second node address whose permanent neighbour entry
+			    * in the pod is wrong on purpose: the guest must use it. */
+			   "ip -n %2$s addr add " NODE_IP2 "/24 dev kcsnpeer;"
+			   "ip -n %1$s neigh add " NODE_IP2 " lladdr 02:00:00:00:00:99 dev eth0 "
+			   "nud permanent",
+			   pod_ns, node_ns),
 		     0, "could not build the test namespaces");
 }
 
@@ -173,25 +134,26 @@ static void start_pod(const char *id, struct sbx_started *st)
 static char *tap_name(void)
 {
 	/* ip netns exec mounts the netns' own /sys. */
-	_cleanup_free_ char *in = out("ip netns exec %s cat /sys/class/net/eth0/ifindex", pod_ns);
+	_cleanup_free_ char *in =
+	    tu_sh_out("ip netns exec %s cat /sys/class/net/eth0/ifindex", pod_ns);
 	in[strcspn(in, "\n")] = '\0';
 	return xasprintf("kctap%s", in);
 }
 
 static bool has_ingress(const char *dev)
 {
-	_cleanup_free_ char *q = out("tc -n %s qdisc show dev %s 2>/dev/null", pod_ns, dev);
+	_cleanup_free_ char *q = tu_sh_out("tc -n %s qdisc show dev %s 2>/dev/null", pod_ns, dev);
 	return strstr(q, "ingress") != NULL;
 }
 
 static bool link_exists(const char *dev)
 {
-	return sh("ip -n %s link show %s >/dev/null 2>&1", pod_ns, dev) == 0;
+	return tu_sh("ip -n %s link show %s >/dev/null 2>&1", pod_ns, dev) == 0;
 }
 
 static void assert_no_network_left(const char *tap)
 {
-	_cleanup_free_ char *links = out("ip -n %s -o link show", pod_ns);
+	_cleanup_free_ char *links = tu_sh_out("ip -n %s -o link show", pod_ns);
 	cr_assert(!link_exists(tap), "%s is still in the pod netns", tap);
 	cr_assert(!strstr(links, "kctap"), "a tap is left: %s", links);
 	cr_assert(!has_ingress("eth0"), "an ingress qdisc is left on eth0");
@@ -209,16 +171,16 @@ static void stop_and_remove(const char *id)
 /* The guest answers a ping from the node side: up to ~20 s for its NIC. */
 static int ping(const char *flags, const char *addr)
 {
-	return sh("ip netns exec %s busybox ping %s -c 1 -W 20 %s >/dev/null 2>&1", node_ns, flags,
-		  addr);
+	return tu_sh("ip netns exec %s busybox ping %s -c 1 -W 20 %s >/dev/null 2>&1", node_ns,
+		     flags, addr);
 }
 
 /* One echo from NODE_IP2, two seconds for the answer. */
 static int ping_from_ip2(void)
 {
-	return sh("ip netns exec %s busybox ping -I " NODE_IP2 " -c 1 -W 2 " POD_IP
-		  " >/dev/null 2>&1",
-		  node_ns);
+	return tu_sh("ip netns exec %s busybox ping -I " NODE_IP2 " -c 1 -W 2 " POD_IP
+		     " >/dev/null 2>&1",
+		     node_ns);
 }
 
 Test(sbxnet, pod_network_pc)
@@ -234,7 +196,7 @@ Test(sbxnet, pod_network_pc)
 	tap = tap_name();
 	cr_assert(link_exists(tap), "no %s in the pod netns", tap);
 	cr_assert(has_ingress("eth0") && has_ingress(tap), "ingress qdiscs missing");
-	filters = out("tc -n %s filter show dev eth0 ingress", pod_ns);
+	filters = tu_sh_out("tc -n %s filter show dev eth0 ingress", pod_ns);
 	cr_assert(strstr(filters, "mirred") && strstr(filters, tap), "no redirect eth0 -> %s: %s",
 		  tap, filters);
 	cr_assert_eq(ping("", POD_IP), 0, "the guest does not answer at " POD_IP);

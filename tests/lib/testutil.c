@@ -2,9 +2,11 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -70,4 +72,47 @@ size_t tu_count(const char *hay, const char *needle)
 	for (const char *p = hay; (p = strstr(p, needle)); p++)
 		n++;
 	return n;
+}
+
+static char *vcmd(const char *fmt, va_list ap)
+{
+	char *cmd;
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		abort();
+	return cmd;
+}
+
+int tu_sh(const char *fmt, ...)
+{
+	va_list ap;
+	char *cmd;
+	int rc;
+
+	va_start(ap, fmt);
+	cmd = vcmd(fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	free(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+char *tu_sh_out(const char *fmt, ...)
+{
+	char *buf = xcalloc(1, 65536);
+	size_t n = 0;
+	va_list ap;
+	char *cmd;
+	FILE *f;
+
+	va_start(ap, fmt);
+	cmd = vcmd(fmt, ap);
+	va_end(ap);
+	f = popen(cmd, "r");
+	free(cmd);
+	if (f) {
+		n = fread(buf, 1, 65535, f);
+		pclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
 }

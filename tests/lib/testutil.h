@@ -34,5 +34,10 @@ bool tu_is_root(void);
 size_t tu_count(const char *hay, const char *needle);
 /* Path of a built binary: $KC_BIN/name, else build/bin/name. */
 char *tu_bin(const char *name);
+/* Run a shell command (printf-formatted): its exit status, -1 if it did not
+ * exit. */
+int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A shell command's stdout, at most 64 KiB (malloc'd, possibly empty). */
+char *tu_sh_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

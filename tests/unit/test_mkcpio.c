@@ -250,21 +250,6 @@ Test(mkcpio, rejects_bad_lists)
 	expect_fail("file /x /etc/hostname 0644 0 0 /y\n", "hard links");
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	va_list ap;
-	char *cmd;
-	int r;
-
-	va_start(ap, fmt);
-	cr_assert_geq(vasprintf(&cmd, fmt, ap), 0);
-	va_end(ap);
-	r = system(cmd);
-	free(cmd);
-	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
-}
-
 Test(mkcpio, round_trip_through_gnu_cpio)
 {
 	_cleanup_free_ char *pw = put_file("passwd", "root:x:0:0::/root:/bin/sh\n");
@@ -277,11 +262,11 @@ Test(mkcpio, round_trip_through_gnu_cpio)
 	char target[64];
 	ssize_t tl;
 
-	if (sh("command -v cpio >/dev/null") != 0)
+	if (tu_sh("command -v cpio >/dev/null") != 0)
 		cr_skip_test("GNU cpio not installed (scripts/setup-deps.sh test)");
 	KC_OK(build(list, 0, &buf, &len, err_));
 
-	cr_assert_eq(sh("cd %s && cpio --quiet -t < out.cpio > names", dir), 0);
+	cr_assert_eq(tu_sh("cd %s && cpio --quiet -t < out.cpio > names", dir), 0);
 	names = xasprintf("%s/names", dir);
 	cr_assert_eq(kc_read_file(names, 4096, &got, &nlen, NULL), 0);
 	cr_assert_str_eq(got, "bin\ndev\ndev/console\ndev/fifo\netc\netc/passwd\ninit\ntmp\n");
@@ -289,7 +274,8 @@ Test(mkcpio, round_trip_through_gnu_cpio)
 	/* Device nodes need root to create: extract everything else. */
 	cr_assert_eq(mkdir(x, 0755), 0);
 	cr_assert_eq(
-	    sh("cd %s && cpio --quiet -i -d --no-absolute-filenames -f 'dev/*' < ../out.cpio", x),
+	    tu_sh("cd %s && cpio --quiet -i -d --no-absolute-filenames -f 'dev/*' < ../out.cpio",
+		  x),
 	    0);
 	free(got);
 	got = NULL;
