@@ -326,6 +326,17 @@ static void on_deliver(kc_timer *t, void *ud)
 	free(c);
 }
 
+/* The claim still waiting for stream id, or NULL. */
+static kc_sclaim *find_waiting(const char *id)
+{
+	kc_list_for_each (n, &waiting) {
+		kc_sclaim *c = kc_container_of(n, kc_sclaim, node);
+		if (!strcmp(c->id, id))
+			return c;
+	}
+	return NULL;
+}
+
 static void match(kc_sclaim *c, struct sstream *s)
 {
 	kc_list_del(&c->node);
@@ -356,12 +367,7 @@ kc_sclaim *kc_streams_claim(kc_loop *loop, const char *id, bool output, kc_sclai
 		kc_err_set(err, EINVAL, "stream id `%.64s`: 1 to %d bytes", id, KC_STREAM_ID_MAX);
 		return NULL;
 	}
-	if ((s && (s->claimed || s->claim)) || (!s && ({
-		    bool dup = false;
-		    kc_list_for_each (n, &waiting)
-			    dup |= !strcmp(kc_container_of(n, kc_sclaim, node)->id, id);
-		    dup;
-	    }))) {
+	if (s ? s->claimed || s->claim : find_waiting(id) != NULL) {
 		kc_err_set(err, EBUSY, "stream `%.64s` is already used by another process", id);
 		return NULL;
 	}
@@ -469,12 +475,10 @@ static int on_init(struct scall *sc, const uint8_t *v, size_t n, kc_err **err)
 	/* containerd waits for one message of any type before going on. */
 	if (send_any(sc, T_EMPTY, NULL) < 0)
 		return kc_err_set(err, EPIPE, "stream %s: connection gone", s->id);
-	kc_list_for_each (w, &waiting) {
-		kc_sclaim *c = kc_container_of(w, kc_sclaim, node);
-		if (!strcmp(c->id, s->id)) {
+	{
+		kc_sclaim *c = find_waiting(s->id);
+		if (c)
 			match(c, s);
-			break;
-		}
 	}
 	if (s->claimed && !s->output)
 		grant(s);
