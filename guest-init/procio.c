@@ -181,8 +181,8 @@ static void on_hold_expired(kc_timer *t, void *ud)
 	struct stream *s = ud;
 	(void)t;
 	s->hold = NULL;
-	log_warn("stdio %s: the host did not come back in %d s, dropping output",
-		 s->listen_uri, (int)(HOLD_NS / KC_NSEC_PER_SEC));
+	log_warn("stdio %s: the host did not come back in %d s, dropping output", s->listen_uri,
+		 (int)(HOLD_NS / KC_NSEC_PER_SEC));
 	stop_listening(s);
 	s->rb.sink_broken = false;
 	s->rb.sink_dead = true;

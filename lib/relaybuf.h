@@ -28,8 +28,8 @@ struct kc_relaybuf {
 /* Move what can move without blocking. Returns true once the relay is done:
  * the source is finished and every byte read was written (or dropped). */
 bool kc_relaybuf_pump(struct kc_relaybuf *b, int src, int dst);
-/* What to wait for next (nothing while sink_broken): EPOLLIN on the source, EPOLLOUT on the destination
- * (0: nothing on that side). */
+/* What to wait for next (nothing while sink_broken): EPOLLIN on the source, EPOLLOUT on the
+ * destination (0: nothing on that side). */
 void kc_relaybuf_events(const struct kc_relaybuf *b, uint32_t *src_ev, uint32_t *dst_ev);
 void kc_relaybuf_clear(struct kc_relaybuf *b);
 

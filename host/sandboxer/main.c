@@ -122,8 +122,7 @@ static void on_endpoint_reopened(struct sandbox *s, kc_err *err, void *ud)
 {
 	(void)ud;
 	if (err)
-		log_error("sandbox %s: task endpoint not served again: %s", s->id,
-			  kc_err_msg(err));
+		log_error("sandbox %s: task endpoint not served again: %s", s->id, kc_err_msg(err));
 }
 
 static void on_recovered(struct sandbox *s, kc_err *err, void *ud)

@@ -161,12 +161,21 @@ static int task_decode(struct tpod *pod, const char *name, const char *text, siz
 	if (!doc)
 		return kc_err_set(err, EINVAL, "%s: line %d: %s", name, je.line, je.text);
 	want = id ? xasprintf("%s.json", id) : NULL;
-	if (!id || kc_id_check("container id", id, err) < 0 || strcmp(want, name) || !bundle ||
-	    bundle[0] != '/' || !json_is_array(procs) || json_array_size(procs) < 1 ||
-	    json_array_size(procs) > 1 + TPOD_STATE_EXECS_MAX || !json_is_array(mounts) ||
-	    json_array_size(mounts) > 64) {
+	if (!id || kc_id_check("container id", id, err) < 0) {
 		if (!*err)
-			kc_err_set(err, EINVAL, "%s: not a task record", name);
+			kc_err_set(err, EINVAL, "no id");
+	} else if (strcmp(want, name)) {
+		kc_err_set(err, EINVAL, "id `%s` does not match the file name", id);
+	} else if (!bundle || bundle[0] != '/') {
+		kc_err_set(err, EINVAL, "bundle: not an absolute path");
+	} else if (!json_is_array(procs) || json_array_size(procs) < 1 ||
+		   json_array_size(procs) > 1 + TPOD_STATE_EXECS_MAX) {
+		kc_err_set(err, EINVAL, "procs: not 1 to %u processes", 1 + TPOD_STATE_EXECS_MAX);
+	} else if (!json_is_array(mounts) || json_array_size(mounts) > 64) {
+		kc_err_set(err, EINVAL, "mounts: not a list of at most 64");
+	}
+	if (*err) {
+		kc_err_wrap(err, "%s", name);
 		goto out;
 	}
 	if (find_task(pod, id)) {
@@ -215,30 +224,38 @@ out:
 	return r;
 }
 
+static bool is_record(const char *name)
+{
+	size_t len = strlen(name);
+	return name[0] != '.' && len > 5 && !strcmp(name + len - 5, ".json");
+}
+
 int tpod_restore(struct tpod *pod, kc_err **err)
 {
 	DIR *d;
 	struct dirent *de;
 	size_t n = 0;
-	int r = 0;
 
 	if (!pod->state_dir || !(d = opendir(pod->state_dir)))
 		return pod->state_dir && errno != ENOENT
 			   ? kc_err_sys(err, "open %s", pod->state_dir)
 			   : 0;
+	/* Counted first: too many is refused before any is read. */
+	while ((de = readdir(d)))
+		n += is_record(de->d_name);
+	if (n > TPOD_STATE_TASKS_MAX) {
+		closedir(d);
+		return kc_err_set(err, E2BIG, "%s: more than %u task records", pod->state_dir,
+				  TPOD_STATE_TASKS_MAX);
+	}
+	rewinddir(d);
 	while ((de = readdir(d))) {
 		_cleanup_free_ char *text = NULL, *path = NULL;
-		size_t len = strlen(de->d_name);
+		size_t len;
 		kc_err *e = NULL;
 
-		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json"))
+		if (!is_record(de->d_name))
 			continue;
-		if (++n > TPOD_STATE_TASKS_MAX) {
-			kc_err_set(err, E2BIG, "%s: more than %u task records", pod->state_dir,
-				   TPOD_STATE_TASKS_MAX);
-			r = -1;
-			break;
-		}
 		path = xasprintf("%s/%s", pod->state_dir, de->d_name);
 		if (kc_read_file(path, TPOD_STATE_FILE_MAX, &text, &len, &e) < 0 ||
 		    task_decode(pod, de->d_name, text, len, &e) < 0) {
@@ -248,7 +265,7 @@ int tpod_restore(struct tpod *pod, kc_err **err)
 		}
 	}
 	closedir(d);
-	return r;
+	return 0;
 }
 
 /* ------------------------------------------------------------- reconcile */
@@ -296,9 +313,9 @@ static void orphan_delete(struct orphan *o)
 
 	r.id = o->id;
 	r.exec_id = (char *)"";
-	if (!o->pod->agent || kc_rpc_call(o->pod->agent, &containerd__task__v2__task__descriptor,
-					  "Delete", &r.base, AGENT_TIMEOUT, orphan_deleted, o,
-					  &err) < 0) {
+	if (!o->pod->agent ||
+	    kc_rpc_call(o->pod->agent, &containerd__task__v2__task__descriptor, "Delete", &r.base,
+			AGENT_TIMEOUT, orphan_deleted, o, &err) < 0) {
 		orphan_deleted(o, err, NULL);
 		kc_err_free(err);
 	}

@@ -13,7 +13,7 @@
 #include "tpod.h"
 
 /* Bounds on what is read back. */
-#define TPOD_STATE_FILE_MAX (64u << 10)
+#define TPOD_STATE_FILE_MAX  (64u << 10)
 #define TPOD_STATE_TASKS_MAX 1024u
 #define TPOD_STATE_EXECS_MAX 256u
 
