@@ -13,8 +13,8 @@
  * (or the terminal master). If the host's end of an output stream goes away
  * before the output ended (vmm-sandboxer restarting), the stream listens on
  * the same address again for 60 s and keeps what the process writes (the
- * process blocks once the pipe is full); after that, output is dropped. Output is relayed to the end: the streams report
- * "drained" only after the process side hit EOF and every byte was written.
+ * process blocks once the pipe is full); after that, output is dropped. Output is relayed to the
+ * end: the streams report "drained" only after the process side hit EOF and every byte was written.
  */
 #ifndef KC_PROCIO_H
 #define KC_PROCIO_H
