@@ -303,6 +303,7 @@ static void ctr_release(struct kc_ctr *c)
 			log_warn("%s: unmount rootfs `%s`: %s", c->id, c->rootfs, strerror(errno));
 		(void)rmdir(c->rootfs);
 	}
+	kc_blk_ctr_release(c->blk);
 	if (c->spec)
 		kc_podshm_release(kc_agent->root_dir, c->id, c->spec);
 	kc_spec_free(c->spec);
@@ -544,7 +545,14 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 		/* containerd passes the same flag in both; trust the request. */
 		c->spec->process.terminal = terminal;
 	}
-	if (n_rootfs > 0 ? mount_rootfs(c, rootfs, n_rootfs, &err) < 0 : resolve_root(c, &err) < 0)
+	/* Disks first: a disk rootfs replaces root.path, and device numbers
+	 * must be the guest's before the device cgroup is made. */
+	if (kc_blk_ctr_prepare(kc_agent->root_dir, id, rootfs, n_rootfs, c->spec, &c->rootfs,
+			       &c->blk, &err) < 0)
+		goto fail;
+	/* c->rootfs is set when the rootfs is on a disk (blkctr.c). */
+	if (!c->rootfs && (n_rootfs > 0 ? mount_rootfs(c, rootfs, n_rootfs, &err) < 0
+					: resolve_root(c, &err) < 0))
 		goto fail;
 	if (kc_agent->cgroup_root) {
 		_cleanup_free_ char *path = NULL;
