@@ -206,7 +206,8 @@ static int prepare_devices(struct kc_spec *spec, kc_err **err)
 		return kc_err_retp(err);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct kc_blk_dev d;
-		r = kc_blk_wait("/sys", map[i].bdf, KC_BLK_WAIT_NS, &d, err);
+		_cleanup_free_ char *node = NULL;
+		r = kc_blk_wait("/sys", "/dev", map[i].bdf, KC_BLK_WAIT_NS, &d, &node, err);
 		if (r < 0)
 			kc_err_wrap(err, "linux.devices `%s` (pci:%s)", map[i].path, map[i].bdf);
 		guest[i] = d.dev;

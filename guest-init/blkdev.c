@@ -185,8 +185,32 @@ static int uevent_socket(kc_err **err)
 	return fd;
 }
 
-int kc_blk_wait(const char *sysfs, const char *bdf, uint64_t timeout_ns, struct kc_blk_dev *ret,
-		kc_err **err)
+/* Found in sysfs, and (with devdir) its node opens: the disk's sysfs entry
+ * and node exist before the block layer makes it live (until then open
+ * gives ENXIO), while its add uevent comes after. -ENOENT: not yet. */
+static int look(const char *sysfs, const char *devdir, const char *bdf, struct kc_blk_dev *ret,
+		char **node, kc_err **err)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -1;
+
+	if (kc_blk_lookup(sysfs, bdf, ret, err) < 0)
+		return kc_err_retp(err);
+	if (!devdir)
+		return 0;
+	if (kc_blk_node(devdir, ret, &path, err) < 0)
+		return kc_err_retp(err);
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && (errno == ENXIO || errno == ENODEV))
+		return kc_err_set(err, ENOENT, "`%s` is not live yet (%s)", path, strerror(errno));
+	if (fd < 0)
+		return kc_err_sys(err, "open `%s`", path);
+	*node = steal_pointer(&path);
+	return 0;
+}
+
+int kc_blk_wait(const char *sysfs, const char *devdir, const char *bdf, uint64_t timeout_ns,
+		struct kc_blk_dev *ret, char **node, kc_err **err)
 {
 	uint64_t deadline = kc_now_ns() + timeout_ns;
 	_cleanup_close_ int fd = uevent_socket(err);
@@ -197,7 +221,7 @@ int kc_blk_wait(const char *sysfs, const char *bdf, uint64_t timeout_ns, struct 
 		return kc_err_wrap(err, "wait for PCI device %s", bdf);
 	/* Opened before this first look: a disk that appears after it still
 	 * sends its uevent to us. */
-	while ((r = kc_blk_lookup(sysfs, bdf, ret, &last)) == -ENOENT) {
+	while ((r = look(sysfs, devdir, bdf, ret, node, &last)) == -ENOENT) {
 		uint64_t now = kc_now_ns();
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		bool relevant = false;
@@ -306,8 +330,7 @@ int kc_blk_mount(const char *source, const char *declared, char *const *options,
 
 	if (kc_blk_parse_pci(source, bdf, err) < 0)
 		return kc_err_retp(err);
-	if (kc_blk_wait("/sys", bdf, KC_BLK_WAIT_NS, &d, err) < 0 ||
-	    kc_blk_node("/dev", &d, &node, err) < 0)
+	if (kc_blk_wait("/sys", "/dev", bdf, KC_BLK_WAIT_NS, &d, &node, err) < 0)
 		return kc_err_wrap(err, "block device %s", source);
 	if (kc_blk_probe(node, &type, err) < 0)
 		return kc_err_wrap(err, "block device %s", source);

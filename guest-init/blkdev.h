@@ -40,9 +40,10 @@ struct kc_blk_dev {
 /* The whole disk of the PCI device bdf under sysfs ("/sys", or a test tree),
  * without waiting: 0 and *ret, or -ENOENT (not there yet, message set). */
 int kc_blk_lookup(const char *sysfs, const char *bdf, struct kc_blk_dev *ret, kc_err **err);
-/* The same, waiting for its uevent until timeout_ns from now. */
-int kc_blk_wait(const char *sysfs, const char *bdf, uint64_t timeout_ns, struct kc_blk_dev *ret,
-		kc_err **err);
+/* The same, waiting for its uevent until timeout_ns from now. With devdir,
+ * also until its node there (*node, created if missing) can be opened. */
+int kc_blk_wait(const char *sysfs, const char *devdir, const char *bdf, uint64_t timeout_ns,
+		struct kc_blk_dev *ret, char **node, kc_err **err);
 
 /* devdir/<name> ("/dev/vdb"), created from d->dev when devtmpfs lacks it. */
 int kc_blk_node(const char *devdir, const struct kc_blk_dev *d, char **path, kc_err **err);

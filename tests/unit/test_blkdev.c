@@ -127,10 +127,11 @@ Test(blkdev, finds_the_whole_disk_of_a_pci_device)
 
 	/* Present: no wait at all. Absent: the deadline, then an error naming it. */
 	uint64_t t0 = kc_now_ns();
-	KC_OK(kc_blk_wait(sys, "0000:00:10.0", 5 * KC_NSEC_PER_SEC, &d, err_));
+	KC_OK(kc_blk_wait(sys, NULL, "0000:00:10.0", 5 * KC_NSEC_PER_SEC, &d, NULL, err_));
 	cr_assert_lt(kc_now_ns() - t0, KC_NSEC_PER_SEC);
 	t0 = kc_now_ns();
-	cr_assert_eq(kc_blk_wait(sys, "0000:00:12.0", 200 * KC_NSEC_PER_MSEC, &d, &e), -ETIMEDOUT);
+	cr_assert_eq(kc_blk_wait(sys, NULL, "0000:00:12.0", 200 * KC_NSEC_PER_MSEC, &d, NULL, &e),
+		     -ETIMEDOUT);
 	cr_assert_geq(kc_now_ns() - t0, 200 * KC_NSEC_PER_MSEC);
 	cr_assert(strstr(e->msg, "0000:00:12.0: not there after 200 ms"), "%s", e->msg);
 	kc_err_free(e);
