@@ -357,8 +357,28 @@ recipe_libblkid() {
 	# /usr/include). A Debian patch edits configure.ac: touching the shipped autotools
 	# outputs after it keeps make from wanting to rerun autoreconf.
 	touch aclocal.m4 configure Makefile.in config.h.in
+	# The agent only asks "which filesystem is on this disk": keep the superblock probers
+	# of what a snapshotter or volume hands us, and of what must not be taken for a
+	# filesystem (RAID, LVM, LUKS, swap); no partition table probers (the partitions
+	# chain is never enabled). Each prober is linked in through these tables, and the
+	# full set would put vmm-task over its 400 KiB budget (test_agent_binary.sh).
+	local f keep
+	for f in superblocks/superblocks.c:'linuxraid|lvm2|luks|swap|xfs|ext4dev|ext4|ext3|ext2|jbd|squashfs|btrfs|f2fs|erofs' \
+		partitions/partitions.c:'none'; do
+		keep=${f#*:} f=libblkid/src/${f%%:*}
+		grep -q '^static const struct blkid_idinfo \*idinfos\[\] =' "$f"
+		awk -v keep="$keep" '
+			/^static const struct blkid_idinfo \*idinfos\[\] =/ { inlist = 1 }
+			inlist && /^};/ { inlist = 0 }
+			inlist && match($0, /&[a-z0-9_]+_idinfo/) {
+				if (substr($0, RSTART + 1, RLENGTH - 8) !~ ("^(" keep ")$")) next
+			}
+			{ print }
+		' "$f" >"$f.new"
+		mv "$f.new" "$f"
+	done
 	# shellcheck disable=SC2086
-	./configure -q CC=musl-gcc CFLAGS="$MUSL_CFLAGS -I$KINC" \
+	./configure -q CC=musl-gcc CFLAGS="$MUSL_CFLAGS -fno-asynchronous-unwind-tables -I$KINC" \
 		--disable-all-programs --enable-libblkid --disable-shared --enable-static \
 		--disable-nls --disable-bash-completion --without-udev --without-systemd \
 		--without-python --without-readline --without-ncurses --without-tinfo \
