@@ -547,8 +547,8 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 	}
 	/* Disks first: a disk rootfs replaces root.path, and device numbers
 	 * must be the guest's before the device cgroup is made. */
-	if (kc_blk_ctr_prepare(kc_agent->root_dir, id, rootfs, n_rootfs, c->spec, &c->rootfs,
-			       &c->blk, &err) < 0)
+	if (kc_blk_ctr_prepare(kc_agent->root_dir, id, rootfs, n_rootfs, c->spec,
+			       kc_agent->host_mode, &c->rootfs, &c->blk, &err) < 0)
 		goto fail;
 	/* c->rootfs is set when the rootfs is on a disk (blkctr.c). */
 	if (!c->rootfs && (n_rootfs > 0 ? mount_rootfs(c, rootfs, n_rootfs, &err) < 0

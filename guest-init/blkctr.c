@@ -218,15 +218,32 @@ static int prepare_devices(struct kc_spec *spec, kc_err **err)
 	return r;
 }
 
+static const char *first_disk(Containerd__Types__Mount *const *rootfs, size_t n_rootfs,
+			      const struct kc_spec *spec)
+{
+	if (kc_blk_rootfs_is_disk(rootfs, n_rootfs))
+		return "rootfs";
+	for (size_t i = 0; i < spec->n_mounts; i++)
+		if (kc_blk_is_pci(spec->mounts[i].source))
+			return spec->mounts[i].destination;
+	return kc_spec_annotation(spec, KC_BLK_ANNOTATION) ? KC_BLK_ANNOTATION : NULL;
+}
+
 int kc_blk_ctr_prepare(const char *state_dir, const char *id,
 		       Containerd__Types__Mount *const *rootfs, size_t n_rootfs,
-		       struct kc_spec *spec, char **root, struct kc_blk_set **ret, kc_err **err)
+		       struct kc_spec *spec, bool host_mode, char **root, struct kc_blk_set **ret,
+		       kc_err **err)
 {
 	struct kc_blk_set *s = xcalloc(1, sizeof(*s));
+	const char *what = first_disk(rootfs, n_rootfs, spec);
 
 	*ret = s;
 	*root = NULL;
 	s->dir = xasprintf("%s/blk/%s", state_dir, id);
+	if (what && host_mode)
+		return kc_err_set(
+		    err, EPERM,
+		    "%.128s: disks (pci: sources) are only for vmm-task as a VM's PID 1", what);
 	if (kc_blk_rootfs_is_disk(rootfs, n_rootfs) &&
 	    prepare_rootfs(s, rootfs, n_rootfs, root, err) < 0)
 		return kc_err_retp(err);

@@ -9,6 +9,7 @@
 #ifndef KC_BLKCTR_H
 #define KC_BLKCTR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -44,10 +45,12 @@ bool kc_blk_rootfs_is_disk(Containerd__Types__Mount *const *rootfs, size_t n);
 /* Mount the container's disks and rewrite its spec to use them (pci: spec
  * mounts become binds of their staging dirs; device numbers per the
  * annotation). *root: the staging dir of a disk rootfs, else NULL. *ret is
- * set even on failure: release it either way. */
+ * set even on failure: release it either way. host_mode: refuse any disk
+ * (the PCI devices there are the host's own). */
 int kc_blk_ctr_prepare(const char *state_dir, const char *id,
 		       Containerd__Types__Mount *const *rootfs, size_t n_rootfs,
-		       struct kc_spec *spec, char **root, struct kc_blk_set **ret, kc_err **err);
+		       struct kc_spec *spec, bool host_mode, char **root, struct kc_blk_set **ret,
+		       kc_err **err);
 /* Unmount (lazily if busy) and remove the staging dirs; NULL is a no-op. */
 void kc_blk_ctr_release(struct kc_blk_set *s);
 

@@ -316,7 +316,7 @@ Test(blkctr, prepare_without_disks_and_with_a_bad_address)
 	kc_err *e = NULL;
 
 	/* Nothing on a disk: nothing mounted, nothing created. */
-	KC_OK(kc_blk_ctr_prepare(state, "c1", NULL, 0, s, &root, &set, err_));
+	KC_OK(kc_blk_ctr_prepare(state, "c1", NULL, 0, s, false, &root, &set, err_));
 	cr_assert_null(root);
 	cr_assert_str_eq(s->devices[0].path, "/dev/xvda");
 	cr_assert_eq(s->devices[0].major, 8);
@@ -328,7 +328,7 @@ Test(blkctr, prepare_without_disks_and_with_a_bad_address)
 	Containerd__Types__Mount m = CONTAINERD__TYPES__MOUNT__INIT, *mp = &m;
 	m.type = "ext4";
 	m.source = "pci:0000:00:10";
-	cr_assert_lt(kc_blk_ctr_prepare(state, "c1", &mp, 1, s, &root, &set, &e), 0);
+	cr_assert_lt(kc_blk_ctr_prepare(state, "c1", &mp, 1, s, false, &root, &set, &e), 0);
 	cr_assert(strstr(e->msg, "rootfs: block source `pci:0000:00:10`"), "%s", e->msg);
 	kc_err_free(e);
 	e = NULL;
@@ -338,8 +338,16 @@ Test(blkctr, prepare_without_disks_and_with_a_bad_address)
 	/* Two rootfs mounts, one of them a disk. */
 	Containerd__Types__Mount *two[2] = {&m, &m};
 	m.source = "pci:0000:00:10.0";
-	cr_assert_lt(kc_blk_ctr_prepare(state, "c1", two, 2, s, &root, &set, &e), 0);
+	cr_assert_lt(kc_blk_ctr_prepare(state, "c1", two, 2, s, false, &root, &set, &e), 0);
 	cr_assert(strstr(e->msg, "must be the only rootfs mount, got 2"), "%s", e->msg);
+	kc_err_free(e);
+	e = NULL;
+	kc_blk_ctr_release(set);
+
+	/* On a host (vmm-task --listen) the PCI devices are the host's: no disk. */
+	cr_assert_lt(kc_blk_ctr_prepare(state, "c1", &mp, 1, s, true, &root, &set, &e), 0);
+	cr_assert(e->code == EPERM && strstr(e->msg, "rootfs: disks (pci: sources) are only"), "%s",
+		  e->msg);
 	kc_err_free(e);
 	kc_blk_ctr_release(set);
 	kc_spec_free(s);
