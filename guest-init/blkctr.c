@@ -14,7 +14,15 @@
 #include "util.h"
 
 struct kc_blk_set {
-	char *dir;      /* <state>/blk/<id> */
+	char *dir;            /* <state>/blk/<id> */
+	struct kc_mount root; /* the disk rootfs Mount (copied), if has_root */
+	bool has_root;
+	char (*bdfs)[KC_BLK_BDF_LEN + 1]; /* every disk named, to wait for */
+	char **labels;                    /* where each is named ("rootfs", ...) */
+	size_t n_bdfs;
+	kc_blk_waiter *waiter;
+	kc_blk_ctr_ready_fn fn;
+	void *ud;
 	char **mounted; /* staging dirs with a disk on them, in mount order */
 	size_t n_mounted;
 	char **dirs; /* staging dirs we created (rmdir on release) */
@@ -153,23 +161,6 @@ static int stage(struct kc_blk_set *s, const char *name, const char *source, con
 	return 0;
 }
 
-static int prepare_rootfs(struct kc_blk_set *s, Containerd__Types__Mount *const *rootfs, size_t n,
-			  char **root, kc_err **err)
-{
-	const Containerd__Types__Mount *m = rootfs[0];
-
-	if (n != 1)
-		return kc_err_set(
-		    err, EINVAL,
-		    "rootfs: a disk (pci:) rootfs must be the only rootfs mount, got %zu", n);
-	if (kc_has_prefix(m->type ? m->type : "", "bind") || !m->type || !*m->type)
-		return kc_err_set(err, EINVAL, "rootfs %s: needs a filesystem type, not `%s`",
-				  m->source, m->type ? m->type : "");
-	if (stage(s, "rootfs", m->source, m->type, m->options, m->n_options, root, err) < 0)
-		return kc_err_wrap(err, "rootfs");
-	return 0;
-}
-
 /* A spec mount on a disk becomes a bind of its staging dir; its flags (ro,
  * nosuid, ...) apply to the bind as well, its data options (nouuid) only
  * to the disk's mount. */
@@ -207,7 +198,7 @@ static int prepare_devices(struct kc_spec *spec, kc_err **err)
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct kc_blk_dev d;
 		_cleanup_free_ char *node = NULL;
-		r = kc_blk_wait("/sys", "/dev", map[i].bdf, KC_BLK_WAIT_NS, &d, &node, err);
+		r = kc_blk_find("/sys", "/dev", map[i].bdf, &d, &node, err);
 		if (r < 0)
 			kc_err_wrap(err, "linux.devices `%s` (pci:%s)", map[i].path, map[i].bdf);
 		guest[i] = d.dev;
@@ -218,35 +209,116 @@ static int prepare_devices(struct kc_spec *spec, kc_err **err)
 	return r;
 }
 
-static const char *first_disk(Containerd__Types__Mount *const *rootfs, size_t n_rootfs,
-			      const struct kc_spec *spec)
+static void add_bdf(struct kc_blk_set *s, const char bdf[KC_BLK_BDF_LEN + 1], char *label)
 {
-	if (kc_blk_rootfs_is_disk(rootfs, n_rootfs))
-		return "rootfs";
-	for (size_t i = 0; i < spec->n_mounts; i++)
-		if (kc_blk_is_pci(spec->mounts[i].source))
-			return spec->mounts[i].destination;
-	return kc_spec_annotation(spec, KC_BLK_ANNOTATION) ? KC_BLK_ANNOTATION : NULL;
+	s->bdfs = xrealloc(s->bdfs, (s->n_bdfs + 1) * sizeof(*s->bdfs));
+	s->labels = xrealloc(s->labels, (s->n_bdfs + 1) * sizeof(char *));
+	memcpy(s->bdfs[s->n_bdfs], bdf, KC_BLK_BDF_LEN + 1);
+	s->labels[s->n_bdfs++] = label;
 }
 
-int kc_blk_ctr_prepare(const char *state_dir, const char *id,
-		       Containerd__Types__Mount *const *rootfs, size_t n_rootfs,
-		       struct kc_spec *spec, bool host_mode, char **root, struct kc_blk_set **ret,
-		       kc_err **err)
+/* Each address the container names, checked now (before any waiting). */
+static int collect(struct kc_blk_set *s, Containerd__Types__Mount *const *rootfs, size_t n_rootfs,
+		   const struct kc_spec *spec, kc_err **err)
+{
+	const char *ann = kc_spec_annotation(spec, KC_BLK_ANNOTATION);
+	char bdf[KC_BLK_BDF_LEN + 1];
+
+	if (kc_blk_rootfs_is_disk(rootfs, n_rootfs)) {
+		const Containerd__Types__Mount *m = rootfs[0];
+		if (n_rootfs != 1)
+			return kc_err_set(err, EINVAL,
+					  "rootfs: a disk (pci:) rootfs must be the only rootfs "
+					  "mount, got %zu",
+					  n_rootfs);
+		if (!m->type || !*m->type || kc_has_prefix(m->type, "bind"))
+			return kc_err_set(err, EINVAL,
+					  "rootfs %.64s: needs a filesystem type, not `%.64s`",
+					  m->source, m->type ? m->type : "");
+		if (kc_blk_parse_pci(m->source, bdf, err) < 0)
+			return kc_err_wrap(err, "rootfs");
+		add_bdf(s, bdf, xstrdup("rootfs"));
+		s->has_root = true;
+		s->root.type = xstrdup(m->type);
+		s->root.source = xstrdup(m->source);
+		s->root.options = xcalloc(m->n_options + 1, sizeof(char *));
+		for (size_t i = 0; i < m->n_options; i++)
+			s->root.options[i] = xstrdup(m->options[i]);
+	}
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		if (!kc_blk_is_pci(spec->mounts[i].source))
+			continue;
+		if (kc_blk_parse_pci(spec->mounts[i].source, bdf, err) < 0)
+			return kc_err_wrap(err, "mount `%s`", spec->mounts[i].destination);
+		add_bdf(s, bdf, xasprintf("mount `%.128s`", spec->mounts[i].destination));
+	}
+	if (ann) {
+		struct kc_blk_map *map = NULL;
+		size_t n = 0;
+		if (kc_blk_annotation_parse(ann, &map, &n, err) < 0)
+			return kc_err_retp(err);
+		for (size_t i = 0; i < n; i++)
+			add_bdf(s, map[i].bdf, xasprintf("linux.devices `%.128s`", map[i].path));
+		kc_blk_maps_free(map, n);
+	}
+	return 0;
+}
+
+int kc_blk_ctr_new(const char *state_dir, const char *id, Containerd__Types__Mount *const *rootfs,
+		   size_t n_rootfs, const struct kc_spec *spec, bool host_mode,
+		   struct kc_blk_set **ret, kc_err **err)
 {
 	struct kc_blk_set *s = xcalloc(1, sizeof(*s));
-	const char *what = first_disk(rootfs, n_rootfs, spec);
 
 	*ret = s;
-	*root = NULL;
 	s->dir = xasprintf("%s/blk/%s", state_dir, id);
-	if (what && host_mode)
-		return kc_err_set(
-		    err, EPERM,
-		    "%.128s: disks (pci: sources) are only for vmm-task as a VM's PID 1", what);
-	if (kc_blk_rootfs_is_disk(rootfs, n_rootfs) &&
-	    prepare_rootfs(s, rootfs, n_rootfs, root, err) < 0)
+	if (collect(s, rootfs, n_rootfs, spec, err) < 0)
 		return kc_err_retp(err);
+	if (s->n_bdfs > 0 && host_mode)
+		return kc_err_set(err, EPERM,
+				  "%s: disks (pci: sources) are only for vmm-task as a VM's PID 1",
+				  s->labels[0]);
+	return 0;
+}
+
+bool kc_blk_ctr_has_root(const struct kc_blk_set *s)
+{
+	return s && s->has_root;
+}
+
+static void on_ready(kc_blk_waiter *w, const kc_err *err, size_t which, void *ud)
+{
+	struct kc_blk_set *s = ud;
+	kc_err *e = NULL;
+
+	(void)w;
+	/* The waiter is done: free it before the owner may free us. */
+	kc_blk_waiter_free(s->waiter);
+	s->waiter = NULL;
+	if (err)
+		kc_err_set(&e, err->code, "%s: %s", which < s->n_bdfs ? s->labels[which] : "disk",
+			   err->msg);
+	s->fn(e, s->ud);
+	kc_err_free(e);
+}
+
+int kc_blk_ctr_wait(struct kc_blk_set *s, kc_loop *loop, kc_blk_ctr_ready_fn fn, void *ud,
+		    kc_err **err)
+{
+	if (s->n_bdfs == 0)
+		return 1;
+	s->fn = fn;
+	s->ud = ud;
+	return kc_blk_wait_async(loop, "/sys", "/dev", s->bdfs, s->n_bdfs, KC_BLK_WAIT_NS, on_ready,
+				 s, &s->waiter, err);
+}
+
+int kc_blk_ctr_mount(struct kc_blk_set *s, struct kc_spec *spec, char **root, kc_err **err)
+{
+	*root = NULL;
+	if (s->has_root && stage(s, "rootfs", s->root.source, s->root.type, s->root.options,
+				 kc_strv_len(s->root.options), root, err) < 0)
+		return kc_err_wrap(err, "rootfs");
 	for (size_t i = 0; i < spec->n_mounts; i++)
 		if (kc_blk_is_pci(spec->mounts[i].source) &&
 		    prepare_mount(s, &spec->mounts[i], i, err) < 0)
@@ -274,8 +346,16 @@ void kc_blk_ctr_release(struct kc_blk_set *s)
 	}
 	if (rmdir(s->dir) < 0 && errno != ENOENT)
 		log_warn("rmdir `%s`: %s", s->dir, strerror(errno));
+	kc_blk_waiter_free(s->waiter);
 	free(s->mounted);
 	free(s->dirs);
 	free(s->dir);
+	free(s->bdfs);
+	for (size_t i = 0; i < s->n_bdfs; i++)
+		free(s->labels[i]);
+	free(s->labels);
+	free(s->root.type);
+	free(s->root.source);
+	kc_strv_free(s->root.options);
 	free(s);
 }

@@ -16,6 +16,7 @@
 #include "blkdev.h"
 #include "containerd/types/mount.pb-c.h"
 #include "err.h"
+#include "loop.h"
 #include "spec_types.h"
 
 #define KC_BLK_ANNOTATION "io.kuasar-c.block-devices"
@@ -42,15 +43,26 @@ int kc_blk_devices_rewrite(struct kc_spec *spec, const struct kc_blk_map *map, c
 /* Is this rootfs (CreateTaskRequest.rootfs) on a disk? */
 bool kc_blk_rootfs_is_disk(Containerd__Types__Mount *const *rootfs, size_t n);
 
-/* Mount the container's disks and rewrite its spec to use them (pci: spec
- * mounts become binds of their staging dirs; device numbers per the
- * annotation). *root: the staging dir of a disk rootfs, else NULL. *ret is
- * set even on failure: release it either way. host_mode: refuse any disk
- * (the PCI devices there are the host's own). */
-int kc_blk_ctr_prepare(const char *state_dir, const char *id,
-		       Containerd__Types__Mount *const *rootfs, size_t n_rootfs,
-		       struct kc_spec *spec, bool host_mode, char **root, struct kc_blk_set **ret,
-		       kc_err **err);
+/* The container's disks: a disk rootfs (the only rootfs Mount, copied),
+ * pci: spec mounts and annotation entries, each address checked. host_mode:
+ * refuse any (the PCI devices there are the host's own). *ret is set even
+ * on failure: release it either way. */
+int kc_blk_ctr_new(const char *state_dir, const char *id, Containerd__Types__Mount *const *rootfs,
+		   size_t n_rootfs, const struct kc_spec *spec, bool host_mode,
+		   struct kc_blk_set **ret, kc_err **err);
+/* Is the rootfs on a disk (then kc_blk_ctr_mount gives the root)? */
+bool kc_blk_ctr_has_root(const struct kc_blk_set *s);
+
+/* err NULL: every disk is there. Called once, from the loop. */
+typedef void (*kc_blk_ctr_ready_fn)(const kc_err *err, void *ud);
+/* Wait on the loop for every disk (KC_BLK_WAIT_NS): 1 if all are there
+ * now (fn is not called), 0 if fn will be, < 0 on an error. */
+int kc_blk_ctr_wait(struct kc_blk_set *s, kc_loop *loop, kc_blk_ctr_ready_fn fn, void *ud,
+		    kc_err **err);
+/* Once they are there: mount them and rewrite the spec to use them (pci:
+ * spec mounts become binds of their staging dirs; device numbers per the
+ * annotation). *root: the staging dir of a disk rootfs, else NULL. */
+int kc_blk_ctr_mount(struct kc_blk_set *s, struct kc_spec *spec, char **root, kc_err **err);
 /* Unmount (lazily if busy) and remove the staging dirs; NULL is a no-op. */
 void kc_blk_ctr_release(struct kc_blk_set *s);
 

@@ -5,12 +5,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/netlink.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -53,24 +50,6 @@ int kc_blk_parse_pci(const char *source, char bdf[KC_BLK_BDF_LEN + 1], kc_err **
 		return kc_err_set(err, EINVAL, "block source `%.64s`: slot above 1f", source);
 	memcpy(bdf, s, KC_BLK_BDF_LEN + 1);
 	return 0;
-}
-
-bool kc_blk_uevent_is_block_add(const char *buf, size_t len)
-{
-	bool block = false, add = false;
-
-	/* The header line ("add@/devpath"), then NUL-separated KEY=VALUE. */
-	for (size_t off = 0; off < len;) {
-		const char *f = buf + off;
-		size_t flen = strnlen(f, len - off);
-		if (flen == 15 && !memcmp(f, "SUBSYSTEM=block", 15))
-			block = true;
-		else if ((flen == 10 && !memcmp(f, "ACTION=add", 10)) ||
-			 (flen == 13 && !memcmp(f, "ACTION=change", 13)))
-			add = true;
-		off += flen + 1;
-	}
-	return block && add;
 }
 
 /* Read a small sysfs attribute (one line). */
@@ -165,30 +144,7 @@ int kc_blk_lookup(const char *sysfs, const char *bdf, struct kc_blk_dev *ret, kc
 	return 0;
 }
 
-static int uevent_socket(kc_err **err)
-{
-	struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = 1};
-	int fd =
-	    socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
-	int sz = 1 << 20;
-
-	if (fd < 0)
-		return kc_err_sys(err, "uevent socket");
-	/* A burst of uevents (many disks at once) must not overflow it; if it
-	 * does anyway (ENOBUFS), we look at sysfs again. */
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int r = kc_err_sys(err, "bind uevent socket");
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
-/* Found in sysfs, and (with devdir) its node opens: the disk's sysfs entry
- * and node exist before the block layer makes it live (until then open
- * gives ENXIO), while its add uevent comes after. -ENOENT: not yet. */
-static int look(const char *sysfs, const char *devdir, const char *bdf, struct kc_blk_dev *ret,
+int kc_blk_find(const char *sysfs, const char *devdir, const char *bdf, struct kc_blk_dev *ret,
 		char **node, kc_err **err)
 {
 	_cleanup_free_ char *path = NULL;
@@ -207,69 +163,6 @@ static int look(const char *sysfs, const char *devdir, const char *bdf, struct k
 		return kc_err_sys(err, "open `%s`", path);
 	*node = steal_pointer(&path);
 	return 0;
-}
-
-int kc_blk_wait(const char *sysfs, const char *devdir, const char *bdf, uint64_t timeout_ns,
-		struct kc_blk_dev *ret, char **node, kc_err **err)
-{
-	uint64_t deadline = kc_now_ns() + timeout_ns;
-	_cleanup_close_ int fd = uevent_socket(err);
-	kc_err *last = NULL;
-	int r;
-
-	if (fd < 0)
-		return kc_err_wrap(err, "wait for PCI device %s", bdf);
-	/* Opened before this first look: a disk that appears after it still
-	 * sends its uevent to us. */
-	while ((r = look(sysfs, devdir, bdf, ret, node, &last)) == -ENOENT) {
-		uint64_t now = kc_now_ns();
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		bool relevant = false;
-		char buf[8192];
-		int pr;
-
-		if (now >= deadline)
-			break;
-		pr = poll(&pfd, 1,
-			  (int)((deadline - now + KC_NSEC_PER_MSEC - 1) / KC_NSEC_PER_MSEC));
-		if (pr < 0 && errno != EINTR) {
-			kc_err_free(last);
-			return kc_err_sys(err, "wait for PCI device %s: poll", bdf);
-		}
-		/* Drain what queued up; look again after any block add, or when
-		 * messages were lost. A message is only a reason to look at sysfs
-		 * again, so one not from the kernel cannot fool us. */
-		for (;;) {
-			ssize_t n = recv(fd, buf, sizeof(buf), 0);
-			if (n < 0) {
-				relevant |= errno == ENOBUFS;
-				if (errno == EINTR || errno == ENOBUFS)
-					continue;
-				break;
-			}
-			relevant |= kc_blk_uevent_is_block_add(buf, (size_t)n);
-		}
-		if (!relevant)
-			continue;
-		kc_err_free(last);
-		last = NULL;
-	}
-	if (r == 0) {
-		kc_err_free(last);
-		return 0;
-	}
-	if (r == -ENOENT) {
-		r = kc_err_set(err, ETIMEDOUT, "%s: not there after %llu ms (%s)", bdf,
-			       (unsigned long long)(timeout_ns / KC_NSEC_PER_MSEC),
-			       kc_err_msg(last));
-		kc_err_free(last);
-		return r;
-	}
-	if (err)
-		*err = last;
-	else
-		kc_err_free(last);
-	return r;
 }
 
 int kc_blk_node(const char *devdir, const struct kc_blk_dev *d, char **path, kc_err **err)
@@ -330,7 +223,7 @@ int kc_blk_mount(const char *source, const char *declared, char *const *options,
 
 	if (kc_blk_parse_pci(source, bdf, err) < 0)
 		return kc_err_retp(err);
-	if (kc_blk_wait("/sys", "/dev", bdf, KC_BLK_WAIT_NS, &d, &node, err) < 0)
+	if (kc_blk_find("/sys", "/dev", bdf, &d, &node, err) < 0)
 		return kc_err_wrap(err, "block device %s", source);
 	if (kc_blk_probe(node, &type, err) < 0)
 		return kc_err_wrap(err, "block device %s", source);

@@ -14,6 +14,7 @@
  *   a spec mount on a disk (block volume) written in the guest, read on the
  *     host; a raw block device (io.kuasar-c.block-devices): the guest's
  *     numbers and the device cgroup rule rewritten with them
+ *   while a Create waits for its disk, the agent answers a Check at once
  *   after Delete, PID 1's mount table has no staging mount left
  */
 #include <criterion/criterion.h>
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agentctl.h"
@@ -281,16 +283,52 @@ static void xfs_twins(void)
 	free(m2.source);
 }
 
+/* A child that, 2 s into a Create waiting for a disk, asks the agent over a
+ * connection of its own: PID 1 waits on its loop, so it answers at once.
+ * Exit status 0 if Check came back within 2 s. */
+static pid_t check_meanwhile(void)
+{
+	_cleanup_free_ char *p = xasprintf("%s/agent.addr", V.dir);
+	_cleanup_free_ char *addr = NULL;
+	pid_t pid;
+
+	cr_assert_eq(kc_read_file(p, 4096, &addr, NULL, NULL), 0);
+	addr[strcspn(addr, "\n")] = '\0';
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct agentctl a;
+		kc_err *e = NULL;
+		uint64_t t0;
+		poll(NULL, 0, 2000);
+		t0 = kc_now_ns();
+		if (agentctl_connect_until(&a, addr, t0 + 10 * KC_NSEC_PER_SEC, &e) < 0 ||
+		    sandbox_check(&a, &e) < 0) {
+			fprintf(stderr, "check during a disk wait: %s\n", kc_err_msg(e));
+			_exit(2);
+		}
+		_exit(kc_now_ns() - t0 < 2 * KC_NSEC_PER_SEC ? 0 : 1);
+	}
+	return pid;
+}
+
 static void create_fails(const char *id, Containerd__Types__Mount *m, const char *want1,
 			 const char *want2, uint64_t min_ns)
 {
 	struct bundle_opts o = {.args = SH("true")};
 	_cleanup_free_ char *bundle = disk_bundle(id, &o);
+	pid_t checker = min_ns ? check_meanwhile() : -1;
 	uint64_t t0 = kc_now_ns();
 	struct ctr c;
 	kc_err *e = NULL;
+	int st = -1;
 
 	cr_assert_lt(start(id, bundle, m, &c, &e), 0, "create %s should fail", id);
+	if (checker > 0) {
+		cr_assert_eq(waitpid(checker, &st, 0), checker);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			  "Check during %s's wait for its disk: status %#x", id, st);
+	}
 	cr_assert(strstr(e->msg, want1) && strstr(e->msg, want2), "%s: %s", id, e->msg);
 	cr_assert_geq(kc_now_ns() - t0, min_ns, "%s failed early: %s", id, e->msg);
 	fprintf(stderr, "vm[%s]: %s refused after %.1f s: %s\n", V.name, id,

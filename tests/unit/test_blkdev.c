@@ -4,9 +4,12 @@
  * annotation and the linux.devices / device cgroup rewrite. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <linux/netlink.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -125,16 +128,94 @@ Test(blkdev, finds_the_whole_disk_of_a_pci_device)
 	kc_err_free(e);
 	e = NULL;
 
-	/* Present: no wait at all. Absent: the deadline, then an error naming it. */
-	uint64_t t0 = kc_now_ns();
-	KC_OK(kc_blk_wait(sys, NULL, "0000:00:10.0", 5 * KC_NSEC_PER_SEC, &d, NULL, err_));
-	cr_assert_lt(kc_now_ns() - t0, KC_NSEC_PER_SEC);
+	tu_rmtree(sys);
+	free(sys);
+}
+
+struct ready {
+	bool done;
+	size_t which;
+	char *msg; /* NULL: ready */
+};
+
+static void on_ready(kc_blk_waiter *w, const kc_err *err, size_t which, void *ud)
+{
+	struct ready *r = ud;
+	(void)w;
+	r->which = which;
+	r->done = true;
+	r->msg = err ? xstrdup(err->msg) : NULL;
+}
+
+/* A uevent as the kernel sends it, to the uevent group of this netns. */
+static void send_uevent(const char *msg, size_t len)
+{
+	struct sockaddr_nl to = {.nl_family = AF_NETLINK, .nl_groups = 1};
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(sendto(fd, msg, len, 0, (struct sockaddr *)&to, sizeof(to)), (ssize_t)len,
+		     "send uevent: %s", strerror(errno));
+	close(fd);
+}
+
+Test(blkdev, waits_on_the_loop_for_uevents)
+{
+	char *sys = tu_tmpdir("blkwait");
+	char bdfs[2][KC_BLK_BDF_LEN + 1] = {"0000:00:10.0", "0000:00:12.0"};
+	kc_blk_waiter *w = NULL;
+	struct ready rd = {0};
+	kc_loop *loop = NULL;
+	uint64_t t0;
+
+	KC_OK(kc_loop_new(&loop, err_));
+	put(sys, "bus/pci/devices/0000:00:10.0/virtio3/block/vdb/dev", "254:16\n");
+	/* There already: no waiter at all. */
+	cr_assert_eq(
+	    kc_blk_wait_async(loop, sys, NULL, bdfs, 1, KC_NSEC_PER_SEC, on_ready, &rd, &w, NULL),
+	    1);
+	cr_assert_null(w);
+
+	/* One of two missing: the deadline, then an error naming it. */
 	t0 = kc_now_ns();
-	cr_assert_eq(kc_blk_wait(sys, NULL, "0000:00:12.0", 200 * KC_NSEC_PER_MSEC, &d, NULL, &e),
-		     -ETIMEDOUT);
+	KC_OK(kc_blk_wait_async(loop, sys, NULL, bdfs, 2, 200 * KC_NSEC_PER_MSEC, on_ready, &rd, &w,
+				err_));
+	cr_assert_not_null(w);
+	cr_assert(tu_loop_until(loop, &rd.done, 5000));
 	cr_assert_geq(kc_now_ns() - t0, 200 * KC_NSEC_PER_MSEC);
-	cr_assert(strstr(e->msg, "0000:00:12.0: not there after 200 ms"), "%s", e->msg);
-	kc_err_free(e);
+	cr_assert(rd.msg &&
+		      strstr(rd.msg, "pci:0000:00:12.0: not there after 200 ms (no PCI device "
+				     "0000:00:12.0)"),
+		  "%s", rd.msg);
+	cr_assert_eq(rd.which, 1);
+	kc_blk_waiter_free(w);
+	free(rd.msg);
+
+	if (!tu_is_root() || unshare(CLONE_NEWNET) < 0) {
+		kc_loop_free(loop);
+		tu_rmtree(sys);
+		cr_skip_test("a private netns for fake uevents needs root");
+	}
+	/* In a netns of our own, we send the uevents. The disk appears: no look
+	 * before a uevent says so (no polling), then one block add is enough. */
+	rd = (struct ready){0};
+	KC_OK(kc_blk_wait_async(loop, sys, NULL, bdfs, 2, 10 * KC_NSEC_PER_SEC, on_ready, &rd, &w,
+				err_));
+	put(sys, "bus/pci/devices/0000:00:12.0/virtio4/block/vdc/dev", "254:32\n");
+	send_uevent("add@/devices/x\0ACTION=add\0SUBSYSTEM=pci", 40);
+	cr_assert(!tu_loop_until(loop, &rd.done, 300), "looked without a block uevent");
+	send_uevent("add@/devices/x\0ACTION=add\0SUBSYSTEM=block", 42);
+	cr_assert(tu_loop_until(loop, &rd.done, 5000), "no look after a block uevent");
+	cr_assert_null(rd.msg, "%s", rd.msg);
+	kc_blk_waiter_free(w);
+
+	/* Freed while waiting: nothing fires later. */
+	rd = (struct ready){0};
+	snprintf(bdfs[1], sizeof(bdfs[1]), "0000:00:13.0");
+	KC_OK(kc_blk_wait_async(loop, sys, NULL, bdfs, 2, 100 * KC_NSEC_PER_MSEC, on_ready, &rd, &w,
+				err_));
+	kc_blk_waiter_free(w);
+	cr_assert(!tu_loop_until(loop, &rd.done, 300));
+	kc_loop_free(loop);
 	tu_rmtree(sys);
 	free(sys);
 }
@@ -305,7 +386,7 @@ Test(blkctr, rewrite_errors_name_the_path)
 	kc_spec_free(s);
 }
 
-Test(blkctr, prepare_without_disks_and_with_a_bad_address)
+Test(blkctr, disks_of_a_container)
 {
 	char *state = tu_tmpdir("blkstate");
 	struct kc_spec *s = spec_with_devices();
@@ -315,39 +396,63 @@ Test(blkctr, prepare_without_disks_and_with_a_bad_address)
 	struct stat st;
 	kc_err *e = NULL;
 
-	/* Nothing on a disk: nothing mounted, nothing created. */
-	KC_OK(kc_blk_ctr_prepare(state, "c1", NULL, 0, s, false, &root, &set, err_));
+	/* Nothing on a disk: nothing to wait for, mounted or created. */
+	KC_OK(kc_blk_ctr_new(state, "c1", NULL, 0, s, false, &set, err_));
+	cr_assert(!kc_blk_ctr_has_root(set));
+	cr_assert_eq(kc_blk_ctr_wait(set, NULL, NULL, NULL, NULL), 1);
+	KC_OK(kc_blk_ctr_mount(set, s, &root, err_));
 	cr_assert_null(root);
-	cr_assert_str_eq(s->devices[0].path, "/dev/xvda");
 	cr_assert_eq(s->devices[0].major, 8);
 	kc_blk_ctr_release(set);
 	cr_assert(stat(dir, &st) < 0 && errno == ENOENT);
 
-	/* A rootfs Mount with an address of the wrong form: named, and the
-	 * staging dir made for it is gone after release. */
+	/* Addresses are checked before any waiting, each error naming where. */
 	Containerd__Types__Mount m = CONTAINERD__TYPES__MOUNT__INIT, *mp = &m;
 	m.type = "ext4";
 	m.source = "pci:0000:00:10";
-	cr_assert_lt(kc_blk_ctr_prepare(state, "c1", &mp, 1, s, false, &root, &set, &e), 0);
+	cr_assert_lt(kc_blk_ctr_new(state, "c1", &mp, 1, s, false, &set, &e), 0);
 	cr_assert(strstr(e->msg, "rootfs: block source `pci:0000:00:10`"), "%s", e->msg);
-	kc_err_free(e);
-	e = NULL;
+	kc_err_freep(&e);
+	kc_blk_ctr_release(set);
+
+	Containerd__Types__Mount *two[2] = {&m, &m};
+	m.source = "pci:0000:00:10.0";
+	cr_assert_lt(kc_blk_ctr_new(state, "c1", two, 2, s, false, &set, &e), 0);
+	cr_assert(strstr(e->msg, "must be the only rootfs mount, got 2"), "%s", e->msg);
+	kc_err_freep(&e);
+	kc_blk_ctr_release(set);
+
+	m.type = "bind";
+	cr_assert_lt(kc_blk_ctr_new(state, "c1", &mp, 1, s, false, &set, &e), 0);
+	cr_assert(strstr(e->msg, "needs a filesystem type, not `bind`"), "%s", e->msg);
+	kc_err_freep(&e);
+	kc_blk_ctr_release(set);
+	m.type = "ext4";
+
+	/* On a host (vmm-task --listen) the PCI devices are the host's: no disk. */
+	cr_assert_lt(kc_blk_ctr_new(state, "c1", &mp, 1, s, true, &set, &e), 0);
+	cr_assert(e->code == EPERM && strstr(e->msg, "rootfs: disks (pci: sources) are only"), "%s",
+		  e->msg);
+	kc_err_freep(&e);
+	kc_blk_ctr_release(set);
+
+	/* A copy of the rootfs Mount is kept (the request is gone when the
+	 * disks arrive). */
+	KC_OK(kc_blk_ctr_new(state, "c1", &mp, 1, s, false, &set, err_));
+	cr_assert(kc_blk_ctr_has_root(set));
 	kc_blk_ctr_release(set);
 	cr_assert(stat(dir, &st) < 0 && errno == ENOENT);
 
-	/* Two rootfs mounts, one of them a disk. */
-	Containerd__Types__Mount *two[2] = {&m, &m};
-	m.source = "pci:0000:00:10.0";
-	cr_assert_lt(kc_blk_ctr_prepare(state, "c1", two, 2, s, false, &root, &set, &e), 0);
-	cr_assert(strstr(e->msg, "must be the only rootfs mount, got 2"), "%s", e->msg);
-	kc_err_free(e);
-	e = NULL;
-	kc_blk_ctr_release(set);
-
-	/* On a host (vmm-task --listen) the PCI devices are the host's: no disk. */
-	cr_assert_lt(kc_blk_ctr_prepare(state, "c1", &mp, 1, s, true, &root, &set, &e), 0);
-	cr_assert(e->code == EPERM && strstr(e->msg, "rootfs: disks (pci: sources) are only"), "%s",
-		  e->msg);
+	/* A bad annotation fails as early. */
+	free(s->annotation_keys);
+	free(s->annotation_vals);
+	s->annotation_keys = xcalloc(2, sizeof(char *));
+	s->annotation_vals = xcalloc(2, sizeof(char *));
+	s->annotation_keys[0] = xstrdup(KC_BLK_ANNOTATION);
+	s->annotation_vals[0] = xstrdup("{\"/dev/xvda\":\"pci:zz\"}");
+	s->n_annotations = 1;
+	cr_assert_lt(kc_blk_ctr_new(state, "c1", NULL, 0, s, false, &set, &e), 0);
+	cr_assert(strstr(e->msg, KC_BLK_ANNOTATION) && strstr(e->msg, "pci:zz"), "%s", e->msg);
 	kc_err_free(e);
 	kc_blk_ctr_release(set);
 	kc_spec_free(s);
