@@ -410,8 +410,9 @@ Test(agent, bad_specs_fail_clearly_and_agent_survives)
 					  .extra_mounts =
 					      "{\"destination\":\"/data\",\"type\":\"ext4\","
 					      "\"source\":\"pci:0000:00:10.0\"}"};
-		expect_create_error("bad-disk", &vol,
-				    "mount `/data`: disks (pci: sources) are only for vmm-task as a VM's");
+		expect_create_error(
+		    "bad-disk", &vol,
+		    "mount `/data`: disks (pci: sources) are only for vmm-task as a VM's");
 	}
 	{
 		Containerd__Types__Mount m = CONTAINERD__TYPES__MOUNT__INIT, *mp = &m;
