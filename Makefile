@@ -109,10 +109,11 @@ $(O)/host/libkc.a: $(LIB_HOBJS) $(PB_HOBJS)
 	@mkdir -p $(@D); rm -f $@; ar rcs $@ $^
 
 # ------------------------------------------------------------------ binaries
-GUEST_LIBS := $(O)/guest/libkc.a -ljansson -lprotobuf-c -lseccomp
+# libblkid: only the agent probes disks (guest-init/blkdev.c).
+GUEST_LIBS := $(O)/guest/libkc.a -ljansson -lprotobuf-c -lseccomp -lblkid
 HOST_LIBS := $(O)/host/libkc.a -ljansson -lprotobuf-c
-# Only the agent enforces seccomp profiles (guest-init/seccomp.c).
-AGENT_HOST_LIBS := $(HOST_LIBS) -lseccomp
+# Only the agent enforces seccomp profiles (guest-init/seccomp.c) and probes disks.
+AGENT_HOST_LIBS := $(HOST_LIBS) -lseccomp -lblkid
 # Only the sandboxer sets up pod networks over rtnetlink (host/sandboxer/podnet*.c)
 # and serves gRPC besides ttrpc (lib/grpc_server.c, HTTP/2 by nghttp2).
 SANDBOXER_LIBS := $(HOST_LIBS) -lmnl -lnghttp2

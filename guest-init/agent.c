@@ -303,6 +303,7 @@ static void ctr_release(struct kc_ctr *c)
 			log_warn("%s: unmount rootfs `%s`: %s", c->id, c->rootfs, strerror(errno));
 		(void)rmdir(c->rootfs);
 	}
+	kc_blk_ctr_release(c->blk);
 	if (c->spec)
 		kc_podshm_release(kc_agent->root_dir, c->id, c->spec);
 	kc_spec_free(c->spec);
@@ -491,15 +492,70 @@ static int resolve_root(struct kc_ctr *c, kc_err **err)
 	return 0;
 }
 
+/* The rest of Create, once the container's disks (if any) are there: mount
+ * them, the cgroup, stdio, the spawn (which answers the pending Create). */
+static int create_finish(struct kc_ctr *c, kc_err **err)
+{
+	struct kc_spawn_opts o = {.join_pidfd = -1};
+	struct kc_proc *p = c->init;
+	_cleanup_free_ char *root = NULL;
+
+	/* Before the cgroup: device numbers must be the guest's in its rules. */
+	if (kc_blk_ctr_mount(c->blk, c->spec, &root, err) < 0)
+		return kc_err_retp(err);
+	if (root) {
+		free(c->rootfs);
+		c->rootfs = steal_pointer(&root);
+	}
+	if (kc_agent->cgroup_root) {
+		_cleanup_free_ char *path = NULL;
+		if (kc_cgroup_path_for(kc_agent->cgroup_root, c->spec->cgroups_path, c->id, &path,
+				       err) < 0 ||
+		    cgroup_in_use(c, path, err) < 0)
+			return kc_err_retp(err);
+		if (kc_cgroup_create(kc_agent->cgroup_root, path, &c->spec->resources, &c->cgroup,
+				     err) < 0)
+			return kc_err_retp(err);
+		oom_watch(c);
+	}
+	if (kc_procio_new(kc_agent->loop, p->stdin_uri, p->stdout_uri, p->stderr_uri, p->terminal,
+			  &p->io, err) < 0)
+		return kc_err_retp(err);
+	kc_procio_on_drained(p->io, on_drained, p);
+	o.spec = c->spec;
+	o.proc = &c->spec->process;
+	o.rootfs = c->rootfs;
+	o.cgroup = c->cgroup;
+	o.terminal = p->terminal;
+	o.wait_start = true;
+	kc_procio_child_fds(p->io, o.stdio);
+	if (kc_spawn_start(kc_agent->loop, &o, spawn_event, p, &p->spawn, err) < 0)
+		return kc_err_retp(err);
+	kc_procio_close_child_fds(p->io);
+	return 0;
+}
+
+static void on_disks(const kc_err *err, void *ud)
+{
+	struct kc_proc *p = ud;
+	kc_err *e = NULL;
+
+	if (!err && create_finish(p->ctr, &e) == 0)
+		return;
+	fail_pending(p, err ? err : e, "create");
+	kc_err_free(e);
+	ctr_release(p->ctr);
+}
+
 void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 		   Containerd__Types__Mount *const *rootfs, size_t n_rootfs, bool terminal,
 		   const char *in, const char *out, const char *err_uri)
 {
-	struct kc_spawn_opts o = {.join_pidfd = -1};
 	struct kc_ctr *c;
 	struct kc_proc *p;
 	kc_err *err = NULL;
 	struct stat st;
+	int r;
 
 	if (kc_id_check("container id", id, &err) < 0) {
 		ttrpc_call_reply_error(call, TTRPC_INVALID_ARGUMENT, "create: %s", err->msg);
@@ -544,34 +600,27 @@ void kc_ctr_create(ttrpc_call *call, const char *id, const char *bundle,
 		/* containerd passes the same flag in both; trust the request. */
 		c->spec->process.terminal = terminal;
 	}
-	if (n_rootfs > 0 ? mount_rootfs(c, rootfs, n_rootfs, &err) < 0 : resolve_root(c, &err) < 0)
+	/* A disk rootfs replaces root.path (blkctr.h). */
+	if (kc_blk_ctr_new(kc_agent->root_dir, id, rootfs, n_rootfs, c->spec, kc_agent->host_mode,
+			   &c->blk, &err) < 0)
 		goto fail;
-	if (kc_agent->cgroup_root) {
-		_cleanup_free_ char *path = NULL;
-		if (kc_cgroup_path_for(kc_agent->cgroup_root, c->spec->cgroups_path, id, &path,
-				       &err) < 0 ||
-		    cgroup_in_use(c, path, &err) < 0)
-			goto fail;
-		if (kc_cgroup_create(kc_agent->cgroup_root, path, &c->spec->resources, &c->cgroup,
-				     &err) < 0)
-			goto fail;
-		oom_watch(c);
-	}
-	if (kc_procio_new(kc_agent->loop, in, out, err_uri, terminal, &p->io, &err) < 0)
+	if (!kc_blk_ctr_has_root(c->blk) &&
+	    (n_rootfs > 0 ? mount_rootfs(c, rootfs, n_rootfs, &err) < 0
+			  : resolve_root(c, &err) < 0))
 		goto fail;
-	kc_procio_on_drained(p->io, on_drained, p);
-	o.spec = c->spec;
-	o.proc = &c->spec->process;
-	o.rootfs = c->rootfs;
-	o.cgroup = c->cgroup;
-	o.terminal = terminal;
-	o.wait_start = true;
-	kc_procio_child_fds(p->io, o.stdio);
-	if (kc_spawn_start(kc_agent->loop, &o, spawn_event, p, &p->spawn, &err) < 0)
-		goto fail;
-	kc_procio_close_child_fds(p->io);
+	/* Answered once the init is set up, after its disks are there. */
 	p->pending = call;
 	ttrpc_call_set_cancel(call, pending_cancelled, p);
+	r = kc_blk_ctr_wait(c->blk, kc_agent->loop, on_disks, p, &err);
+	if (r == 0) {
+		log_debug("%s: waiting for its disks", id);
+		return;
+	}
+	if (r < 0 || create_finish(c, &err) < 0) {
+		fail_pending(p, err, "create");
+		kc_err_free(err);
+		ctr_release(c);
+	}
 	return;
 fail:
 	ttrpc_call_reply_error(call, ttrpc_code_from_errno(err ? err->code : 0), "create %s: %s",

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "blkctr.h"
 #include "cgroup.h"
 #include "containerd/types/mount.pb-c.h"
 #include "loop.h"
@@ -58,6 +59,7 @@ struct kc_ctr {
 	char *bundle;
 	char *rootfs;
 	bool rootfs_mounted;
+	struct kc_blk_set *blk; /* its disks (blkctr.h), NULL if none */
 	struct kc_spec *spec;
 	struct kc_cgroup *cgroup;
 	struct kc_proc *init;

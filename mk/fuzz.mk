@@ -21,7 +21,7 @@ FUZZ_BINS := $(patsubst %,$(FUZZ_O)/bin/fuzz_%,$(FUZZ_NAMES))
 
 # The product modules the harnesses reach (instrumented for coverage).
 FUZZ_PROD_SRCS := $(LIB_SRCS) $(addprefix guest-init/,spec.c spec_json.c spec_linux.c seccomp.c \
-	seccomp_stub.c cmdline.c streams.c) \
+	seccomp_stub.c cmdline.c streams.c blkdev.c blkwait.c blkctr.c) \
 	$(addprefix host/sandboxer/,toml.c config.c state.c sandbox.c qmp.c pod_config.c podnet.c \
 	podnet_nl.c taskep.c taskep_stream.c) $(TASKAPI_SRCS)
 FUZZ_PROD_OBJS := $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(FUZZ_PROD_SRCS)) \
@@ -63,7 +63,7 @@ $(FUZZ_O)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_O)/libfuzz-pr
 	@mkdir -p $(@D)
 	$(call qecho,FUZZLD,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Iguest-init -Ihost/sandboxer -fsanitize=fuzzer -o $@ $< \
-	  $(FUZZ_O)/libfuzz-prod.a $(FUZZ_DEPS) -ljansson -lmnl -lnghttp2
+	  $(FUZZ_O)/libfuzz-prod.a $(FUZZ_DEPS) -ljansson -lblkid -lmnl -lnghttp2
 
 FUZZ_ENV = KC_FUZZ_BIN=$(abspath $(FUZZ_O)/bin) KC_FUZZ_CORPUS=$(CURDIR)/tests/fuzz/corpus
 # Prints why clang cannot build libFuzzer harnesses here, or nothing.

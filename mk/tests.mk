@@ -26,7 +26,7 @@ TEST_INCLUDES := -Itests/lib -Iguest-init -Ihost/sandboxer -Ihost/shim -Ihost/ta
 $(TEST_HELPER_OBJS): HOST_CFLAGS += $(TEST_INCLUDES)
 # What a test or bench driver links: helpers, product modules, the runtime lib.
 TEST_DEPS := $(TEST_HELPER_OBJS) $(O)/host/libguest-mods.a $(O)/host/libhost-mods.a $(O)/host/libkc.a
-TEST_LINK := $(TEST_DEPS) -ljansson -lprotobuf-c -lseccomp -lmnl -lnghttp2 -lpthread
+TEST_LINK := $(TEST_DEPS) -ljansson -lprotobuf-c -lseccomp -lblkid -lmnl -lnghttp2 -lpthread
 TEST_LIBS := $(TEST_LINK) -lcriterion
 
 $(O)/tests/%: tests/unit/%.c $(TEST_DEPS)

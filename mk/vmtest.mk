@@ -39,10 +39,11 @@ $(O)/tests/vsockprobe: tests/integration/vsockprobe.c
 	$(Q)$(GUEST_CC) $(BASE_CFLAGS) -O2 -static -I$(MUSL_KINC) -o $@ $<
 $(O)/tests/test_vm_qemu: $(O)/tests/vsockprobe
 
-# The VM test's attack and load cases live in their own file (vm.h).
-$(O)/tests/vm_attacks.o: tests/integration/vm_attacks.c tests/integration/vm.h $(TEST_DEPS)
+# The VM test's attack, load and disk cases live in their own files (vm.h).
+VM_TEST_OBJS := $(O)/tests/vm_attacks.o $(O)/tests/vm_block.o
+$(VM_TEST_OBJS): $(O)/tests/%.o: tests/integration/%.c tests/integration/vm.h $(TEST_DEPS)
 	@mkdir -p $(@D)
 	$(call qecho,CC,$@)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(TEST_INCLUDES) -c -o $@ $<
-$(O)/tests/test_vm_qemu: $(O)/tests/vm_attacks.o tests/integration/vm.h
-$(O)/tests/test_vm_qemu: TEST_LDFLAGS += $(O)/tests/vm_attacks.o
+$(O)/tests/test_vm_qemu: $(VM_TEST_OBJS) tests/integration/vm.h
+$(O)/tests/test_vm_qemu: TEST_LDFLAGS += $(VM_TEST_OBJS)

@@ -23,7 +23,7 @@
 #
 # What it does, per group:
 #   apt packages (bookworm)       installed only when missing (needs root or sudo)
-#   build: musl static libs       protobuf-c, jansson, libseccomp built with musl-gcc from Debian
+#   build: musl static libs       protobuf-c, jansson, libseccomp, libblkid built with musl-gcc from Debian
 #                                 source packages (same source version as the host's -dev
 #                                 package) into $KC_CACHE/musl-sysroot; kernel-header
 #                                 symlinks in $KC_CACHE/musl-kinc
@@ -40,7 +40,9 @@ shopt -s inherit_errexit
 
 readonly SUITE=bookworm
 readonly ALL_GROUPS="build test vm kernel containerd containerd2 cri bench"
-MUSL_CFLAGS="-Os -ffunction-sections -fdata-sections"
+# No unwind tables, as the agent's own objects (GUEST_CFLAGS): nothing in the guest
+# unwinds, and they are about 8 KiB of vmm-task's 400 KiB budget.
+MUSL_CFLAGS="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables"
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
@@ -121,12 +123,14 @@ declare -A PKGS=()
 add_pkgs() { local p; for p in "$@"; do PKGS[$p]=1; done; }
 # dpkg-dev (dpkg-source) and xz-utils unpack the source packages of the musl libraries;
 # libmnl-dev: the sandboxer's pod network (taps, tc); libnghttp2-dev: its gRPC transport.
-# gperf regenerates libseccomp's syscall table. libseccomp-dev: the glibc agent build.
+# gperf regenerates libseccomp's syscall table. libseccomp-dev, libblkid-dev: the glibc agent
+# build (and they name the source versions of the musl builds).
 [ -n "${G[build]:-}" ] && add_pkgs gcc make musl-tools protobuf-c-compiler libprotobuf-c-dev \
-	libjansson-dev libseccomp-dev libmnl-dev libnghttp2-dev gperf pkg-config clang-format file dpkg-dev xz-utils \
+	libjansson-dev libseccomp-dev libblkid-dev libmnl-dev libnghttp2-dev gperf pkg-config clang-format file dpkg-dev xz-utils \
 	ca-certificates
 [ -n "${G[test]:-}" ] && add_pkgs libcriterion-dev golang-go golang-github-containerd-ttrpc-dev \
-	golang-github-containerd-containerd-dev socat strace busybox-static cpio lz4 python3
+	golang-github-containerd-containerd-dev socat strace busybox-static cpio lz4 python3 \
+	xfsprogs erofs-utils
 # kmod: depmod generates the cloud kernel's modules.dep (the .deb does not ship it).
 [ -n "${G[vm]:-}" ] && add_pkgs qemu-system-x86 qemu-system-common busybox-static cpio lz4 \
 	ca-certificates kmod
@@ -349,6 +353,43 @@ recipe_libseccomp() {
 	install -D -m644 ../include/seccomp-syscalls.h "$SYSROOT/include/seccomp-syscalls.h"
 }
 
+recipe_libblkid() {
+	# util-linux: configure with every program off and only libblkid on, then make just
+	# that library. The kernel UAPI headers come from $KINC (musl-gcc does not search
+	# /usr/include). A Debian patch edits configure.ac: touching the shipped autotools
+	# outputs after it keeps make from wanting to rerun autoreconf.
+	touch aclocal.m4 configure Makefile.in config.h.in
+	# The agent only asks "which filesystem is on this disk": keep the superblock probers
+	# of what a snapshotter or volume hands us, and of what must not be taken for a
+	# filesystem (RAID, LVM, LUKS, swap); no partition table probers (the partitions
+	# chain is never enabled). Each prober is linked in through these tables, and the
+	# full set would put vmm-task over its 400 KiB budget (test_agent_binary.sh).
+	local f keep
+	for f in superblocks/superblocks.c:'linuxraid|lvm2|luks|swap|xfs|ext4dev|ext4|ext3|ext2|jbd|squashfs|btrfs|f2fs|erofs' \
+		partitions/partitions.c:'none'; do
+		keep=${f#*:} f=libblkid/src/${f%%:*}
+		grep -q '^static const struct blkid_idinfo \*idinfos\[\] =' "$f"
+		awk -v keep="$keep" '
+			/^static const struct blkid_idinfo \*idinfos\[\] =/ { inlist = 1 }
+			inlist && /^};/ { inlist = 0 }
+			inlist && match($0, /&[a-z0-9_]+_idinfo/) {
+				if (substr($0, RSTART + 1, RLENGTH - 8) !~ ("^(" keep ")$")) next
+			}
+			{ print }
+		' "$f" >"$f.new"
+		mv "$f.new" "$f"
+	done
+	# shellcheck disable=SC2086
+	./configure -q CC=musl-gcc CFLAGS="$MUSL_CFLAGS -I$KINC" \
+		--disable-all-programs --enable-libblkid --disable-shared --enable-static \
+		--disable-nls --disable-bash-completion --without-udev --without-systemd \
+		--without-python --without-readline --without-ncurses --without-tinfo \
+		--without-cap-ng --without-libmagic --without-econf --without-audit --without-selinux
+	make -j2 libblkid.la
+	install -D -m644 .libs/libblkid.a "$SYSROOT/lib/libblkid.a"
+	install -D -m644 libblkid/src/blkid.h "$SYSROOT/include/blkid/blkid.h"
+}
+
 # Fetch SRCPKG=VER (kept in $KC_CACHE/src/dl), unpack it into a fresh build dir, run RECIPE.
 build_from_source() {
 	local srcpkg=$1 ver=$2 recipe=$3 dl=$KC_CACHE/src/dl
@@ -413,6 +454,7 @@ if [ -n "${G[build]:-}" ]; then
 	musl_lib protobuf-c libprotobuf-c-dev recipe_protobuf_c
 	musl_lib jansson libjansson-dev recipe_jansson
 	musl_lib libseccomp libseccomp-dev recipe_libseccomp
+	musl_lib libblkid libblkid-dev recipe_libblkid
 fi
 
 # ---------------------------------------------------------------- 3./4. unpacked .debs
@@ -539,7 +581,7 @@ ENV_KEYS=(MUSL_SYSROOT MUSL_KINC VHOST_DEVICE_VSOCK VIRTIOFSD CLOUD_KERNEL CLOUD
 	LINUX_SOURCE_TARBALL BUSYBOX_STATIC GO CONTAINERD2 CRI_API_PROTO)
 for k in "${ENV_KEYS[@]}"; do ENV[$k]=""; done
 if [ -f "$SYSROOT/.stamp-protobuf-c" ] && [ -f "$SYSROOT/.stamp-jansson" ] &&
-	[ -f "$SYSROOT/.stamp-libseccomp" ]; then
+	[ -f "$SYSROOT/.stamp-libseccomp" ] && [ -f "$SYSROOT/.stamp-libblkid" ]; then
 	ENV[MUSL_SYSROOT]=$SYSROOT
 fi
 [ ! -L "$KINC/linux" ] || ENV[MUSL_KINC]=$KINC

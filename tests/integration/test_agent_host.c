@@ -447,6 +447,29 @@ Test(agent, bad_specs_fail_clearly_and_agent_survives)
 	expect_create_error("bad-sysctl", &bad_cap, "net.nosuch.key");
 	expect_create_error("bad-seccomp", &seccomp,
 			    "linux.seccomp.defaultAction: unknown action SCMP_ACT_FOO");
+	/* Disks are for the VM: on a host the PCI devices are the host's own. */
+	{
+		struct bundle_opts vol = {.args = args,
+					  .extra_mounts =
+					      "{\"destination\":\"/data\",\"type\":\"ext4\","
+					      "\"source\":\"pci:0000:00:10.0\"}"};
+		expect_create_error(
+		    "bad-disk", &vol,
+		    "mount `/data`: disks (pci: sources) are only for vmm-task as a VM's");
+	}
+	{
+		Containerd__Types__Mount m = CONTAINERD__TYPES__MOUNT__INIT, *mp = &m;
+		struct bundle_opts o = {.args = args};
+		_cleanup_free_ char *bundle = agentctl_bundle(&A, "bad-disk-root", &o);
+		kc_err *e = NULL;
+		m.type = "ext4";
+		m.source = "pci:0000:00:10.0";
+		cr_assert_lt(task_create_rootfs(&A, "bad-disk-root", bundle, &mp, 1, false, NULL,
+						NULL, NULL, NULL, &e),
+			     0);
+		cr_assert(strstr(e->msg, "rootfs: disks (pci: sources) are only"), "%s", e->msg);
+		kc_err_free(e);
+	}
 
 	/* A program that does not exist fails at Start, naming it. */
 	{

@@ -586,7 +586,9 @@ static void run_vm(const char *name, bool cloud, const char *extra_append, const
 	cr_assert_eq(agentctl_busybox_rootfs_at(rootfs, &e), 0, "%s", kc_err_msg(e));
 
 	boot(cloud, extra_append, want_err);
-	if (!want_err) {
+	if (V.body) {
+		V.body();
+	} else if (!want_err) {
 		if (!V.loopback)
 			containers();
 		vm_attacks(!cloud);
@@ -614,6 +616,18 @@ Test(vm, agent_refuses_container_peers)
 {
 	V.loopback = true;
 	run_vm("loopback", true, NULL, NULL);
+}
+
+/* Disks hot-plugged over QMP (vm_block.c). */
+Test(vm, block_devices)
+{
+	const char *tool = vm_block_missing_tool();
+	if (tool)
+		cr_skip_test("skipped: `%s` is missing (scripts/setup-deps.sh test: e2fsprogs, "
+			     "xfsprogs, erofs-utils)",
+			     tool);
+	V.body = vm_block;
+	run_vm("block", false, NULL, NULL);
 }
 
 Test(vm, debian_cloud_kernel)

@@ -31,6 +31,7 @@ struct vm {
 	unsigned next_port;
 	uint64_t t0;
 	bool passed;
+	void (*body)(void); /* instead of the default cases (containers, attacks, load) */
 };
 
 extern struct vm V;
@@ -47,5 +48,10 @@ uint32_t run(const char *id, struct bundle_opts *o, char **out, char **err_out);
 void vm_attacks(bool sweep_cwd);
 /* PID 1 under load. */
 void vm_load(void);
+
+/* vm_block.c: hot-plugged disks (rootfs, volume, raw device). The first
+ * tool it needs that is missing, or NULL. */
+const char *vm_block_missing_tool(void);
+void vm_block(void);
 
 #endif

@@ -315,8 +315,18 @@ static int call(struct agentctl *a, const char *method, const ProtobufCMessage *
 int task_create(struct agentctl *a, const char *id, const char *bundle, bool terminal,
 		const char *in, const char *out, const char *errp, uint32_t *pid, kc_err **err)
 {
+	return task_create_rootfs(a, id, bundle, NULL, 0, terminal, in, out, errp, pid, err);
+}
+
+int task_create_rootfs(struct agentctl *a, const char *id, const char *bundle,
+		       Containerd__Types__Mount **rootfs, size_t n_rootfs, bool terminal,
+		       const char *in, const char *out, const char *errp, uint32_t *pid,
+		       kc_err **err)
+{
 	Containerd__Task__V2__CreateTaskRequest r = CONTAINERD__TASK__V2__CREATE_TASK_REQUEST__INIT;
 	ProtobufCMessage *m = NULL;
+	r.rootfs = rootfs;
+	r.n_rootfs = n_rootfs;
 	r.id = (char *)id;
 	r.bundle = (char *)bundle;
 	r.terminal = terminal;

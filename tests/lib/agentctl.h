@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "containerd/types/mount.pb-c.h"
 #include "err.h"
 #include "loop.h"
 #include "ttrpc.h"
@@ -64,6 +65,11 @@ char *agentctl_process_json(const struct bundle_opts *o);
 
 int task_create(struct agentctl *a, const char *id, const char *bundle, bool terminal,
 		const char *in, const char *out, const char *errp, uint32_t *pid, kc_err **err);
+/* The same with CreateTaskRequest.rootfs (n_rootfs mounts). */
+int task_create_rootfs(struct agentctl *a, const char *id, const char *bundle,
+		       Containerd__Types__Mount **rootfs, size_t n_rootfs, bool terminal,
+		       const char *in, const char *out, const char *errp, uint32_t *pid,
+		       kc_err **err);
 int task_start(struct agentctl *a, const char *id, const char *exec_id, uint32_t *pid,
 	       kc_err **err);
 int task_wait(struct agentctl *a, const char *id, const char *exec_id, uint32_t *status,
