@@ -10,6 +10,7 @@
 
 #include "service.h"
 
+#include "blkdev.h"
 #include "bundle.h"
 #include "containerd/events/task.pb-c.h"
 #include "containerd/task/v2/shim.pb-c.h"
@@ -69,16 +70,80 @@ out:
 	pending_free(x);
 }
 
-/* The pod's VM is ready (or failed): prepare the bundle, create in the guest. */
-static void create_in_vm(void *ud, const kc_err *vm_err)
+/* The container's disks are in the VM (or failed): prepare the bundle,
+ * create in the guest. */
+static void create_with_disks(void *ud, const kc_err *dk_err)
 {
 	struct pending *x = ud;
 	Containerd__Task__V2__CreateTaskRequest *r = x->data;
 	Containerd__Task__V2__CreateTaskRequest fwd =
 	    CONTAINERD__TASK__V2__CREATE_TASK_REQUEST__INIT;
+	Containerd__Types__Mount rootfs, *prootfs = &rootfs;
 	_cleanup_free_ char *gb = NULL, *in = NULL, *out = NULL, *errp = NULL;
 	struct task *t = find_task(x->pod, x->id);
 	struct pending *y;
+	ttrpc_call *c;
+	kc_err *err = NULL;
+
+	if (!t || t->gen != x->gen) {
+		if ((c = pending_take(x)))
+			ttrpc_call_reply_error(c, TTRPC_ABORTED, "create %s: deleted meanwhile",
+					       x->id);
+		goto out;
+	}
+	if (dk_err) {
+		kc_err_set(&err, dk_err->code, "%s", dk_err->msg);
+		goto fail;
+	}
+	if (!x->call) {
+		task_free(t);
+		goto out;
+	}
+	if (bundle_prepare(t, r->rootfs, r->n_rootfs, &err) < 0)
+		goto fail;
+	gb = xasprintf("%s/%s", TPOD_GUEST_SHARED, t->id);
+	in = guest_uri(t->init, 0);
+	out = guest_uri(t->init, 1);
+	errp = guest_uri(t->init, 2);
+	fwd.id = r->id;
+	fwd.bundle = gb;
+	fwd.terminal = r->terminal;
+	fwd.stdin = in;
+	fwd.stdout = out;
+	fwd.stderr = errp;
+	/* A rootfs on a disk is mounted by the guest (block-contract.md §1). */
+	if (blk_plan_rootfs(t->blk)) {
+		blk_plan_rootfs_mount(t->blk, &rootfs);
+		fwd.rootfs = &prootfs;
+		fwd.n_rootfs = 1;
+	}
+	c = pending_take(x);
+	y = pending_new(x->pod, c, r->id, NULL);
+	y->gen = t->gen;
+	if (ttrpc_client_call(x->pod->agent, TASK_SVC, "Create", &fwd.base, timeout_of(c),
+			      on_create, y, &err) < 0) {
+		pending_free(y);
+		x->call = c;
+		goto fail;
+	}
+	goto out;
+fail:
+	if ((c = pending_take(x)))
+		ttrpc_call_reply_error(c, ttrpc_code_from_errno(err ? err->code : 0),
+				       "create %s: %s", x->id, kc_err_msg(err));
+	kc_err_free(err);
+	task_free(t);
+out:
+	containerd__task__v2__create_task_request__free_unpacked(r, NULL);
+	pending_free(x);
+}
+
+/* The pod's VM is ready (or failed): hot-plug the container's disks. */
+static void create_in_vm(void *ud, const kc_err *vm_err)
+{
+	struct pending *x = ud;
+	Containerd__Task__V2__CreateTaskRequest *r = x->data;
+	struct task *t = find_task(x->pod, x->id);
 	ttrpc_call *c;
 	kc_err *err = NULL;
 
@@ -100,28 +165,10 @@ static void create_in_vm(void *ud, const kc_err *vm_err)
 		task_free(t);
 		goto out;
 	}
-	if (bundle_prepare(t, r->rootfs, r->n_rootfs, &err) < 0)
+	if (bundle_plan_disks(t, r->rootfs, r->n_rootfs, &err) < 0)
 		goto fail;
-	gb = xasprintf("%s/%s", TPOD_GUEST_SHARED, t->id);
-	in = guest_uri(t->init, 0);
-	out = guest_uri(t->init, 1);
-	errp = guest_uri(t->init, 2);
-	fwd.id = r->id;
-	fwd.bundle = gb;
-	fwd.terminal = r->terminal;
-	fwd.stdin = in;
-	fwd.stdout = out;
-	fwd.stderr = errp;
-	c = pending_take(x);
-	y = pending_new(x->pod, c, r->id, NULL);
-	y->gen = t->gen;
-	if (ttrpc_client_call(x->pod->agent, TASK_SVC, "Create", &fwd.base, timeout_of(c),
-			      on_create, y, &err) < 0) {
-		pending_free(y);
-		x->call = c;
-		goto fail;
-	}
-	goto out;
+	blk_attach_all(t, create_with_disks, x);
+	return;
 fail:
 	if ((c = pending_take(x)))
 		ttrpc_call_reply_error(c, ttrpc_code_from_errno(err ? err->code : 0),
