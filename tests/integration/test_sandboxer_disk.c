@@ -15,6 +15,9 @@
  *                  disk; nothing recorded
  *   microvm        machine microvm: refused with an error naming it
  *   stop_forgets   Stop of a sandbox with a disk: sandbox.json has none
+ *   restart_recovers  kill -9 of the daemon with a disk added and one
+ *                  recorded half added: after the restart the first is kept,
+ *                  the second removed from the VM and the record
  *
  * Needs root, QEMU, vhost-device-vsock, virtiofsd, the kernel (bzImage with
  * CONFIG_HOTPLUG_PCI_ACPI) and initramfs, losetup; skips naming what is
@@ -23,6 +26,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -366,4 +370,42 @@ Test(sbxdisk, stop_forgets)
 	OK(sbx_stop(&D, "d4", 0, err));
 	cr_assert_eq(state_disks("d4"), 0);
 	OK(sbx_shutdown(&D, "d4", err));
+}
+
+/* The daemon dies with one disk added and one half added (its record says
+ * `adding`, as when it dies between the record and the VMM's answer): the
+ * restarted daemon keeps the first and removes the second from the VM. */
+Test(sbxdisk, restart_recovers)
+{
+	_cleanup_free_ char *a = NULL, *b = NULL, *path = NULL;
+	json_t *j, *blocks;
+	int i;
+
+	need_acpi_hotplug();
+	start_daemon("pc");
+	a = make_image("a.img", 4);
+	b = make_image("b.img", 4);
+	start_sandbox("d5");
+	OK(attach("d5", a, false, NULL, NULL, err));
+	OK(attach("d5", b, false, NULL, NULL, err));
+	sbxd_kill(&D, SIGKILL);
+	path = xasprintf("%s/d5/sandbox.json", D.dir);
+	j = json_load_file(path, 0, NULL);
+	cr_assert_not_null(j);
+	json_object_set_new(json_array_get(json_object_get(j, "disks"), 1), "state",
+			    json_string("adding"));
+	cr_assert_eq(json_dump_file(j, path, JSON_INDENT(1)), 0);
+	json_decref(j);
+	OK(sbxd_restart(&D, err));
+	for (i = 0; i < 200 && state_disks("d5") != 1; i++)
+		usleep(100 * 1000);
+	cr_assert_eq(state_disks("d5"), 1, "the half-added disk is still recorded");
+	blocks = qmp("d5", "query-block");
+	cr_assert_not_null(block_node(blocks, "blk0"), "the added disk is kept");
+	cr_assert_null(block_node(blocks, "blk1"), "the half-added disk is still in the VM");
+	json_decref(blocks);
+	OK(detach("d5", "blk0", err));
+	cr_assert_eq(state_disks("d5"), 0);
+	OK(sbx_stop(&D, "d5", 0, err));
+	OK(sbx_shutdown(&D, "d5", err));
 }
