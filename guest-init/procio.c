@@ -4,18 +4,24 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "accept.h"
 #include "endpoint.h"
+#include "log.h"
 #include "peer.h"
 #include "relaybuf.h"
 #include "streams.h"
 #include "util.h"
 
 enum kind { S_NONE, S_FD, S_LISTEN };
+
+/* As long as the guest's Streaming API holds a stream for a host that
+ * went away (streams.c). */
+#define HOLD_NS (60 * KC_NSEC_PER_SEC)
 
 struct stream {
 	kc_procio *io;
@@ -25,6 +31,8 @@ struct stream {
 	int proc_fd;  /* our end: pipe or pty master */
 	kc_acceptor *listener;
 	kc_sclaim *sclaim; /* a Streaming API stream instead of a listener */
+	char *listen_uri;  /* to listen again when the host went away */
+	kc_timer *hold;    /* how long output waits for the host to come back */
 	int conn_fd;
 	char *unix_path; /* to unlink */
 	kc_watch *w_conn, *w_proc;
@@ -43,6 +51,8 @@ struct kc_procio {
 };
 
 static void stream_update(struct stream *s);
+static void on_accept(kc_acceptor *a, int c, void *ud);
+static int open_listener(const char *uri, char **unix_path, kc_err **err);
 
 static void close_fd(int *fd)
 {
@@ -75,6 +85,8 @@ static void stop_listening(struct stream *s)
 static void stream_finish(struct stream *s)
 {
 	stop_listening(s);
+	kc_timer_cancel(s->hold);
+	s->hold = NULL;
 	kc_watch_free(s->w_conn);
 	kc_watch_free(s->w_proc);
 	s->w_conn = s->w_proc = NULL;
@@ -100,6 +112,8 @@ static int dst_fd(struct stream *s)
 	return s->output ? s->conn_fd : s->proc_fd;
 }
 
+static void host_lost(struct stream *s);
+
 static void pump(struct stream *s)
 {
 	if (s->done)
@@ -119,15 +133,30 @@ static void pump(struct stream *s)
 		stream_finish(s);
 		return;
 	}
+	if (s->rb.sink_broken) {
+		host_lost(s);
+		return;
+	}
 	stream_update(s);
 }
 
 static void on_io(kc_watch *w, int fd, uint32_t events, void *ud)
 {
+	struct stream *s = ud;
 	(void)w;
-	(void)fd;
-	(void)events;
-	pump(ud);
+
+	/* The host never writes to an output stream: readable means it closed
+	 * (or broke) the connection, which we learn here even while idle. */
+	if (s->listen_uri && fd == s->conn_fd &&
+	    (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+		char junk[256];
+		ssize_t r = recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+			host_lost(s);
+			return;
+		}
+	}
+	pump(s);
 }
 
 static void watch_set(struct stream *s, kc_watch **wp, int fd, uint32_t ev)
@@ -142,17 +171,60 @@ static void watch_set(struct stream *s, kc_watch **wp, int fd, uint32_t ev)
 	kc_watch_set_events(*wp, ev);
 }
 
+/* The host's end of an output stream went away before the output ended
+ * (vmm-sandboxer restarting): keep the process's pipe and what we buffered,
+ * listen on the same port again, and hold for HOLD_NS; the process blocks
+ * once the pipe is full, nothing is lost. After that, drop output as for a
+ * dead reader, so the process is never stuck for good. */
+static void on_hold_expired(kc_timer *t, void *ud)
+{
+	struct stream *s = ud;
+	(void)t;
+	s->hold = NULL;
+	log_warn("stdio %s: the host did not come back in %d s, dropping output", s->listen_uri,
+		 (int)(HOLD_NS / KC_NSEC_PER_SEC));
+	stop_listening(s);
+	s->rb.sink_broken = false;
+	s->rb.sink_dead = true;
+	pump(s);
+}
+
+static void host_lost(struct stream *s)
+{
+	kc_err *err = NULL;
+	int lfd;
+
+	kc_watch_free(s->w_conn);
+	s->w_conn = NULL;
+	close_fd(&s->conn_fd);
+	kc_watch_free(s->w_proc);
+	s->w_proc = NULL;
+	s->rb.sink_broken = true;
+	if (s->hold || s->listener)
+		return;
+	lfd = s->listen_uri ? open_listener(s->listen_uri, &s->unix_path, &err) : -1;
+	if (lfd < 0 || kc_acceptor_new(s->io->loop, lfd, on_accept, s, &s->listener, &err) < 0) {
+		log_warn("stdio %s: listen again: %s", s->listen_uri ? s->listen_uri : "?",
+			 err ? kc_err_msg(err) : "not a listening stream");
+		kc_err_free(err);
+		on_hold_expired(NULL, s);
+		return;
+	}
+	kc_acceptor_set_filter(s->listener, kc_peer_allowed, "stdio listener");
+	s->hold = kc_timer_after(s->io->loop, HOLD_NS, on_hold_expired, s);
+}
+
 /* Wait for whichever side can make progress. */
 static void stream_update(struct stream *s)
 {
 	uint32_t src_ev, dst_ev;
 
 	kc_relaybuf_events(&s->rb, &src_ev, &dst_ev);
-	if (s->conn_fd < 0)
+	if (s->conn_fd < 0 && !(s->output && s->rb.sink_dead))
 		return;
 	if (s->output) {
 		watch_set(s, &s->w_proc, s->proc_fd, src_ev);
-		watch_set(s, &s->w_conn, s->conn_fd, dst_ev);
+		watch_set(s, &s->w_conn, s->conn_fd, dst_ev | (s->listen_uri ? EPOLLRDHUP : 0));
 	} else {
 		watch_set(s, &s->w_conn, s->conn_fd, src_ev);
 		watch_set(s, &s->w_proc, s->proc_fd, dst_ev);
@@ -167,6 +239,9 @@ static void on_accept(kc_acceptor *a, int c, void *ud)
 	/* One connection per stream (the first the peer filter let through):
 	 * stop listening. */
 	stop_listening(s);
+	kc_timer_cancel(s->hold);
+	s->hold = NULL;
+	s->rb.sink_broken = false;
 	s->conn_fd = c;
 	if (s->proc_fd < 0 && !s->output && !s->io->terminal) {
 		/* stdin already closed by CloseIO */
@@ -240,10 +315,13 @@ static int stream_init(kc_procio *io, struct stream *s, int idx, const char *uri
 			return kc_err_wrap(err, "stdio `%s`", uri);
 	} else {
 		int lfd = open_listener(uri, &s->unix_path, err);
+		if (s->output)
+			s->listen_uri = xstrdup(uri);
 		if (lfd < 0)
 			return kc_err_wrap(err, "stdio `%s`", uri);
 		if (kc_acceptor_new(io->loop, lfd, on_accept, s, &s->listener, err) < 0)
 			return kc_err_wrap(err, "stdio `%s`", uri);
+		s->rb.hold_on_error = s->output;
 		kc_acceptor_set_filter(s->listener, kc_peer_allowed, "stdio listener");
 	}
 	if (io->terminal && idx == 2) {
@@ -380,6 +458,8 @@ void kc_procio_free(kc_procio *io)
 		close_fd(&s->proc_fd);
 		close_fd(&s->child_fd);
 		kc_relaybuf_clear(&s->rb);
+		kc_timer_cancel(s->hold);
+		free(s->listen_uri);
 	}
 	if (io->pty >= 0)
 		close(io->pty);

@@ -10,8 +10,11 @@
  *                             containerd opens to us (io_type = "streaming")
  *   /path or file:///path     a file or fifo handed straight to the process
  * Listening streams accept one connection and relay between it and a pipe
- * (or the terminal master). Output is relayed to the end: the streams report
- * "drained" only after the process side hit EOF and every byte was written.
+ * (or the terminal master). If the host's end of an output stream goes away
+ * before the output ended (vmm-sandboxer restarting), the stream listens on
+ * the same address again for 60 s and keeps what the process writes (the
+ * process blocks once the pipe is full); after that, output is dropped. Output is relayed to the
+ * end: the streams report "drained" only after the process side hit EOF and every byte was written.
  */
 #ifndef KC_PROCIO_H
 #define KC_PROCIO_H

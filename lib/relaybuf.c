@@ -14,7 +14,7 @@ bool kc_relaybuf_pump(struct kc_relaybuf *b, int src, int dst)
 	if (!b->buf)
 		b->buf = xmalloc(KC_RELAYBUF_SIZE);
 	/* Bounded work per wakeup keeps one busy stream from starving the rest. */
-	for (int round = 0; round < 64; round++) {
+	for (int round = 0; round < 64 && !b->sink_broken; round++) {
 		if (b->off < b->len) {
 			ssize_t w = b->sink_dead ? (ssize_t)(b->len - b->off)
 						 : write(dst, b->buf + b->off, b->len - b->off);
@@ -23,6 +23,10 @@ bool kc_relaybuf_pump(struct kc_relaybuf *b, int src, int dst)
 					continue;
 				if (errno == EAGAIN)
 					break;
+				if (b->hold_on_error && !b->sink_dead) {
+					b->sink_broken = true;
+					break;
+				}
 				b->sink_dead = true;
 				continue;
 			}
@@ -47,12 +51,16 @@ bool kc_relaybuf_pump(struct kc_relaybuf *b, int src, int dst)
 			b->off = 0;
 		}
 	}
-	return b->eof && b->off >= b->len;
+	return b->eof && b->off >= b->len && !b->sink_broken;
 }
 
 void kc_relaybuf_events(const struct kc_relaybuf *b, uint32_t *src_ev, uint32_t *dst_ev)
 {
 	bool have = b->off < b->len && !b->sink_dead;
+	if (b->sink_broken) {
+		*src_ev = *dst_ev = 0;
+		return;
+	}
 	*src_ev = !have && !b->eof ? EPOLLIN : 0;
 	*dst_ev = have ? EPOLLOUT : 0;
 }

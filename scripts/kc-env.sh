@@ -211,16 +211,7 @@ vhost_device_vsock = "$vhost"
 TOML
 	kc_containerd_toml "$KC_DIR" "$major" >"$KC_DIR/containerd.toml"
 	[ -z "${KC_CTD_EXTRA_TOML:-}" ] || printf '%s\n' "$KC_CTD_EXTRA_TOML" >>"$KC_DIR/containerd.toml"
-	local events=()
-	[ -z "${KC_NATIVE:-}" ] || events=(--events-address "$KC_DIR/ctd/containerd.sock.ttrpc")
-	"$bin/vmm-sandboxer" --listen "$KC_DIR/sbx.sock" --dir "$KC_DIR/vmm" \
-		--config "$KC_DIR/sandboxer.toml" "${events[@]}" >"$KC_DIR/sandboxer.log" 2>&1 &
-	KC_SBX_PID=$!
-	kc_wait_socket "$KC_DIR/sbx.sock" 10 || {
-		echo "vmm-sandboxer did not start:" >&2
-		cat "$KC_DIR/sandboxer.log" >&2
-		return 1
-	}
+	kc_sbx_start || return 1
 	if [ -n "${KC_CRI:-}" ]; then
 		kc_cni_conf "$KC_DIR"
 		KC_NETNS=${KC_NETNS:-kccri$$}
@@ -239,6 +230,22 @@ TOML
 	fi
 	bash "$KC_TOP/scripts/mk-busybox-image.sh" "$KC_DIR/busybox.tar" "$KC_IMAGE" &&
 		kc_ctr images import "$KC_DIR/busybox.tar" >/dev/null
+}
+
+# (Re)start vmm-sandboxer (it recovers what a previous run left in
+# $KC_DIR/vmm); its log is appended.
+kc_sbx_start() {
+	local bin=${KC_BIN_DIR:-$KC_TOP/build/bin} events=()
+	[ -z "${KC_NATIVE:-}" ] || events=(--events-address "$KC_DIR/ctd/containerd.sock.ttrpc")
+	rm -f "$KC_DIR/sbx.sock"
+	"$bin/vmm-sandboxer" --listen "$KC_DIR/sbx.sock" --dir "$KC_DIR/vmm" \
+		--config "$KC_DIR/sandboxer.toml" "${events[@]}" >>"$KC_DIR/sandboxer.log" 2>&1 &
+	KC_SBX_PID=$!
+	kc_wait_socket "$KC_DIR/sbx.sock" 30 || {
+		echo "vmm-sandboxer did not start:" >&2
+		tail -30 "$KC_DIR/sandboxer.log" >&2
+		return 1
+	}
 }
 
 # (Re)start containerd (in $KC_NETNS with KC_CRI); its log is appended.

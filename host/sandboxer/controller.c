@@ -228,6 +228,15 @@ static void on_started(struct sandbox *s, kc_err *err, void *ud)
 	if (!err && p->ns) {
 		log_info("sandbox %s: running (pid %d, %.2f s); opening its task endpoint", s->id,
 			 (int)s->procs[SBX_PROC_VMM].pid, (double)(kc_now_ns() - p->t0) / 1e9);
+		if (!s->task_ns || strcmp(s->task_ns, p->ns)) {
+			free(s->task_ns);
+			s->task_ns = xstrdup(p->ns);
+			/* A daemon restart serves the endpoint again. */
+			if (sbx_state_save(s, &e) < 0) {
+				on_endpoint(s, e, p);
+				return;
+			}
+		}
 		if (sbx_taskep_open(s, p->ns, on_endpoint, p, &e) < 0)
 			on_endpoint(s, e, p);
 		return;

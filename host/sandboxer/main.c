@@ -119,6 +119,13 @@ static void warn_missing(const struct sbx_config *c)
 			log_warn("%s `%s`: %m (sandboxes will not start)", bins[i][1], bins[i][0]);
 }
 
+static void on_endpoint_reopened(struct sandbox *s, kc_err *err, void *ud)
+{
+	(void)ud;
+	if (err)
+		log_error("sandbox %s: task endpoint not served again: %s", s->id, kc_err_msg(err));
+}
+
 static void on_recovered(struct sandbox *s, kc_err *err, void *ud)
 {
 	struct sbx_daemon *d = ud;
@@ -127,6 +134,10 @@ static void on_recovered(struct sandbox *s, kc_err *err, void *ud)
 	d->n_recovering--;
 	if (!err) {
 		log_info("sandbox %s: recovered (%s)", s->id, sbx_state_name(s->state));
+		/* containerd's task endpoint, with the tasks it had. */
+		if (s->task_ns && s->state == SBX_RUNNING &&
+		    sbx_taskep_open(s, s->task_ns, on_endpoint_reopened, NULL, &e) < 0)
+			log_error("sandbox %s: %s", s->id, kc_err_msg(e));
 		return;
 	}
 	log_warn("sandbox %s: not recovered, cleaning it up: %s", s->id, kc_err_msg(err));

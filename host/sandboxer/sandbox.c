@@ -85,6 +85,7 @@ void sbx_free(struct sandbox *s)
 	free(s->net);
 	free(s->netns);
 	free(s->hostname);
+	free(s->task_ns);
 	free(s->address);
 	free(s);
 }

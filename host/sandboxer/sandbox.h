@@ -87,8 +87,9 @@ struct sandbox {
 	char *netns;
 	struct sbx_net *net; /* the pod's interfaces carried into the VM, or NULL */
 	char *hostname;
-	char *address;                              /* the task API address, once started */
-	struct sbx_taskep *taskep;                  /* containerd 2.x's task endpoint, or NULL */
+	char *address;             /* the task API address, once started */
+	struct sbx_taskep *taskep; /* containerd 2.x's task endpoint, or NULL */
+	char *task_ns; /* its containerd namespace, kept to serve it again after a restart */
 	uint64_t created_at, started_at, exited_at; /* CLOCK_REALTIME ns */
 	uint32_t exit_status;
 	struct sbx_proc procs[SBX_PROC_MAX];

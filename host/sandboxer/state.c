@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "state.h"
 
+#include "id.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -75,16 +77,16 @@ int sbx_state_save(const struct sandbox *s, kc_err **err)
 					    json_pack("{s:i, s:I}", "pid", (int)p->pid, "starttime",
 						      (json_int_t)p->starttime));
 	}
-	j = json_pack("{s:i, s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:s, s:s, s:s, s:I, s:I, "
-		      "s:I, s:i, s:o, s:o, s:o}",
-		      "version", STATE_VERSION, "id", s->id, "state", sbx_state_name(s->state),
-		      "hypervisor", sbx_hv_name(s->type), "vcpus", (int)s->vcpus, "memory_mb",
-		      (int)s->memory_mb, "cid", (int)s->cid, "kvm", s->kvm, "vhost_user",
-		      s->vhost_user, "netns", s->netns, "hostname", s->hostname, "address",
-		      s->address, "created_at", (json_int_t)s->created_at, "started_at",
-		      (json_int_t)s->started_at, "exited_at", (json_int_t)s->exited_at,
-		      "exit_status", (int)s->exit_status, "processes", procs, "net",
-		      net_encode(s->net), "disks", sbx_disks_encode(&s->disks));
+	j = json_pack(
+	    "{s:i, s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:s, s:s, s:s, s:I, s:I, "
+	    "s:I, s:i, s:o, s:o, s:s?, s:o}",
+	    "version", STATE_VERSION, "id", s->id, "state", sbx_state_name(s->state), "hypervisor",
+	    sbx_hv_name(s->type), "vcpus", (int)s->vcpus, "memory_mb", (int)s->memory_mb, "cid",
+	    (int)s->cid, "kvm", s->kvm, "vhost_user", s->vhost_user, "netns", s->netns, "hostname",
+	    s->hostname, "address", s->address, "created_at", (json_int_t)s->created_at,
+	    "started_at", (json_int_t)s->started_at, "exited_at", (json_int_t)s->exited_at,
+	    "exit_status", (int)s->exit_status, "processes", procs, "net", net_encode(s->net),
+	    "task_ns", s->task_ns, "disks", sbx_disks_encode(&s->disks));
 	if (!j)
 		return kc_err_set(err, EINVAL, "sandbox %s: cannot encode state", s->id);
 	txt = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
@@ -151,6 +153,13 @@ static int decode(struct sandbox *s, json_t *j, kc_err **err)
 	s->memory_mb = (uint32_t)mem;
 	s->cid = (uint32_t)cid;
 	s->exit_status = (uint32_t)st;
+	{
+		/* Absent (no task endpoint, or written before we had them): none. */
+		const char *ns = json_string_value(json_object_get(j, "task_ns"));
+		if (ns && *ns && kc_id_check("namespace", ns, err) < 0)
+			return kc_err_wrap(err, "task_ns");
+		s->task_ns = ns && *ns ? xstrdup(ns) : NULL;
+	}
 	s->kvm = json_is_true(json_object_get(j, "kvm"));
 	s->vhost_user = json_is_true(json_object_get(j, "vhost_user"));
 	if (net_decode(s, json_object_get(j, "net"), err) < 0 ||

@@ -13,6 +13,7 @@
 #include "disk.h"
 #include "endpoint.h"
 #include "log.h"
+#include "persist.h"
 #include "service.h"
 #include "taskep_int.h"
 #include "tpod.h"
@@ -168,6 +169,7 @@ static void on_agent(void *ud, ttrpc_client *cli, const kc_err *err)
 		ep->pod.vm_state = TPOD_VM_DEAD;
 	} else {
 		tpod_agent_ready(&ep->pod, cli);
+		tpod_reconcile(&ep->pod);
 		log_info("sandbox %s: task endpoint at %s", ep->s->id, ep->path);
 	}
 	run_waiters(ep, e);
@@ -218,6 +220,10 @@ int sbx_taskep_open(struct sandbox *s, const char *ns, sbx_done_fn fn, void *ud,
 	ep->pod.vsock_uds = xstrdup(aep.path);
 	ep->pod.shared_dir = sbx_path(s, SBX_F_MOUNTS);
 	ep->pod.cleanup_binary = realpath("/proc/self/exe", NULL);
+	ep->pod.state_dir = sbx_path(s, SBX_F_TASKS);
+	/* Tasks a previous run of the daemon served (none on first open). */
+	if (tpod_restore(&ep->pod, &e) < 0)
+		goto fail;
 	snprintf(lep.path, sizeof(lep.path), "%s", ep->path);
 	(void)unlink(ep->path);
 	if (s->d->events_addr && *s->d->events_addr &&

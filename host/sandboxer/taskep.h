@@ -14,6 +14,7 @@
 #include "sandbox.h"
 
 #define SBX_F_TASK_API     "task.sock"
+#define SBX_F_TASKS        "tasks" /* the tasks' host state (host/taskapi/persist.h) */
 #define SBX_TASK_API_V3    3
 #define SBX_EVENTS_DEFAULT "/run/containerd/containerd.sock.ttrpc"
 

@@ -13,6 +13,7 @@
 #include "containerd/task/v2/shim.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "log.h"
+#include "persist.h"
 #include "relay.h"
 #include "rpc_call.h"
 #include "proc.h"
@@ -81,6 +82,7 @@ struct sproc *find_proc(struct tpod *pod, const char *id, const char *exec_id)
 
 void task_free(struct task *t)
 {
+	tpod_unsave(t);
 	bundle_cleanup(t);
 	task_forget(t);
 }
@@ -227,6 +229,7 @@ static void publish_exit(struct sproc *p)
 	kc_pb_timestamp(&ts, p->exited_at);
 	ev.exited_at = &ts;
 	events_publish(p->task->pod, "/tasks/exit", "containerd.events.TaskExit", &ev.base);
+	tpod_save(p->task);
 	while (p->n_waiters > 0) {
 		ttrpc_call *c = p->waiters[--p->n_waiters];
 		ttrpc_call_set_cancel(c, NULL, NULL);

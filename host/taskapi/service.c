@@ -17,6 +17,7 @@
 #include "id.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "log.h"
+#include "persist.h"
 #include "relay.h"
 #include "proc.h"
 
@@ -42,6 +43,7 @@ static void on_create(void *ud, const struct ttrpc_status *st, const uint8_t *d,
 	}
 	t->in_guest = true;
 	t->init->pid = r->pid;
+	tpod_save(t);
 	if (start_relays(t->init, 0, 2, &err) < 0) {
 		if (c)
 			ttrpc_call_reply_kc_err(c, err);
@@ -239,6 +241,7 @@ static void on_start(void *ud, const struct ttrpc_status *st, const uint8_t *d, 
 	if (p) {
 		p->pid = r->pid;
 		p->started = true;
+		tpod_save(p->task);
 		/* Exec streams are set up by the agent at Start. */
 		if (p->exec_id && start_relays(p, 0, 2, &err) < 0) {
 			log_error("%s", kc_err_msg(err));
@@ -314,6 +317,8 @@ static void on_exec(void *ud, const struct ttrpc_status *st, const uint8_t *d, s
 		ev.exec_id = x->exec_id;
 		events_publish(x->pod, "/tasks/exec-added", "containerd.events.TaskExecAdded",
 			       &ev.base);
+		if (p)
+			tpod_save(p->task);
 		if (c)
 			reply_empty(c);
 	}
@@ -508,6 +513,7 @@ static void delete_local(ttrpc_call *c, struct sproc *p)
 	if (p->exec_id) {
 		kc_list_del(&p->node);
 		sproc_free(p);
+		tpod_save(t);
 		return;
 	}
 	{

@@ -39,6 +39,7 @@ void tpod_release(struct tpod *pod)
 	free(pod->vsock_uds);
 	free(pod->cleanup_binary);
 	free(pod->shared_dir);
+	free(pod->state_dir);
 	memset(pod, 0, sizeof(*pod));
 }
 

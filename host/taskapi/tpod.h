@@ -63,6 +63,7 @@ struct task {
 	bool in_guest; /* the agent created it (false while the VM boots) */
 	bool pod_pid;  /* its init made the pod's PID namespace (no sandbox container) */
 	uint64_t gen;  /* tells a re-created task with the same id apart */
+	bool restored; /* read back from the pod's state dir (persist.h) */
 };
 
 enum tpod_vm_state {
@@ -113,6 +114,9 @@ struct tpod {
 	 * endpoints, NULL for the shim): containerd 2.x reloads a task after
 	 * its own restart only through a binary it can resolve (no shim here). */
 	char *cleanup_binary;
+	/* Where each task's host state is kept for a restart (persist.h);
+	 * NULL: not kept. */
+	char *state_dir;
 	kc_list tasks;
 	size_t n_tasks;
 	uint64_t next_gen;

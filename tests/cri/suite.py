@@ -523,6 +523,93 @@ class Suite:
         self.remove_pod(s["pod"])
 
 
+    # vmm-sandboxer restarts (native mode): its task endpoints must come back
+    # with the tasks they served. Phase 1 (before): a pod with a counter and a
+    # heartbeat. The runner then stops containerd, kill -9s the sandboxer and
+    # starts both again: phase 2 (quiet) wants every task as it was and the
+    # counter's log without a gap (what the agent held while no host was
+    # there). The runner kill -9s the sandboxer again, containerd running:
+    # containerd then drops the tasks it had on the broken connection (as it
+    # does for a dead shim, runc's included), and phase 3 (crash) wants the pod
+    # kept, its old processes gone from the VM (no orphans), and the endpoint
+    # serving new containers.
+    COUNTER = "i=0; while [ $i -lt 100000 ]; do echo line-$i; i=$((i+1)); sleep 0.3; done"
+    HEARTBEAT = "i=0; while :; do i=$((i+1)); echo $i >/dev/shm/kc-hb; sleep 0.2; done"
+
+    def counter_lines(self, cid):
+        path = self.status(cid).log_path
+        nums = []
+        with open(path) as f:
+            for ln in f:
+                # CRI log format: TIME STREAM TAG MESSAGE
+                parts = ln.rstrip("\n").split(" ", 3)
+                if len(parts) == 4 and parts[3].startswith("line-"):
+                    nums.append(int(parts[3][5:]))
+        return nums
+
+    def before_sbx_restart(self):
+        pod, cfg = self.pod("sbxrestart")
+        counter = self.container(pod, cfg, "counter", ["sh", "-c", self.COUNTER])
+        hb = self.container(pod, cfg, "heartbeat", ["sh", "-c", self.HEARTBEAT])
+        self.out(hb, "true")
+        self.pods.remove(pod)  # survives this process
+        with open(self.a.state, "w") as f:
+            json.dump({"pod": pod, "counter": counter, "hb": hb,
+                       "net": self.podnet.pop(pod, None), "t": time.time(),
+                       "cfg": cfg.SerializeToString().hex()}, f)
+
+    def load_state(self):
+        with open(self.a.state) as f:
+            s = json.load(f)
+        self.pods.append(s["pod"])
+        if s.get("net"):
+            self.podnet[s["pod"]] = s["net"]
+        return s
+
+    def heartbeat_moves(self, cid):
+        a = self.out(cid, "cat /dev/shm/kc-hb; sleep 1; cat /dev/shm/kc-hb").split()
+        return len(a) == 2 and a[0] != a[1]
+
+    def after_sbx_restart_quiet(self):
+        s = self.load_state()
+        st = self.c.rt("PodSandboxStatus", pod_sandbox_id=s["pod"]).status
+        check(st.state == self.pb.SANDBOX_READY, "pod not ready after the restarts")
+        for cid in (s["counter"], s["hb"]):
+            check(self.status(cid).state == self.pb.CONTAINER_RUNNING,
+                  "container %s not running after the restarts" % cid[:12])
+        check(self.out(s["hb"], "echo alive") == "alive", "exec after the restarts")
+        check(self.heartbeat_moves(s["hb"]), "the heartbeat stopped")
+        # Lines written after the restart, and none missing before them.
+        end = time.time() + 20
+        while True:
+            nums = self.counter_lines(s["counter"])
+            if len(nums) * 0.3 > time.time() - s["t"] - 3 or time.time() > end:
+                break
+            time.sleep(0.5)
+        check(nums and nums == list(range(len(nums))),
+              "the counter's log has gaps or repeats: %s" %
+              [n for i, n in enumerate(nums) if n != i][:10])
+        check(len(nums) * 0.3 > time.time() - s["t"] - 5,
+              "the counter's output stopped at line %d (%.0f s after it began)" %
+              (len(nums), time.time() - s["t"]))
+
+    def after_sbx_crash(self):
+        s = self.load_state()
+        st = self.c.rt("PodSandboxStatus", pod_sandbox_id=s["pod"]).status
+        check(st.state == self.pb.SANDBOX_READY, "pod not ready after the crash")
+        # containerd saw the connection to its tasks break: it reports them
+        # exited, as it does when a shim dies.
+        for cid in (s["counter"], s["hb"]):
+            self.wait_exit(cid)
+        cfg = self.pb.PodSandboxConfig.FromString(bytes.fromhex(s["cfg"]))
+        fresh = self.container(s["pod"], cfg, "fresh", ["sleep", "3600"])
+        check(self.out(fresh, "echo alive") == "alive", "exec in a new container")
+        end = time.time() + 20
+        while self.heartbeat_moves(fresh):
+            check(time.time() < end, "the old heartbeat process still runs in the VM (orphan)")
+        self.remove_pod(s["pod"])
+
+
 CASES = ["lifecycle", "pod_identity", "shared_namespaces", "resources", "pod_size", "exec",
          "streaming", "seccomp_runtime_default", "stop_grace", "network", "pod_to_pod"]
 
@@ -547,6 +634,14 @@ def main():
     fails = skips = 0
     if a.phase == "all":
         todo = [(n, getattr(s, "case_" + n)) for n in CASES if not a.only or n in a.only.split(",")]
+    elif a.phase == "before-sbx-restart":
+        todo = [("vmm-sandboxer restart (before)", s.before_sbx_restart)]
+    elif a.phase == "after-sbx-restart-quiet":
+        todo = [("vmm-sandboxer restart while containerd is down: tasks and output kept",
+                 s.after_sbx_restart_quiet)]
+    elif a.phase == "after-sbx-crash":
+        todo = [("vmm-sandboxer kill -9 under containerd: pod kept, no orphans, endpoint serves",
+                 s.after_sbx_crash)]
     elif a.phase == "before-restart":
         todo = [("containerd restart (before)", s.before_restart)]
     else:

@@ -15,15 +15,12 @@
 
 #include "containerd/services/sandbox/v1/sandbox.pb-c.h"
 #include "fuzz.h"
+#include "fuzz_parked.h"
 #include "grpc.h"
 #include "ttrpc.h"
 #include "util.h"
 
 #define FUZZ_MAX_INPUT (256u << 10)
-#define MAX_PARKED     8
-
-static ttrpc_call *parked[MAX_PARKED];
-static int nparked;
 
 static void h_echo(ttrpc_call *c, const uint8_t *p, size_t n, void *d)
 {
@@ -51,28 +48,16 @@ static void h_status(ttrpc_call *c, const uint8_t *p, size_t n, void *d)
 	containerd__services__sandbox__v1__controller_status_request__free_unpacked(req, NULL);
 }
 
-static void on_cancel(ttrpc_call *c, void *d)
-{
-	for (int i = 0; i < nparked; i++)
-		if (parked[i] == c)
-			parked[i] = parked[--nparked];
-}
-
 /* Wait: answered by a later Stop, or cancelled (deadline, reset, hang-up). */
 static void h_wait(ttrpc_call *c, const uint8_t *p, size_t n, void *d)
 {
-	if (nparked == MAX_PARKED) {
-		ttrpc_call_reply_error(c, TTRPC_RESOURCE_EXHAUSTED, "too many waiters");
-		return;
-	}
-	parked[nparked++] = c;
-	ttrpc_call_set_cancel(c, on_cancel, NULL);
+	fuzz_park(c);
 }
 
 static void h_stop(ttrpc_call *c, const uint8_t *p, size_t n, void *d)
 {
-	while (nparked > 0)
-		ttrpc_call_reply_raw(parked[--nparked], p, n);
+	for (ttrpc_call *w; (w = fuzz_unpark());)
+		ttrpc_call_reply_raw(w, p, n);
 	ttrpc_call_reply_raw(c, NULL, 0);
 }
 
@@ -197,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ttrpc_server_register(srv, &svc, NULL);
 	if (ttrpc_server_serve_fd(srv, sv[0], NULL) < 0)
 		abort();
-	nparked = 0;
+	fuzz_parked.n = 0;
 	while (ttrpc_server_n_conns(srv) > 0) {
 		if (!preface_sent) {
 			preface_sent = send(sv[1], GRPC_PREFACE, GRPC_PREFACE_LEN, MSG_NOSIGNAL) ==
@@ -216,7 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* The server must finish with a stream it has read to the end. */
 		FUZZ_CHECK(++rounds < 100000);
 	}
-	FUZZ_CHECK(nparked == 0); /* the hang-up cancelled every parked call */
+	FUZZ_CHECK(fuzz_parked.n == 0); /* the hang-up cancelled every parked call */
 	FUZZ_CHECK(ttrpc_server_n_calls(srv) == 0);
 	drain(sv[1], &o);
 	ttrpc_server_free(srv);

@@ -12,15 +12,12 @@
 
 #include "containerd/task/v2/shim.pb-c.h"
 #include "fuzz.h"
+#include "fuzz_parked.h"
 #include "ttrpc.h"
 #include "ttrpc/request.pb-c.h"
 #include "util.h"
 
 #define FUZZ_MAX_INPUT (256u << 10)
-#define MAX_PARKED     8
-
-static ttrpc_call *parked[MAX_PARKED];
-static int nparked;
 
 static void h_state(ttrpc_call *c, const uint8_t *p, size_t n, void *d)
 {
@@ -48,30 +45,18 @@ static void h_create(ttrpc_call *c, const uint8_t *p, size_t n, void *d)
 	containerd__task__v2__create_task_request__free_unpacked(req, NULL);
 }
 
-static void on_cancel(ttrpc_call *c, void *d)
-{
-	for (int i = 0; i < nparked; i++)
-		if (parked[i] == c)
-			parked[i] = parked[--nparked];
-}
-
 /* Wait: answered by a later Kill, or cancelled by a deadline or the hang-up. */
 static void h_wait(ttrpc_call *c, const uint8_t *p, size_t n, void *d)
 {
-	if (nparked == MAX_PARKED) {
-		ttrpc_call_reply_error(c, TTRPC_RESOURCE_EXHAUSTED, "too many waiters");
-		return;
-	}
-	parked[nparked++] = c;
-	ttrpc_call_set_cancel(c, on_cancel, NULL);
+	fuzz_park(c);
 }
 
 static void h_kill(ttrpc_call *c, const uint8_t *p, size_t n, void *d)
 {
 	Containerd__Task__V2__WaitResponse wr = CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
 
-	while (nparked > 0)
-		ttrpc_call_reply(parked[--nparked], &wr.base);
+	for (ttrpc_call *w; (w = fuzz_unpark());)
+		ttrpc_call_reply(w, &wr.base);
 	ttrpc_call_reply_raw(c, NULL, 0);
 }
 
@@ -150,7 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ttrpc_server_serve_fd(srv, sv[0], NULL) < 0)
 		abort();
 	ttrpc_decoder_init(&dec, TTRPC_MAX_DATA);
-	nparked = 0;
+	fuzz_parked.n = 0;
 	if (!size)
 		shutdown(sv[1], SHUT_WR);
 	while (ttrpc_server_n_conns(srv) > 0) {
@@ -165,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* The server must finish with a stream it has read to the end. */
 		FUZZ_CHECK(++rounds < 100000);
 	}
-	FUZZ_CHECK(nparked == 0); /* the hang-up cancelled every parked call */
+	FUZZ_CHECK(fuzz_parked.n == 0); /* the hang-up cancelled every parked call */
 	drain(sv[1], &dec);
 	ttrpc_server_free(srv);
 	kc_loop_free(loop);

@@ -363,6 +363,49 @@ Test(agent, output_of_instant_exit_is_not_lost)
 	cr_assert_eq(task_delete(&A, "cbig", NULL, NULL, &e), 0);
 }
 
+Test(agent, output_held_while_the_host_reconnects)
+{
+	/* The host's end of stdout goes away mid-run (vmm-sandboxer restarting):
+	 * what the process writes meanwhile waits in the agent, which listens
+	 * on the same address again, and reaches the next connection whole. */
+	const char *args[] = {
+	    "/bin/sh", "-c",
+	    "echo first; sleep 1; i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); done",
+	    NULL};
+	struct bundle_opts o = {.args = args};
+	_cleanup_free_ char *bundle = agentctl_bundle(&A, "chold", &o);
+	_cleanup_free_ char *sout = xasprintf("unix://%s/hold.out", A.dir);
+	_cleanup_free_ char *rest = NULL, *want = NULL;
+	kc_err *e = NULL;
+	uint32_t st = 9;
+	size_t len = 0, wlen = 0;
+	FILE *w = open_memstream(&want, &wlen);
+	char buf[6];
+	int fo;
+
+	for (int i = 0; i < 2000; i++)
+		fprintf(w, "line-%d\n", i);
+	fclose(w);
+	cr_assert_eq(task_create(&A, "chold", bundle, false, NULL, sout, NULL, NULL, &e), 0, "%s",
+		     kc_err_msg(e));
+	fo = io_dial(sout, &e);
+	cr_assert_geq(fo, 0, "%s", kc_err_msg(e));
+	cr_assert_eq(task_start(&A, "chold", NULL, NULL, &e), 0, "%s", kc_err_msg(e));
+	cr_assert_eq(kc_read_all(fo, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	cr_assert_eq(memcmp(buf, "first\n", 6), 0);
+	close(fo); /* the host is gone while the process sleeps */
+	usleep(1500000);
+	fo = io_dial(sout, &e);
+	cr_assert_geq(fo, 0, "the agent did not listen again: %s", kc_err_msg(e));
+	rest = io_read_all(fo, 5000, &len);
+	cr_assert_eq(len, wlen, "after the reconnect: %zu bytes, want %zu", len, wlen);
+	cr_assert_eq(memcmp(rest, want, wlen), 0, "output after the reconnect differs");
+	cr_assert_eq(task_wait(&A, "chold", NULL, &st, &e), 0);
+	cr_assert_eq(st, 0);
+	close(fo);
+	cr_assert_eq(task_delete(&A, "chold", NULL, NULL, &e), 0);
+}
+
 static void expect_create_error(const char *id, const struct bundle_opts *o, const char *want)
 {
 	_cleanup_free_ char *bundle = agentctl_bundle(&A, id, o);

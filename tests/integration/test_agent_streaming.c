@@ -29,6 +29,7 @@
 #include "containerd/task/v2/shim.pb-c.h"
 #include "containerd/types/transfer/data.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
+#include "sclient.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -60,126 +61,33 @@ static void teardown(void)
 
 TestSuite(streaming, .init = setup, .fini = teardown, .timeout = 60);
 
-/* ------------------------------------------------------------------ a client */
-
-struct sclient {
-	ttrpc_client *cli;
-	ttrpc_cstream *st;
-	bool acked, done;
-	int code;
-	char msg[256];
-	/* received Data */
-	uint8_t *got;
-	size_t got_len;
-	/* reader: what we granted and how we grant */
-	int64_t granted; /* minus what arrived */
-	int32_t grant_step;
-	bool overrun;
-	/* writer: what the agent granted us */
-	int64_t window;
-};
+/* ------------------------------------------- a client (tests/lib/sclient.h) */
 
 static void send_any(struct sclient *c, const char *type, const ProtobufCMessage *m, bool close)
 {
-	Google__Protobuf__Any a = GOOGLE__PROTOBUF__ANY__INIT;
-	_cleanup_free_ uint8_t *buf = NULL;
-	size_t len = 0;
-
-	if (m)
-		buf = kc_pb_pack(m, &len);
-	a.type_url = (char *)type;
-	a.value.data = buf;
-	a.value.len = len;
-	cr_assert_eq(ttrpc_cstream_send(c->st, &a.base, close), 0, "send %s", type);
+	kc_err *e = NULL;
+	cr_assert_eq(sclient_send(c, type, m, close, &e), 0, "%s", kc_err_msg(e));
 }
 
 static void grant(struct sclient *c, int32_t n)
 {
-	Containerd__Types__Transfer__WindowUpdate w =
-	    CONTAINERD__TYPES__TRANSFER__WINDOW_UPDATE__INIT;
-	w.update = n;
-	c->granted += n;
-	send_any(c, "containerd.types.transfer.WindowUpdate", &w.base, false);
-}
-
-static void on_data(ttrpc_cstream *s, const uint8_t *data, size_t len, bool closed, void *ud)
-{
-	struct sclient *c = ud;
-	Google__Protobuf__Any *a = data ? google__protobuf__any__unpack(NULL, len, data) : NULL;
-	(void)s;
-	(void)closed;
-
-	if (!a)
-		return;
-	if (!c->acked) {
-		c->acked = true; /* containerd takes any first message */
-		if (c->grant_step)
-			grant(c, c->grant_step);
-	} else if (!strcmp(a->type_url, "containerd.types.transfer.Data")) {
-		Containerd__Types__Transfer__Data *d =
-		    containerd__types__transfer__data__unpack(NULL, a->value.len, a->value.data);
-		cr_assert_not_null(d);
-		c->granted -= (int64_t)d->data.len;
-		if (c->granted < 0)
-			c->overrun = true;
-		c->got = xrealloc(c->got, c->got_len + d->data.len + 1);
-		memcpy(c->got + c->got_len, d->data.data, d->data.len);
-		c->got_len += d->data.len;
-		c->got[c->got_len] = '\0';
-		containerd__types__transfer__data__free_unpacked(d, NULL);
-		/* containerd's reader tops its window up as it consumes. */
-		if (c->grant_step && c->granted < c->grant_step / 2)
-			grant(c, c->grant_step);
-	} else if (!strcmp(a->type_url, "containerd.types.transfer.WindowUpdate")) {
-		Containerd__Types__Transfer__WindowUpdate *w =
-		    containerd__types__transfer__window_update__unpack(NULL, a->value.len,
-								       a->value.data);
-		cr_assert_not_null(w);
-		c->window += w->update;
-		containerd__types__transfer__window_update__free_unpacked(w, NULL);
-	}
-	google__protobuf__any__free_unpacked(a, NULL);
-}
-
-static void on_done(void *ud, const struct ttrpc_status *st, const uint8_t *p, size_t len)
-{
-	struct sclient *c = ud;
-	(void)p;
-	(void)len;
-	c->done = true;
-	c->code = st ? st->code : 0;
-	snprintf(c->msg, sizeof(c->msg), "%s", st && st->message ? st->message : "");
+	kc_err *e = NULL;
+	cr_assert_eq(sclient_grant(c, n, &e), 0, "%s", kc_err_msg(e));
 }
 
 /* A connection of its own and a Stream call; StreamInit{id} unless NULL. */
 static void sopen(struct sclient *c, const char *id, int32_t grant_step)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_free_ char *addr = xasprintf("unix://%s/agent.sock", A.dir);
 	kc_err *e = NULL;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	memset(c, 0, sizeof(*c));
-	c->grant_step = grant_step;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/agent.sock", A.dir);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect: %m");
-	cr_assert_eq(ttrpc_client_new(A.loop, fd, &c->cli, &e), 0, "%s", kc_err_msg(e));
-	cr_assert_eq(ttrpc_client_stream(c->cli, "containerd.services.streaming.v1.Streaming",
-					 "Stream", NULL, true, on_data, on_done, c, &c->st, &e),
-		     0, "%s", kc_err_msg(e));
-	if (id) {
-		Containerd__Services__Streaming__V1__StreamInit in =
-		    CONTAINERD__SERVICES__STREAMING__V1__STREAM_INIT__INIT;
-		in.id = (char *)id;
-		send_any(c, "containerd.services.streaming.v1.StreamInit", &in.base, false);
-		cr_assert(tu_loop_until(A.loop, &c->acked, 5000), "no answer to StreamInit %s", id);
-	}
+	cr_assert_eq(sclient_open(c, A.loop, addr, id, grant_step, 5000, &e), 0, "%s",
+		     kc_err_msg(e));
 }
 
 static void sclose(struct sclient *c)
 {
-	ttrpc_client_free(c->cli);
-	free(c->got);
-	memset(c, 0, sizeof(*c));
+	cr_assert_not(c->malformed, "a Streaming message did not unpack");
+	sclient_close(c);
 }
 
 static char *uri(const char *id)
