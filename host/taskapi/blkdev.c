@@ -326,6 +326,46 @@ int blk_plan_apply(const struct blk_plan *p, json_t *doc, kc_err **err)
 	return 0;
 }
 
+json_t *blk_plan_encode(const struct blk_plan *p)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; p && i < p->n; i++)
+		if (p->d[i].id && p->d[i].addr)
+			json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "path", p->d[i].path,
+							   "id", p->d[i].id, "addr", p->d[i].addr));
+	return a;
+}
+
+struct blk_plan *blk_plan_decode(json_t *a)
+{
+	struct blk_plan *p;
+	json_t *e;
+	size_t i;
+
+	if (!json_is_array(a) || !json_array_size(a) || json_array_size(a) > BLK_MAX_DISKS)
+		return NULL;
+	p = xcalloc(1, sizeof(*p));
+	json_array_foreach(a, i, e)
+	{
+		const char *path = json_string_value(json_object_get(e, "path"));
+		const char *id = json_string_value(json_object_get(e, "id"));
+		const char *addr = json_string_value(json_object_get(e, "addr"));
+		struct blk_disk *d = &p->d[p->n];
+		if (!path || !id || !addr || strlen(id) > 64 || strlen(addr) > 64)
+			continue;
+		d->kind = BLK_VOLUME; /* only detached from now on */
+		d->path = xstrdup(path);
+		d->id = xstrdup(id);
+		d->addr = xstrdup(addr);
+		p->n++;
+	}
+	if (!p->n) {
+		blk_plan_free(p);
+		return NULL;
+	}
+	return p;
+}
+
 /* ------------------------------------------------------------------ attach */
 
 struct attach {

@@ -62,6 +62,12 @@ void blk_plan_rootfs_mount(const struct blk_plan *p, Containerd__Types__Mount *o
 /* Rewrite the spec for the guest once every disk is attached. */
 int blk_plan_apply(const struct blk_plan *p, json_t *doc, kc_err **err);
 
+/* The attached disks (path, id, address) for a task's state record, and back
+ * (NULL: none, or not a valid list: a restored task then leaves its disks to
+ * the VM's end). */
+json_t *blk_plan_encode(const struct blk_plan *p);
+struct blk_plan *blk_plan_decode(json_t *a);
+
 /* Attach every disk of t->blk through pod->ops, in order; cb(ud, err) once,
  * from the loop. On failure what was attached is detached again. */
 void blk_attach_all(struct task *t, tpod_vm_fn cb, void *ud);

@@ -402,3 +402,31 @@ Test(blkdev, attach_failure_undoes)
 	tpod_release(&pod);
 	kc_err_freep(&done_err);
 }
+
+/* A task's state record keeps its attached disks (a restarted sandboxer
+ * detaches them at Delete); only attached ones, bounded. */
+Test(blkdev, record_roundtrip)
+{
+	char *o[] = {"loop", "rw"};
+	Containerd__Types__Mount m = mnt("ext4", img, o, 2);
+	struct blk_plan *p = plan(NULL, &m, 1), *back;
+	json_t *j, *none = json_array();
+
+	j = blk_plan_encode(p);
+	cr_assert_eq(json_array_size(j), 0, "not attached: nothing kept");
+	json_decref(j);
+	p->d[0].id = xstrdup("blk3");
+	p->d[0].addr = xstrdup("pci:0000:00:13.0");
+	j = blk_plan_encode(p);
+	back = blk_plan_decode(j);
+	cr_assert(back && back->n == 1);
+	cr_assert_str_eq(back->d[0].id, "blk3");
+	cr_assert_str_eq(back->d[0].addr, "pci:0000:00:13.0");
+	cr_assert_str_eq(back->d[0].path, img);
+	cr_assert_null(blk_plan_decode(none));
+	cr_assert_null(blk_plan_decode(NULL));
+	json_decref(j);
+	json_decref(none);
+	blk_plan_free(p);
+	blk_plan_free(back);
+}
