@@ -389,6 +389,41 @@ static void on_orphan(void *ud, const char *id, const char *addr, const kc_err *
 	free(what);
 }
 
+/* blk_detach_all's answers still to come. */
+struct detaching {
+	size_t left;
+	tpod_vm_fn done;
+	void *ud;
+};
+
+struct detach_one {
+	struct detaching *all;
+	char *what;
+};
+
+static void detaching_put(struct detaching *all)
+{
+	if (--all->left > 0)
+		return;
+	if (all->done)
+		all->done(all->ud, NULL);
+	free(all);
+}
+
+static void on_detached(void *ud, const char *id, const char *addr, const kc_err *err)
+{
+	struct detach_one *one = ud;
+	struct detaching *all = one->all;
+	(void)id;
+	(void)addr;
+
+	if (err)
+		log_warn("detach %s: %s", one->what, err->msg);
+	free(one->what);
+	free(one);
+	detaching_put(all);
+}
+
 static void attach_done(struct attach *a, const kc_err *err)
 {
 	a->cb(a->ud, err);
@@ -414,7 +449,7 @@ static void on_attached(void *ud, const char *id, const char *addr, const kc_err
 	}
 	if (err) {
 		kc_err_set(&e, err->code, "disk %s: %s", t->blk->d[a->i].path, err->msg);
-		blk_detach_all(t);
+		blk_detach_all(t, NULL, NULL);
 		attach_done(a, e);
 		kc_err_free(e);
 		return;
@@ -459,21 +494,31 @@ void blk_attach_all(struct task *t, tpod_vm_fn cb, void *ud)
 	next(a);
 }
 
-void blk_detach_all(struct task *t)
+void blk_detach_all(struct task *t, tpod_vm_fn done, void *ud)
 {
 	struct tpod *pod = t->pod;
+	struct detaching *all = xcalloc(1, sizeof(*all));
 
+	all->done = done;
+	all->ud = ud;
+	/* One extra: nothing finishes before every detach is asked. */
+	all->left = 1;
 	for (size_t i = 0; t->blk && i < t->blk->n; i++) {
 		struct blk_disk *d = &t->blk->d[i];
 		if (!d->id)
 			continue;
 		/* A VM that is gone took its disks along (the sandboxer forgets
 		 * them when it stops). */
-		if (pod->ops->disk_detach && pod->vm_state == TPOD_VM_READY)
-			pod->ops->disk_detach(pod, d->id, on_orphan,
-					      xasprintf("%s (%s)", d->path, d->addr));
+		if (pod->ops->disk_detach && pod->vm_state == TPOD_VM_READY) {
+			struct detach_one *one = xcalloc(1, sizeof(*one));
+			one->all = all;
+			one->what = xasprintf("%s (%s)", d->path, d->addr);
+			all->left++;
+			pod->ops->disk_detach(pod, d->id, on_detached, one);
+		}
 		free(d->id);
 		free(d->addr);
 		d->id = d->addr = NULL;
 	}
+	detaching_put(all);
 }

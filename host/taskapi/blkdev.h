@@ -71,7 +71,9 @@ struct blk_plan *blk_plan_decode(json_t *a);
 /* Attach every disk of t->blk through pod->ops, in order; cb(ud, err) once,
  * from the loop. On failure what was attached is detached again. */
 void blk_attach_all(struct task *t, tpod_vm_fn cb, void *ud);
-/* Detach every attached disk of t->blk (the answer is only logged). */
-void blk_detach_all(struct task *t);
+/* Detach every attached disk of t->blk; failures are logged. done (may be
+ * NULL) runs once all are answered: at once when there is nothing to detach
+ * (or the VM is gone). t may be freed meanwhile. */
+void blk_detach_all(struct task *t, tpod_vm_fn done, void *ud);
 
 #endif

@@ -454,7 +454,7 @@ void bundle_cleanup(struct task *t)
 	t->mounts = NULL;
 	t->n_mounts = 0;
 	/* After the guest's Delete unmounted them. */
-	blk_detach_all(t);
+	blk_detach_all(t, NULL, NULL);
 	/* Never crosses a mount point, so a mount we failed to undo is kept. */
 	if (t->host_dir && kc_rm_rf(t->host_dir, &err) < 0) {
 		log_warn("remove %s: %s", t->host_dir, kc_err_msg(err));

@@ -493,15 +493,58 @@ static void h_state(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 
 /* ---------------------------------------------------------------- delete */
 
-static void reply_delete(ttrpc_call *c, struct sproc *p)
+/* A Delete's answer, kept while the task's disks are unplugged: containerd
+ * releases a snapshot once Delete answers (devmapper removes its device),
+ * which must not be in the VM any more by then. */
+struct del_reply {
+	ttrpc_call *c; /* NULL once containerd gave up */
+	uint32_t pid, exit_status;
+	uint64_t exited_at;
+};
+
+static void send_delete(const struct del_reply *dr)
 {
 	Containerd__Task__V2__DeleteResponse r = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-	r.pid = p->pid;
-	r.exit_status = p->agent_exited ? p->exit_status : 128 + SIGKILL;
-	kc_pb_timestamp(&ts, p->exited_at ? p->exited_at : kc_realtime_ns());
+	r.pid = dr->pid;
+	r.exit_status = dr->exit_status;
+	kc_pb_timestamp(&ts, dr->exited_at);
 	r.exited_at = &ts;
-	ttrpc_call_reply(c, &r.base);
+	ttrpc_call_reply(dr->c, &r.base);
+}
+
+static void del_cancelled(ttrpc_call *c, void *data)
+{
+	struct del_reply *dr = data;
+	(void)c;
+	dr->c = NULL;
+}
+
+static void on_disks_detached(void *ud, const kc_err *err)
+{
+	struct del_reply *dr = ud;
+	(void)err; /* logged per disk */
+	if (dr->c) {
+		ttrpc_call_set_cancel(dr->c, NULL, NULL);
+		send_delete(dr);
+	}
+	free(dr);
+}
+
+static void reply_delete(ttrpc_call *c, struct sproc *p, bool after_disks)
+{
+	struct del_reply dr = {.c = c,
+			       .pid = p->pid,
+			       .exit_status = p->agent_exited ? p->exit_status : 128 + SIGKILL,
+			       .exited_at = p->exited_at ? p->exited_at : kc_realtime_ns()};
+	struct del_reply *held;
+
+	if (!after_disks)
+		return send_delete(&dr);
+	held = xmalloc(sizeof(*held));
+	*held = dr;
+	ttrpc_call_set_cancel(c, del_cancelled, held);
+	blk_detach_all(p->task, on_disks_detached, held);
 }
 
 static void delete_local(ttrpc_call *c, struct sproc *p)
@@ -509,7 +552,7 @@ static void delete_local(ttrpc_call *c, struct sproc *p)
 	struct task *t = p->task;
 
 	if (c)
-		reply_delete(c, p);
+		reply_delete(c, p, !p->exec_id && t->blk);
 	if (p->exec_id) {
 		kc_list_del(&p->node);
 		sproc_free(p);

@@ -376,12 +376,12 @@ Test(blkdev, attach_all_then_detach)
 	cr_assert_null(done_err, "%s", kc_err_msg(done_err));
 	cr_assert_str_eq(t->blk->d[0].addr, "pci:0000:00:11.0");
 	cr_assert_str_eq(t->blk->d[1].id, "blk2");
-	blk_detach_all(t);
+	blk_detach_all(t, NULL, NULL);
 	cr_assert_eq(n_detach, 2);
 	cr_assert_str_eq(detached[0], "blk1");
 	cr_assert_str_eq(detached[1], "blk2");
 	cr_assert_null(t->blk->d[0].id);
-	blk_detach_all(t);
+	blk_detach_all(t, NULL, NULL);
 	cr_assert_eq(n_detach, 2, "detached once");
 	task_forget(t);
 	tpod_release(&pod);
