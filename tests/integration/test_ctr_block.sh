@@ -52,6 +52,11 @@ bad() {
 cleanup() {
 	local l
 	kc_env_down
+	# Sanitizer builds (KC_BIN_DIR=build/san/bin) report into these logs.
+	if [ -n "$dir" ] && grep -l -E "AddressSanitizer|LeakSanitizer|runtime error:" "$dir"/*.log 2>/dev/null; then
+		bad "sanitizer reports in the logs above" \
+			"$(grep -h -A 20 -E "AddressSanitizer|LeakSanitizer|runtime error:" "$dir"/*.log | head -60)"
+	fi
 	for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null; done
 	if [ -n "$dir" ]; then
 		[ "$fails" = 0 ] || { echo "--- sandboxer.log (tail)"; tail -30 "$dir/sandboxer.log"; }
@@ -194,5 +199,8 @@ else
 	echo "skipped: devmapper: device-mapper is absent from this machine's host kernel"
 fi
 
+cleanup
+trap - EXIT
+dir=''
 echo "ctr with block devices (containerd $KC_CTD_VERSION): $fails failed"
 [ "$fails" = 0 ]
