@@ -35,3 +35,16 @@ bench-pod-net:
 .PHONY: bench-native-vs-shim
 bench-native-vs-shim:
 	@bash bench/native-vs-shim
+
+# bench/rootfs-io's reader: static (musl), the whole image it reads from.
+$(O)/bench/rootfs-io: bench/rootfs_io.c | $(BUILD)/gen/.stamp
+	@mkdir -p $(@D)
+	$(call qecho,GUESTCC,$@)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $<
+
+# Reads of a file in the container image, rootfs on virtio-blk (blockfile
+# snapshotter) vs virtio-fs (overlayfs), QEMU pc (bench/rootfs-io; root; exit 77
+# if it cannot run).
+.PHONY: bench-rootfs-io
+bench-rootfs-io:
+	@bash bench/rootfs-io

@@ -23,7 +23,7 @@ FUZZ_BINS := $(patsubst %,$(FUZZ_O)/bin/fuzz_%,$(FUZZ_NAMES))
 FUZZ_PROD_SRCS := $(LIB_SRCS) $(addprefix guest-init/,spec.c spec_json.c spec_linux.c seccomp.c \
 	seccomp_stub.c cmdline.c streams.c blkdev.c blkwait.c blkctr.c) \
 	$(addprefix host/sandboxer/,toml.c config.c state.c sandbox.c qmp.c pod_config.c podnet.c \
-	podnet_nl.c taskep.c taskep_stream.c) $(TASKAPI_SRCS)
+	podnet_nl.c taskep.c taskep_stream.c disk.c disk_op.c chapi.c) $(TASKAPI_SRCS)
 FUZZ_PROD_OBJS := $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(FUZZ_PROD_SRCS)) \
 	$(patsubst $(BUILD)/gen/%.c,$(FUZZ_O)/obj/gen/%.o,$(PB_C))
 

@@ -13,7 +13,10 @@
 # containerd 1.x gets a version-2 config, 2.x a version-3 one; KC_CTD_VERSION
 # holds the version kc_env_up found.
 # Machine: QEMU (KVM where the CPU allows it, TCG otherwise), microvm + our
-# PVH vmlinux, vhost-user vsock, virtiofs.
+# PVH vmlinux, vhost-user vsock, virtiofs. KC_QEMU_MACHINE=pc: machine pc with
+# bzImage instead (it can hot-plug disks). KC_KERNEL_DIR: where vmlinux /
+# bzImage are (default build/kernel). KC_CTD_EXTRA_TOML: appended to
+# containerd's config (snapshotter settings, e.g. blockfile's scratch_file).
 # KC_CRI=1: containerd with its CRI plugin on (handlers kuasar-vmm and runc,
 # sandbox image $KC_PAUSE_IMAGE, restrict_oom_score_adj), run inside a network
 # namespace of its own ($KC_NETNS) with a CNI bridge there; the images
@@ -165,6 +168,8 @@ kc_env_up() {
 	KC_DIR=$1
 	mkdir -p "$KC_DIR"/{vmm,ctd}
 	local bin=${KC_BIN_DIR:-$KC_TOP/build/bin} vhost major
+	local machine=${KC_QEMU_MACHINE:-microvm} kdir=${KC_KERNEL_DIR:-$KC_TOP/build/kernel} kimg=vmlinux
+	[ "$machine" = microvm ] || kimg=bzImage
 	vhost=$(kc_envmk VHOST_DEVICE_VSOCK)
 	KC_CONTAINERD=${KC_CONTAINERD:-containerd}
 	if [ -z "${KC_CTR:-}" ]; then
@@ -189,7 +194,7 @@ type = "qemu"
 path = "/usr/bin/qemu-system-x86_64"
 vcpus = 1
 memory_in_mb = 256
-kernel_path = "$KC_TOP/build/kernel/vmlinux"
+kernel_path = "$kdir/$kimg"
 initrd_path = "$KC_TOP/build/initramfs.cpio.gz"
 kernel_params = "${KC_KERNEL_PARAMS:-}"
 entropy_source = "/dev/urandom"
@@ -200,11 +205,12 @@ path = "/usr/lib/qemu/virtiofsd"
 cache = "auto"
 
 [hypervisor.qemu]
-machine = "microvm"
+machine = "$machine"
 accel = "auto"
 vhost_device_vsock = "$vhost"
 TOML
 	kc_containerd_toml "$KC_DIR" "$major" >"$KC_DIR/containerd.toml"
+	[ -z "${KC_CTD_EXTRA_TOML:-}" ] || printf '%s\n' "$KC_CTD_EXTRA_TOML" >>"$KC_DIR/containerd.toml"
 	kc_sbx_start || return 1
 	if [ -n "${KC_CRI:-}" ]; then
 		kc_cni_conf "$KC_DIR"

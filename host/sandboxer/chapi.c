@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -10,7 +11,7 @@
 
 #include "util.h"
 
-/* Only the status line and headers are read; the body is never needed. */
+/* Answers here are a status line, headers and at most a small JSON body. */
 #define HDR_MAX 8192
 
 struct sbx_chapi {
@@ -24,6 +25,7 @@ struct sbx_chapi {
 	char buf[HDR_MAX + 1];
 	size_t len;
 	sbx_chapi_fn cb;
+	sbx_chapi_body_fn bcb; /* instead of cb: the body is wanted */
 	void *ud;
 };
 
@@ -45,10 +47,26 @@ void sbx_chapi_cancel(sbx_chapi *r)
 static void finish(sbx_chapi *r, int status, kc_err *err)
 {
 	sbx_chapi_fn cb = r->cb;
+	sbx_chapi_body_fn bcb = r->bcb;
 	void *ud = r->ud;
+	char *body = NULL;
+	size_t blen = 0;
 
+	if (bcb && status > 0) {
+		char *p = strstr(r->buf, "\r\n\r\n");
+		if (p) {
+			blen = r->len - (size_t)(p + 4 - r->buf);
+			body = xmalloc(blen + 1);
+			memcpy(body, p + 4, blen);
+			body[blen] = '\0';
+		}
+	}
 	sbx_chapi_cancel(r);
-	cb(status, err, ud);
+	if (bcb)
+		bcb(status, body ? body : "", blen, err, ud);
+	else
+		cb(status, err, ud);
+	free(body);
 	kc_err_free(err);
 }
 
@@ -59,14 +77,23 @@ static void fail(sbx_chapi *r, int code, const char *what)
 	finish(r, 0, e);
 }
 
-/* Returns true when the status line and headers are complete. */
-static bool parse(sbx_chapi *r, int *status)
+/* Returns true when the status line and headers (and, when the body is
+ * wanted, the body: Content-Length bytes, or up to the close) are complete. */
+static bool parse(sbx_chapi *r, int *status, bool eof)
 {
 	int st = 0;
+	char *end, *cl;
 
 	r->buf[r->len] = '\0';
-	if (!strstr(r->buf, "\r\n\r\n"))
+	if (!(end = strstr(r->buf, "\r\n\r\n")))
 		return false;
+	if (r->bcb && !eof) {
+		*end = '\0';
+		cl = strcasestr(r->buf, "\r\nContent-Length:");
+		*end = '\r';
+		if (!cl || r->len - (size_t)(end + 4 - r->buf) < strtoul(cl + 17, NULL, 10))
+			return false;
+	}
 	if (sscanf(r->buf, "HTTP/1.%*1[01] %3d", &st) != 1 || st < 100 || st > 599)
 		*status = -1;
 	else
@@ -108,10 +135,10 @@ static void on_io(kc_watch *w, int fd, uint32_t events, void *ud)
 			return;
 		if (n < 0)
 			return fail(r, errno, strerror(errno));
-		if (n == 0)
+		if (n == 0 && !(r->bcb && parse(r, &status, true)))
 			return fail(r, ECONNRESET, "connection closed before an answer");
 		r->len += (size_t)n;
-		if (parse(r, &status)) {
+		if (n == 0 || parse(r, &status, false)) {
 			kc_err *e = NULL;
 			if (status < 0)
 				return fail(r, EPROTO, "not an HTTP answer");
@@ -152,8 +179,20 @@ static void on_expire(kc_timer *t, void *ud)
 	fail(r, ETIMEDOUT, "no answer before the deadline");
 }
 
-sbx_chapi *sbx_chapi_put(kc_loop *loop, const char *sock, const char *action, uint64_t deadline_ns,
-			 sbx_chapi_fn cb, void *ud)
+char *sbx_chapi_request_text(const char *action, const char *body)
+{
+	if (!body)
+		return xasprintf("PUT /api/v1/%s HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n"
+				 "Content-Length: 0\r\nConnection: close\r\n\r\n",
+				 action);
+	return xasprintf("PUT /api/v1/%s HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n"
+			 "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\n\r\n%s",
+			 action, strlen(body), body);
+}
+
+static sbx_chapi *request(kc_loop *loop, const char *sock, const char *action, const char *body,
+			  uint64_t deadline_ns, sbx_chapi_fn cb, sbx_chapi_body_fn bcb, void *ud)
 {
 	sbx_chapi *r = xcalloc(1, sizeof(*r));
 
@@ -162,13 +201,24 @@ sbx_chapi *sbx_chapi_put(kc_loop *loop, const char *sock, const char *action, ui
 	r->sock = xstrdup(sock);
 	r->action = xstrdup(action);
 	r->cb = cb;
+	r->bcb = bcb;
 	r->ud = ud;
-	r->req = xasprintf("PUT /api/v1/%s HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n"
-			   "Content-Length: 0\r\nConnection: close\r\n\r\n",
-			   action);
+	r->req = sbx_chapi_request_text(action, body);
 	r->req_len = strlen(r->req);
 	r->expire = kc_timer_at(loop, deadline_ns, on_expire, r);
 	/* From the loop, so cb never runs before this returns. */
 	r->start = kc_timer_after(loop, 0, on_start, r);
 	return r;
+}
+
+sbx_chapi *sbx_chapi_put(kc_loop *loop, const char *sock, const char *action, uint64_t deadline_ns,
+			 sbx_chapi_fn cb, void *ud)
+{
+	return request(loop, sock, action, NULL, deadline_ns, cb, NULL, ud);
+}
+
+sbx_chapi *sbx_chapi_put_json(kc_loop *loop, const char *sock, const char *action, const char *body,
+			      uint64_t deadline_ns, sbx_chapi_body_fn cb, void *ud)
+{
+	return request(loop, sock, action, body, deadline_ns, NULL, cb, ud);
 }

@@ -24,6 +24,7 @@
 #include "containerd/task/v2/shim.pb-c.h"
 #include "taskep.h"
 #include "controller.h"
+#include "disk_rpc.h"
 #include "endpoint.h"
 #include "grpc.h"
 #include "log.h"
@@ -350,6 +351,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	sbx_controller_register(d.srv, &d);
+	sbx_disk_rpc_register(d.srv, &d);
 	/* Our shim speaks ttrpc, stock containerd 2.x gRPC: both on one socket. */
 	if (grpc_server_attach(d.srv, &err) < 0 || ttrpc_server_listen(d.srv, lfd, &err) < 0) {
 		log_error("listen: %s", kc_err_msg(err));

@@ -57,6 +57,7 @@ struct sandbox *sbx_new(struct sbx_daemon *d, const char *id)
 	s->address = xstrdup("");
 	s->cid = SBX_GUEST_CID;
 	kc_list_init(&s->waiters);
+	kc_list_init(&s->disk_ops);
 	for (int i = 0; i < SBX_PROC_MAX; i++) {
 		s->procs[i].s = s;
 		s->procs[i].kind = (enum sbx_proc_kind)i;
@@ -71,6 +72,7 @@ void sbx_free(struct sandbox *s)
 		return;
 	kc_list_del(&s->node);
 	sbx_taskep_free(s->taskep);
+	sbx_disk_release(s);
 	for (int i = 0; i < SBX_PROC_MAX; i++) {
 		kc_watch_free(s->procs[i].watch);
 		if (s->procs[i].pidfd >= 0)

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "disk.h"
 #include "id.h"
 #include "loop.h"
 #include "ttrpc.h"
@@ -93,7 +94,9 @@ struct sandbox {
 	uint32_t exit_status;
 	struct sbx_proc procs[SBX_PROC_MAX];
 	struct sbx_vm_op *op;
-	kc_list waiters; /* struct sbx_waiter */
+	kc_list waiters;        /* struct sbx_waiter */
+	struct sbx_disks disks; /* hot-plugged (disk.h) */
+	kc_list disk_ops;       /* disk_op.c: queued attach/detach, the first one running */
 };
 
 const char *sbx_state_name(enum sbx_state st);

@@ -77,16 +77,16 @@ int sbx_state_save(const struct sandbox *s, kc_err **err)
 					    json_pack("{s:i, s:I}", "pid", (int)p->pid, "starttime",
 						      (json_int_t)p->starttime));
 	}
-	j = json_pack("{s:i, s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:s, s:s, s:s, s:I, s:I, "
-		      "s:I, s:i, s:o, s:o, s:s?}",
-		      "version", STATE_VERSION, "id", s->id, "state", sbx_state_name(s->state),
-		      "hypervisor", sbx_hv_name(s->type), "vcpus", (int)s->vcpus, "memory_mb",
-		      (int)s->memory_mb, "cid", (int)s->cid, "kvm", s->kvm, "vhost_user",
-		      s->vhost_user, "netns", s->netns, "hostname", s->hostname, "address",
-		      s->address, "created_at", (json_int_t)s->created_at, "started_at",
-		      (json_int_t)s->started_at, "exited_at", (json_int_t)s->exited_at,
-		      "exit_status", (int)s->exit_status, "processes", procs, "net",
-		      net_encode(s->net), "task_ns", s->task_ns);
+	j = json_pack(
+	    "{s:i, s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:b, s:s, s:s, s:s, s:I, s:I, "
+	    "s:I, s:i, s:o, s:o, s:s?, s:o}",
+	    "version", STATE_VERSION, "id", s->id, "state", sbx_state_name(s->state), "hypervisor",
+	    sbx_hv_name(s->type), "vcpus", (int)s->vcpus, "memory_mb", (int)s->memory_mb, "cid",
+	    (int)s->cid, "kvm", s->kvm, "vhost_user", s->vhost_user, "netns", s->netns, "hostname",
+	    s->hostname, "address", s->address, "created_at", (json_int_t)s->created_at,
+	    "started_at", (json_int_t)s->started_at, "exited_at", (json_int_t)s->exited_at,
+	    "exit_status", (int)s->exit_status, "processes", procs, "net", net_encode(s->net),
+	    "task_ns", s->task_ns, "disks", sbx_disks_encode(&s->disks));
 	if (!j)
 		return kc_err_set(err, EINVAL, "sandbox %s: cannot encode state", s->id);
 	txt = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
@@ -162,7 +162,8 @@ static int decode(struct sandbox *s, json_t *j, kc_err **err)
 	}
 	s->kvm = json_is_true(json_object_get(j, "kvm"));
 	s->vhost_user = json_is_true(json_object_get(j, "vhost_user"));
-	if (net_decode(s, json_object_get(j, "net"), err) < 0)
+	if (net_decode(s, json_object_get(j, "net"), err) < 0 ||
+	    sbx_disks_decode(&s->disks, json_object_get(j, "disks"), err) < 0)
 		return kc_err_retp(err);
 	procs = json_object_get(j, "processes");
 	if (!json_is_object(procs))

@@ -10,6 +10,7 @@
 
 #include "agent_dial.h"
 #include "argv.h"
+#include "disk.h"
 #include "endpoint.h"
 #include "log.h"
 #include "persist.h"
@@ -74,10 +75,82 @@ static void op_quit(struct tpod *pod)
 	pod->shutting_down = false;
 }
 
+/* A disk call of the pod, in-process: the sandboxer's own disk_op.c. The
+ * endpoint may go before the answer comes: then the caller hears of it
+ * from sbx_taskep_free, and an attach that still succeeds is undone. */
+struct disk_call {
+	kc_list node;
+	struct sbx_taskep *ep; /* NULL once the endpoint is gone */
+	tpod_disk_fn cb;
+	void *ud;
+};
+
+static void on_orphan_detach(struct sandbox *s, const char *id, const char *addr, kc_err *err,
+			     void *ud)
+{
+	(void)id;
+	(void)addr;
+	(void)ud;
+	if (err)
+		log_warn("sandbox %s: %s", s->id, kc_err_msg(err));
+}
+
+static void on_disk(struct sandbox *s, const char *id, const char *addr, kc_err *err, void *ud)
+{
+	struct disk_call *dc = ud;
+
+	if (dc->ep) {
+		kc_list_del(&dc->node);
+		dc->cb(dc->ud, id, addr, err);
+	} else if (!err && addr) {
+		sbx_disk_detach(s, id, on_orphan_detach, NULL);
+	}
+	free(dc);
+}
+
+static struct disk_call *disk_call_new(struct sbx_taskep *ep, tpod_disk_fn cb, void *ud)
+{
+	struct disk_call *dc = xcalloc(1, sizeof(*dc));
+	dc->ep = ep;
+	dc->cb = cb;
+	dc->ud = ud;
+	kc_list_add_tail(&ep->disk_calls, &dc->node);
+	return dc;
+}
+
+static void op_disk_attach(struct tpod *pod, const char *path, bool read_only, tpod_disk_fn cb,
+			   void *ud)
+{
+	struct sbx_taskep *ep = kc_container_of(pod, struct sbx_taskep, pod);
+	sbx_disk_attach(ep->s, path, read_only, on_disk, disk_call_new(ep, cb, ud));
+}
+
+static void op_disk_detach(struct tpod *pod, const char *id, tpod_disk_fn cb, void *ud)
+{
+	struct sbx_taskep *ep = kc_container_of(pod, struct sbx_taskep, pod);
+	sbx_disk_detach(ep->s, id, on_disk, disk_call_new(ep, cb, ud));
+}
+
+static void disk_calls_cancel(struct sbx_taskep *ep)
+{
+	kc_err *e = NULL;
+
+	kc_err_set(&e, ECANCELED, "sandbox %s: task endpoint closed", ep->s->id);
+	while (!kc_list_empty(&ep->disk_calls)) {
+		struct disk_call *dc = kc_container_of(ep->disk_calls.next, struct disk_call, node);
+		kc_list_del(&dc->node);
+		dc->ep = NULL;
+		dc->cb(dc->ud, NULL, NULL, e);
+	}
+	kc_err_free(e);
+}
+
 static const struct tpod_ops ops = {
     .vm_ensure = op_ensure,
     .vm_stop = op_stop,
     .quit = op_quit,
+    .disk_attach = op_disk_attach,
+    .disk_detach = op_disk_detach,
 };
 
 /* ---------------------------------------------------------------- agent */
@@ -142,6 +215,7 @@ int sbx_taskep_open(struct sandbox *s, const char *ns, sbx_done_fn fn, void *ud,
 	ep->agent_ep = aep;
 	kc_list_init(&ep->waiters);
 	kc_list_init(&ep->streams);
+	kc_list_init(&ep->disk_calls);
 	tpod_init(&ep->pod, s->d->loop, &ops, ns, s->id);
 	ep->pod.vsock_uds = xstrdup(aep.path);
 	ep->pod.shared_dir = sbx_path(s, SBX_F_MOUNTS);
@@ -189,6 +263,7 @@ void sbx_taskep_free(struct sbx_taskep *ep)
 		ep->ready_fn(ep->s, e, ep->ready_ud);
 	kc_err_free(e);
 	sbx_taskep_streams_free(ep);
+	disk_calls_cancel(ep);
 	ttrpc_server_free(ep->srv);
 	tpod_release(&ep->pod);
 	if (ep->path)

@@ -17,8 +17,9 @@ struct sbx_taskep {
 	kc_agent_dial *dial;
 	sbx_done_fn ready_fn; /* the Start waiting for the agent */
 	void *ready_ud;
-	kc_list waiters; /* vm_ensure callers while the agent is dialled */
-	kc_list streams; /* taskep_stream.c's proxies */
+	kc_list waiters;    /* vm_ensure callers while the agent is dialled */
+	kc_list streams;    /* taskep_stream.c's proxies */
+	kc_list disk_calls; /* disk attach/detach in flight (taskep.c) */
 };
 
 #endif

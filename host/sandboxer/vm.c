@@ -237,6 +237,7 @@ void sbx_rollback_finish(struct sandbox *s)
 
 	sbx_dir_clean_runtime(s);
 	sbx_vm_net_release(s);
+	sbx_disk_vm_gone(s);
 	if (op->kind == OP_RECOVER && err) {
 		/* The caller removes the sandbox: it must be the last thing. */
 		sbx_op_free(s);
@@ -330,6 +331,7 @@ void sbx_stop_finish(struct sandbox *s)
 {
 	sbx_dir_clean_runtime(s);
 	sbx_vm_net_release(s);
+	sbx_disk_vm_gone(s);
 	s->state = SBX_STOPPED;
 	s->exited_at = kc_realtime_ns();
 	sbx_save(s);

@@ -159,6 +159,7 @@ static void on_recovered(kc_err *err, void *ud)
 	sbx_op_free(s);
 	s->state = SBX_RUNNING;
 	sbx_save(s);
+	sbx_disk_recover(s);
 	cb(s, NULL, cb_ud);
 }
 

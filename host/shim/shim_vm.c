@@ -11,6 +11,7 @@
 #include "bundle.h"
 #include "containerd/services/sandbox/v1/sandbox.pb-c.h"
 #include "endpoint.h"
+#include "kuasarc/disk.pb-c.h"
 #include "log.h"
 #include "rpc_call.h"
 #include "shim.h"
@@ -20,6 +21,9 @@
 #define SANDBOXER_TIMEOUT (120 * KC_NSEC_PER_SEC) /* a TCG boot can be slow */
 #define AGENT_DIAL_NS     (30 * KC_NSEC_PER_SEC)
 #define STOP_TIMEOUT      (30 * KC_NSEC_PER_SEC)
+/* The sandboxer's own deadline for an unplug is 10 s. */
+#define SANDBOXER_DISK_TIMEOUT (30 * KC_NSEC_PER_SEC)
+#define DISKS                  (&kuasarc__disk__v1__disks__descriptor)
 
 struct waiter {
 	kc_list node;
@@ -494,9 +498,75 @@ static void op_quit(struct tpod *pod)
 	kc_loop_quit(pod->loop);
 }
 
+/* Disks: vmm-sandboxer's kuasarc.disk.v1.Disks on the connection the
+ * Controller calls use. */
+struct disk_call {
+	tpod_disk_fn cb;
+	void *ud;
+	char *key; /* detach: what was asked */
+};
+
+static void on_disk_answer(void *ud, const kc_err *err, ProtobufCMessage **resp)
+{
+	struct disk_call *dc = ud;
+
+	if (err)
+		dc->cb(dc->ud, NULL, NULL, err);
+	else if (dc->key)
+		dc->cb(dc->ud, dc->key, "", NULL);
+	else {
+		Kuasarc__Disk__V1__AttachDiskResponse *r = (void *)*resp;
+		dc->cb(dc->ud, r->id, r->address, NULL);
+	}
+	free(dc->key);
+	free(dc);
+}
+
+static void disk_call(const char *method, const ProtobufCMessage *req, tpod_disk_fn cb, void *ud,
+		      const char *key)
+{
+	struct disk_call *dc = xcalloc(1, sizeof(*dc));
+	kc_err *e = NULL;
+
+	dc->cb = cb;
+	dc->ud = ud;
+	dc->key = key ? xstrdup(key) : NULL;
+	if (!shim->vm || !shim->vm->sbx || ttrpc_client_closed(shim->vm->sbx))
+		kc_err_set(&e, ENOTCONN, "%s: not connected to vmm-sandboxer", method);
+	else if (kc_rpc_call(shim->vm->sbx, DISKS, method, req, SANDBOXER_DISK_TIMEOUT,
+			     on_disk_answer, dc, &e) == 0)
+		return;
+	cb(ud, NULL, NULL, e);
+	kc_err_free(e);
+	free(dc->key);
+	free(dc);
+}
+
+static void op_disk_attach(struct tpod *pod, const char *path, bool read_only, tpod_disk_fn cb,
+			   void *ud)
+{
+	Kuasarc__Disk__V1__AttachDiskRequest r = KUASARC__DISK__V1__ATTACH_DISK_REQUEST__INIT;
+	(void)pod;
+	r.sandbox_id = shim->group;
+	r.path = (char *)path;
+	r.read_only = read_only;
+	disk_call("AttachDisk", &r.base, cb, ud, NULL);
+}
+
+static void op_disk_detach(struct tpod *pod, const char *id, tpod_disk_fn cb, void *ud)
+{
+	Kuasarc__Disk__V1__DetachDiskRequest r = KUASARC__DISK__V1__DETACH_DISK_REQUEST__INIT;
+	(void)pod;
+	r.sandbox_id = shim->group;
+	r.id = (char *)id;
+	disk_call("DetachDisk", &r.base, cb, ud, id);
+}
+
 const struct tpod_ops shim_pod_ops = {
     .vm_ensure = op_ensure,
     .vm_stop = op_stop,
     .first_create = op_first_create,
     .quit = op_quit,
+    .disk_attach = op_disk_attach,
+    .disk_detach = op_disk_detach,
 };

@@ -29,6 +29,7 @@
 #include "mountopt.h"
 #include "share.h"
 #include "proc.h"
+#include "blkdev.h"
 #include "bundle.h"
 
 #define SANDBOX_ID_ANNOTATION     "io.kubernetes.cri.sandbox-id"
@@ -336,6 +337,23 @@ static int add_pod_files(struct tpod *pod, json_t *doc, kc_err **err)
 	return 0;
 }
 
+int bundle_plan_disks(struct task *t, Containerd__Types__Mount *const *mounts, size_t n_rootfs,
+		      kc_err **err)
+{
+	_cleanup_free_ char *cfg = xasprintf("%s/config.json", t->bundle);
+	json_error_t je;
+	json_t *doc = json_load_file(cfg, JSON_REJECT_DUPLICATES, &je);
+	int r;
+
+	if (!doc)
+		return kc_err_set(err, EINVAL, "%s: line %d: %s", cfg, je.line, je.text);
+	blk_plan_free(t->blk);
+	t->blk = NULL;
+	r = blk_plan_make(doc, mounts, n_rootfs, &t->blk, err);
+	json_decref(doc);
+	return r;
+}
+
 int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size_t n_rootfs,
 		   kc_err **err)
 {
@@ -361,7 +379,9 @@ int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size
 	if ((rootfd = kc_share_mkdir(dir, "rootfs", err)) < 0)
 		goto out;
 	root = json_object_get(doc, "root");
-	if (n_rootfs > 0) {
+	if (blk_plan_rootfs(t->blk)) {
+		/* The guest mounts it from its disk: rootfs/ stays empty. */
+	} else if (n_rootfs > 0) {
 		for (size_t i = 0; i < n_rootfs; i++) {
 			char fdpath[32];
 			/* The first lands on the directory we made; later ones stack
@@ -391,7 +411,7 @@ int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size
 		json_object_set_new(doc, "root", root);
 	}
 	json_object_set_new(root, "path", json_string("rootfs"));
-	if (rewrite_mounts(t, doc, dir, err) < 0)
+	if (blk_plan_apply(t->blk, doc, err) < 0 || rewrite_mounts(t, doc, dir, err) < 0)
 		goto out;
 	if (rewrite_namespaces(t, doc, err) < 0)
 		goto out;
@@ -433,6 +453,8 @@ void bundle_cleanup(struct task *t)
 	free(t->mounts);
 	t->mounts = NULL;
 	t->n_mounts = 0;
+	/* After the guest's Delete unmounted them. */
+	blk_detach_all(t, NULL, NULL);
 	/* Never crosses a mount point, so a mount we failed to undo is kept. */
 	if (t->host_dir && kc_rm_rf(t->host_dir, &err) < 0) {
 		log_warn("remove %s: %s", t->host_dir, kc_err_msg(err));

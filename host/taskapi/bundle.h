@@ -10,6 +10,11 @@
 #include "err.h"
 #include "tpod.h"
 
+/* Decide which of the container's mounts and devices become disks
+ * (t->blk, blkdev.h): before bundle_prepare, which then leaves those to the
+ * guest. */
+int bundle_plan_disks(struct task *t, Containerd__Types__Mount *const *mounts, size_t n_rootfs,
+		      kc_err **err);
 int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size_t n_rootfs,
 		   kc_err **err);
 void bundle_cleanup(struct task *t);

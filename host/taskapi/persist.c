@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blkdev.h"
 #include "bundle.h"
 #include "containerd/task/v2/shim.pb-c.h"
 #include "id.h"
@@ -54,9 +55,9 @@ static int save(struct task *t, kc_err **err)
 	mounts = json_array();
 	for (size_t i = 0; i < t->n_mounts; i++)
 		json_array_append_new(mounts, json_string(t->mounts[i]));
-	doc = json_pack("{s:s, s:s, s:s?, s:b, s:o, s:o}", "id", t->id, "bundle", t->bundle,
+	doc = json_pack("{s:s, s:s, s:s?, s:b, s:o, s:o, s:o}", "id", t->id, "bundle", t->bundle,
 			"host_dir", t->host_dir, "pod_pid", t->pod_pid, "mounts", mounts, "procs",
-			procs);
+			procs, "disks", blk_plan_encode(t->blk));
 	if (!doc || !(text = json_dumps(doc, JSON_COMPACT))) {
 		json_decref(doc);
 		return kc_err_set(err, ENOMEM, "task %s: encode state", t->id);
@@ -201,6 +202,8 @@ static int task_decode(struct tpod *pod, const char *name, const char *text, siz
 		t->mounts = xrealloc(t->mounts, (t->n_mounts + 1) * sizeof(*t->mounts));
 		t->mounts[t->n_mounts++] = xstrdup(m);
 	}
+	/* Its disks, so that Delete detaches them. */
+	t->blk = blk_plan_decode(json_object_get(doc, "disks"));
 	for (size_t i = 0; i < json_array_size(procs); i++) {
 		struct sproc *p = proc_decode(t, json_array_get(procs, i), err);
 		if (!p || (i == 0) != (p->exec_id == NULL)) {

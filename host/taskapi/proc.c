@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "containerd/events/task.pb-c.h"
+#include "blkdev.h"
 #include "bundle.h"
 #include "containerd/task/v2/shim.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
@@ -99,6 +100,7 @@ void task_forget(struct task *t)
 	for (size_t i = 0; i < t->n_mounts; i++)
 		free(t->mounts[i]);
 	free(t->mounts);
+	blk_plan_free(t->blk);
 	free(t->id);
 	free(t->bundle);
 	free(t->host_dir);

@@ -10,6 +10,7 @@
 
 #include "service.h"
 
+#include "blkdev.h"
 #include "bundle.h"
 #include "containerd/events/task.pb-c.h"
 #include "containerd/task/v2/shim.pb-c.h"
@@ -71,16 +72,80 @@ out:
 	pending_free(x);
 }
 
-/* The pod's VM is ready (or failed): prepare the bundle, create in the guest. */
-static void create_in_vm(void *ud, const kc_err *vm_err)
+/* The container's disks are in the VM (or failed): prepare the bundle,
+ * create in the guest. */
+static void create_with_disks(void *ud, const kc_err *dk_err)
 {
 	struct pending *x = ud;
 	Containerd__Task__V2__CreateTaskRequest *r = x->data;
 	Containerd__Task__V2__CreateTaskRequest fwd =
 	    CONTAINERD__TASK__V2__CREATE_TASK_REQUEST__INIT;
+	Containerd__Types__Mount rootfs, *prootfs = &rootfs;
 	_cleanup_free_ char *gb = NULL, *in = NULL, *out = NULL, *errp = NULL;
 	struct task *t = find_task(x->pod, x->id);
 	struct pending *y;
+	ttrpc_call *c;
+	kc_err *err = NULL;
+
+	if (!t || t->gen != x->gen) {
+		if ((c = pending_take(x)))
+			ttrpc_call_reply_error(c, TTRPC_ABORTED, "create %s: deleted meanwhile",
+					       x->id);
+		goto out;
+	}
+	if (dk_err) {
+		kc_err_set(&err, dk_err->code, "%s", dk_err->msg);
+		goto fail;
+	}
+	if (!x->call) {
+		task_free(t);
+		goto out;
+	}
+	if (bundle_prepare(t, r->rootfs, r->n_rootfs, &err) < 0)
+		goto fail;
+	gb = xasprintf("%s/%s", TPOD_GUEST_SHARED, t->id);
+	in = guest_uri(t->init, 0);
+	out = guest_uri(t->init, 1);
+	errp = guest_uri(t->init, 2);
+	fwd.id = r->id;
+	fwd.bundle = gb;
+	fwd.terminal = r->terminal;
+	fwd.stdin = in;
+	fwd.stdout = out;
+	fwd.stderr = errp;
+	/* A rootfs on a disk is mounted by the guest (block-contract.md §1). */
+	if (blk_plan_rootfs(t->blk)) {
+		blk_plan_rootfs_mount(t->blk, &rootfs);
+		fwd.rootfs = &prootfs;
+		fwd.n_rootfs = 1;
+	}
+	c = pending_take(x);
+	y = pending_new(x->pod, c, r->id, NULL);
+	y->gen = t->gen;
+	if (ttrpc_client_call(x->pod->agent, TASK_SVC, "Create", &fwd.base, timeout_of(c),
+			      on_create, y, &err) < 0) {
+		pending_free(y);
+		x->call = c;
+		goto fail;
+	}
+	goto out;
+fail:
+	if ((c = pending_take(x)))
+		ttrpc_call_reply_error(c, ttrpc_code_from_errno(err ? err->code : 0),
+				       "create %s: %s", x->id, kc_err_msg(err));
+	kc_err_free(err);
+	task_free(t);
+out:
+	containerd__task__v2__create_task_request__free_unpacked(r, NULL);
+	pending_free(x);
+}
+
+/* The pod's VM is ready (or failed): hot-plug the container's disks. */
+static void create_in_vm(void *ud, const kc_err *vm_err)
+{
+	struct pending *x = ud;
+	Containerd__Task__V2__CreateTaskRequest *r = x->data;
+	struct task *t = find_task(x->pod, x->id);
 	ttrpc_call *c;
 	kc_err *err = NULL;
 
@@ -102,28 +167,10 @@ static void create_in_vm(void *ud, const kc_err *vm_err)
 		task_free(t);
 		goto out;
 	}
-	if (bundle_prepare(t, r->rootfs, r->n_rootfs, &err) < 0)
+	if (bundle_plan_disks(t, r->rootfs, r->n_rootfs, &err) < 0)
 		goto fail;
-	gb = xasprintf("%s/%s", TPOD_GUEST_SHARED, t->id);
-	in = guest_uri(t->init, 0);
-	out = guest_uri(t->init, 1);
-	errp = guest_uri(t->init, 2);
-	fwd.id = r->id;
-	fwd.bundle = gb;
-	fwd.terminal = r->terminal;
-	fwd.stdin = in;
-	fwd.stdout = out;
-	fwd.stderr = errp;
-	c = pending_take(x);
-	y = pending_new(x->pod, c, r->id, NULL);
-	y->gen = t->gen;
-	if (ttrpc_client_call(x->pod->agent, TASK_SVC, "Create", &fwd.base, timeout_of(c),
-			      on_create, y, &err) < 0) {
-		pending_free(y);
-		x->call = c;
-		goto fail;
-	}
-	goto out;
+	blk_attach_all(t, create_with_disks, x);
+	return;
 fail:
 	if ((c = pending_take(x)))
 		ttrpc_call_reply_error(c, ttrpc_code_from_errno(err ? err->code : 0),
@@ -446,15 +493,58 @@ static void h_state(ttrpc_call *c, const uint8_t *d, size_t n, void *ud)
 
 /* ---------------------------------------------------------------- delete */
 
-static void reply_delete(ttrpc_call *c, struct sproc *p)
+/* A Delete's answer, kept while the task's disks are unplugged: containerd
+ * releases a snapshot once Delete answers (devmapper removes its device),
+ * which must not be in the VM any more by then. */
+struct del_reply {
+	ttrpc_call *c; /* NULL once containerd gave up */
+	uint32_t pid, exit_status;
+	uint64_t exited_at;
+};
+
+static void send_delete(const struct del_reply *dr)
 {
 	Containerd__Task__V2__DeleteResponse r = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-	r.pid = p->pid;
-	r.exit_status = p->agent_exited ? p->exit_status : 128 + SIGKILL;
-	kc_pb_timestamp(&ts, p->exited_at ? p->exited_at : kc_realtime_ns());
+	r.pid = dr->pid;
+	r.exit_status = dr->exit_status;
+	kc_pb_timestamp(&ts, dr->exited_at);
 	r.exited_at = &ts;
-	ttrpc_call_reply(c, &r.base);
+	ttrpc_call_reply(dr->c, &r.base);
+}
+
+static void del_cancelled(ttrpc_call *c, void *data)
+{
+	struct del_reply *dr = data;
+	(void)c;
+	dr->c = NULL;
+}
+
+static void on_disks_detached(void *ud, const kc_err *err)
+{
+	struct del_reply *dr = ud;
+	(void)err; /* logged per disk */
+	if (dr->c) {
+		ttrpc_call_set_cancel(dr->c, NULL, NULL);
+		send_delete(dr);
+	}
+	free(dr);
+}
+
+static void reply_delete(ttrpc_call *c, struct sproc *p, bool after_disks)
+{
+	struct del_reply dr = {.c = c,
+			       .pid = p->pid,
+			       .exit_status = p->agent_exited ? p->exit_status : 128 + SIGKILL,
+			       .exited_at = p->exited_at ? p->exited_at : kc_realtime_ns()};
+	struct del_reply *held;
+
+	if (!after_disks)
+		return send_delete(&dr);
+	held = xmalloc(sizeof(*held));
+	*held = dr;
+	ttrpc_call_set_cancel(c, del_cancelled, held);
+	blk_detach_all(p->task, on_disks_detached, held);
 }
 
 static void delete_local(ttrpc_call *c, struct sproc *p)
@@ -462,7 +552,7 @@ static void delete_local(ttrpc_call *c, struct sproc *p)
 	struct task *t = p->task;
 
 	if (c)
-		reply_delete(c, p);
+		reply_delete(c, p, !p->exec_id && t->blk);
 	if (p->exec_id) {
 		kc_list_del(&p->node);
 		sproc_free(p);

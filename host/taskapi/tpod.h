@@ -57,6 +57,7 @@ struct task {
 	char *host_dir; /* <shared>/<id>: the bundle the guest sees */
 	char **mounts;  /* host mount points to undo, deepest last */
 	size_t n_mounts;
+	struct blk_plan *blk; /* disks hot-plugged for it (blkdev.h), or NULL */
 	struct sproc *init;
 	kc_list execs;
 	bool in_guest; /* the agent created it (false while the VM boots) */
@@ -75,6 +76,9 @@ enum tpod_vm_state {
 
 /* err == NULL: pod->agent is connected (ensure) / the VM is stopped (stop). */
 typedef void (*tpod_vm_fn)(void *ud, const kc_err *err);
+/* A disk attach or detach is done: id ("blk3") and addr ("pci:0000:00:13.0")
+ * of the disk, or NULL with err. */
+typedef void (*tpod_disk_fn)(void *ud, const char *id, const char *addr, const kc_err *err);
 
 /* What the owner does for the Task API. */
 struct tpod_ops {
@@ -87,6 +91,14 @@ struct tpod_ops {
 	void (*first_create)(struct tpod *pod, const char *bundle);
 	/* Shutdown done and its events handed over. */
 	void (*quit)(struct tpod *pod);
+	/* Hot-plug path (a regular file or a block device) into the running
+	 * VM / unplug the disk named by id or address (blkdev.h). cb runs
+	 * exactly once: from the loop, or before returning when the call
+	 * fails at once; when the pod goes away first, with an error before
+	 * tpod_release returns. NULL: the owner cannot hot-plug. */
+	void (*disk_attach)(struct tpod *pod, const char *path, bool read_only, tpod_disk_fn cb,
+			    void *ud);
+	void (*disk_detach)(struct tpod *pod, const char *id, tpod_disk_fn cb, void *ud);
 };
 
 struct tpod {

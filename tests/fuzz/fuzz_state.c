@@ -40,6 +40,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (int i = 0; i < SBX_PROC_MAX; i++)
 			FUZZ_CHECK(s->procs[i].pid >= 0);
 		FUZZ_CHECK(s->created_at <= INT64_MAX && s->exited_at <= INT64_MAX);
+		FUZZ_CHECK(s->disks.n <= SBX_DISK_MAX);
+		for (int i = 0; i < SBX_DISK_MAX; i++)
+			FUZZ_CHECK(!s->disks.d[i] ||
+				   (s->disks.d[i]->path && *s->disks.d[i]->path &&
+				    strlen(s->disks.d[i]->path) < SBX_DISK_PATH_MAX));
 	}
 	sbx_free(s);
 	kc_err_free(err);

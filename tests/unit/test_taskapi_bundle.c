@@ -16,8 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blkdev.h"
 #include "bundle.h"
 #include "proc.h"
+#include "sbxctl.h"
 #include "testutil.h"
 #include "tpod.h"
 #include "util.h"
@@ -220,5 +222,40 @@ Test(bundle, sandbox_container_namespaces_and_no_pod_files)
 	cr_assert_str_eq(nl, "ipc=/proc/7/ns/ipc,uts=/proc/7/ns/uts,mount,pid=/proc/7/ns/pid");
 	cr_assert(!a->pod_pid);
 	cr_assert_null(mount_source(d, "/etc/hostname"), "podsandbox mode binds its own");
+	json_decref(d);
+}
+
+/* A blockfile rootfs (an image with `loop`) is the guest's to mount: the
+ * host mounts nothing, rootfs/ stays an empty directory, root.path says it. */
+Test(bundle, disk_rootfs_not_mounted)
+{
+	_cleanup_free_ char *img = NULL, *rootfs = NULL;
+	char *o[] = {"loop", "rw"};
+	Containerd__Types__Mount m = CONTAINERD__TYPES__MOUNT__INIT, *pm[1] = {&m};
+	struct task *a = new_task("a", "container", false);
+	json_t *d;
+	struct stat st;
+
+	img = xasprintf("%s/snap.img", tmp);
+	write_file(img, "");
+	m.type = "ext4";
+	m.source = img;
+	m.options = o;
+	m.n_options = 2;
+	KC_OK(bundle_plan_disks(a, pm, 1, err_));
+	cr_assert(blk_plan_rootfs(a->blk));
+	a->blk->d[0].addr = xstrdup("pci:0000:00:10.0");
+	KC_OK(bundle_prepare(a, pm, 1, err_));
+	cr_assert_eq(a->n_mounts, 0, "nothing mounted on the host");
+	rootfs = xasprintf("%s/a/rootfs", pod.shared_dir);
+	cr_assert_eq(stat(rootfs, &st), 0);
+	cr_assert(S_ISDIR(st.st_mode));
+	cr_assert(!sbx_mounted_below(rootfs));
+	{
+		_cleanup_free_ char *path = xasprintf("%s/a/config.json", pod.shared_dir);
+		d = json_load_file(path, 0, NULL);
+	}
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(d, "root"), "path")),
+			 "rootfs");
 	json_decref(d);
 }
