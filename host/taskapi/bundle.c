@@ -29,7 +29,7 @@
 #include "mountopt.h"
 #include "share.h"
 #include "proc.h"
-#include "blkdev.h"
+#include "diskplan.h"
 #include "bundle.h"
 
 #define SANDBOX_ID_ANNOTATION     "io.kubernetes.cri.sandbox-id"

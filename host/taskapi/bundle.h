@@ -11,7 +11,7 @@
 #include "tpod.h"
 
 /* Decide which of the container's mounts and devices become disks
- * (t->blk, blkdev.h): before bundle_prepare, which then leaves those to the
+ * (t->blk, diskplan.h): before bundle_prepare, which then leaves those to the
  * guest. */
 int bundle_plan_disks(struct task *t, Containerd__Types__Mount *const *mounts, size_t n_rootfs,
 		      kc_err **err);

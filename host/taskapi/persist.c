@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blkdev.h"
+#include "diskplan.h"
 #include "bundle.h"
 #include "containerd/task/v2/shim.pb-c.h"
 #include "id.h"

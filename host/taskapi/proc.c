@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "containerd/events/task.pb-c.h"
-#include "blkdev.h"
+#include "diskplan.h"
 #include "bundle.h"
 #include "containerd/task/v2/shim.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"

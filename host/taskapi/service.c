@@ -10,7 +10,7 @@
 
 #include "service.h"
 
-#include "blkdev.h"
+#include "diskplan.h"
 #include "bundle.h"
 #include "containerd/events/task.pb-c.h"
 #include "containerd/task/v2/shim.pb-c.h"

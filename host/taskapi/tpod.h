@@ -57,7 +57,7 @@ struct task {
 	char *host_dir; /* <shared>/<id>: the bundle the guest sees */
 	char **mounts;  /* host mount points to undo, deepest last */
 	size_t n_mounts;
-	struct blk_plan *blk; /* disks hot-plugged for it (blkdev.h), or NULL */
+	struct blk_plan *blk; /* disks hot-plugged for it (diskplan.h), or NULL */
 	struct sproc *init;
 	kc_list execs;
 	bool in_guest; /* the agent created it (false while the VM boots) */
@@ -92,7 +92,7 @@ struct tpod_ops {
 	/* Shutdown done and its events handed over. */
 	void (*quit)(struct tpod *pod);
 	/* Hot-plug path (a regular file or a block device) into the running
-	 * VM / unplug the disk named by id or address (blkdev.h). cb runs
+	 * VM / unplug the disk named by id or address (diskplan.h). cb runs
 	 * exactly once: from the loop, or before returning when the call
 	 * fails at once; when the pod goes away first, with an error before
 	 * tpod_release returns. NULL: the owner cannot hot-plug. */

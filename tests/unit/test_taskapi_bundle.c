@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blkdev.h"
+#include "diskplan.h"
 #include "bundle.h"
 #include "proc.h"
 #include "sbxctl.h"

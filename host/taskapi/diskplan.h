@@ -18,8 +18,8 @@
  * A path is re-checked to be a regular file or a block device, opened
  * without following links.
  */
-#ifndef KC_TASKAPI_BLKDEV_H
-#define KC_TASKAPI_BLKDEV_H
+#ifndef KC_TASKAPI_DISKPLAN_H
+#define KC_TASKAPI_DISKPLAN_H
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Containers' disks: the decision, the guest's view, attach and detach
- * through the pod's owner (see blkdev.h). */
-#include "blkdev.h"
+ * through the pod's owner (see diskplan.h). */
+#include "diskplan.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Which mounts become hot-plugged disks (taskapi/blkdev.c) and what the
+ * Which mounts become hot-plugged disks (taskapi/diskplan.c) and what the
  * guest is told (block-contract.md): the rootfs Mounts containerd 2.1.9's
  * blockfile snapshotter ({ext4, <snapshots>/<id>, [loop, rw|ro]}), its erofs
  * snapshotter's single-layer view ({erofs, <layer.erofs>, [ro, loop]}) and
@@ -19,7 +19,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "blkdev.h"
+#include "diskplan.h"
 #include "bundle.h"
 #include "proc.h"
 #include "testutil.h"
