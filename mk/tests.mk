@@ -90,9 +90,11 @@ test-asan:
 	  $(O)/tests/test_agent_seccomp $(O)/tests/test_agent_security $(O)/tests/test_agent_load \
 	  $(O)/tests/test_runc_diff $(O)/tests/test_guest_net $(O)/tests/test_agent_streaming \
 	  $(O)/tests/test_sandboxer $(O)/tests/test_sandboxer_net $(O)/tests/test_sandboxer_native \
-	  $(O)/tests/test_sandboxer_grpc
-	@# The containerd end-to-end checks (containerd 1.6 only) and containerd 2.x as a
-	@# gRPC client of the sandboxer, with sanitized host daemons.
+	  $(O)/tests/test_sandboxer_grpc $(O)/tests/test_sandboxer_disk $(O)/tests/test_sandboxer_native_disk
+	@# The containerd end-to-end checks (containerd 1.6 only), containerd 2.x as a
+	@# gRPC client of the sandboxer, and block-backed rootfs and volumes, with
+	@# sanitized host daemons.
 	@KC_BIN_DIR=$(abspath $(BUILD)/san/bin) ASAN_OPTIONS=detect_leaks=1 \
 	  bash tests/run-tests.sh asan-integration tests/integration/test_containerd_e2e.sh \
-	  tests/integration/test_ctr_net.sh tests/integration/test_containerd_grpc.sh
+	  tests/integration/test_ctr_net.sh tests/integration/test_containerd_grpc.sh \
+	  tests/integration/test_ctr_block.sh

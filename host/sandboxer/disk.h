@@ -102,6 +102,9 @@ typedef void (*sbx_disk_fn)(struct sandbox *s, const char *id, const char *addr,
 void sbx_disk_attach(struct sandbox *s, const char *path, bool read_only, sbx_disk_fn cb, void *ud);
 /* Queue a detach of the disk named by id or address. */
 void sbx_disk_detach(struct sandbox *s, const char *key, sbx_disk_fn cb, void *ud);
+/* A disk attached for a caller that went away meanwhile: detach it (a
+ * failure is logged; nobody is left to tell). */
+void sbx_disk_detach_unwanted(struct sandbox *s, const char *id);
 /* The VM is gone: forget every disk (the VMM held them) and fail what is
  * queued. */
 void sbx_disk_vm_gone(struct sandbox *s);

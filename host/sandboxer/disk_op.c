@@ -415,6 +415,21 @@ void sbx_disk_detach(struct sandbox *s, const char *key, sbx_disk_fn cb, void *u
 	enqueue(s, op);
 }
 
+static void on_unwanted_detached(struct sandbox *s, const char *id, const char *addr, kc_err *err,
+				 void *ud)
+{
+	(void)id;
+	(void)addr;
+	(void)ud;
+	if (err)
+		log_warn("sandbox %s: a disk whose caller gave up: %s", s->id, kc_err_msg(err));
+}
+
+void sbx_disk_detach_unwanted(struct sandbox *s, const char *id)
+{
+	sbx_disk_detach(s, id, on_unwanted_detached, NULL);
+}
+
 static void fail_all(struct sandbox *s, int code, const char *why)
 {
 	while (!kc_list_empty(&s->disk_ops)) {

@@ -31,17 +31,6 @@ static struct rpc *rpc_new(ttrpc_call *call)
 	return p;
 }
 
-/* The answer goes nowhere: whatever it did is not kept. */
-static void on_orphan_detach(struct sandbox *s, const char *id, const char *addr, kc_err *err,
-			     void *ud)
-{
-	(void)id;
-	(void)addr;
-	(void)ud;
-	if (err)
-		log_warn("sandbox %s: a disk whose caller gave up: %s", s->id, kc_err_msg(err));
-}
-
 static void on_attached(struct sandbox *s, const char *id, const char *addr, kc_err *err, void *ud)
 {
 	struct rpc *p = ud;
@@ -49,7 +38,7 @@ static void on_attached(struct sandbox *s, const char *id, const char *addr, kc_
 
 	if (!p->call) {
 		if (!err)
-			sbx_disk_detach(s, id, on_orphan_detach, NULL);
+			sbx_disk_detach_unwanted(s, id);
 	} else if (err) {
 		ttrpc_call_set_cancel(p->call, NULL, NULL);
 		ttrpc_call_reply_kc_err(p->call, err);

@@ -85,16 +85,6 @@ struct disk_call {
 	void *ud;
 };
 
-static void on_orphan_detach(struct sandbox *s, const char *id, const char *addr, kc_err *err,
-			     void *ud)
-{
-	(void)id;
-	(void)addr;
-	(void)ud;
-	if (err)
-		log_warn("sandbox %s: %s", s->id, kc_err_msg(err));
-}
-
 static void on_disk(struct sandbox *s, const char *id, const char *addr, kc_err *err, void *ud)
 {
 	struct disk_call *dc = ud;
@@ -103,7 +93,7 @@ static void on_disk(struct sandbox *s, const char *id, const char *addr, kc_err 
 		kc_list_del(&dc->node);
 		dc->cb(dc->ud, id, addr, err);
 	} else if (!err && addr) {
-		sbx_disk_detach(s, id, on_orphan_detach, NULL);
+		sbx_disk_detach_unwanted(s, id);
 	}
 	free(dc);
 }

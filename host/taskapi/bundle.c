@@ -115,7 +115,7 @@ static bool is_bind(json_t *m)
 	return false;
 }
 
-static bool has_opt(json_t *m, const char *opt)
+bool bundle_mount_has_opt(json_t *m, const char *opt)
 {
 	json_t *o = json_object_get(m, "options"), *v;
 	size_t i;
@@ -174,7 +174,9 @@ static int rewrite_mounts(struct task *t, json_t *doc, int dir, kc_err **err)
 		}
 		if (mfd < 0 && (mfd = kc_share_mkdir(dir, "mounts", err)) < 0)
 			return kc_err_wrap(err, "mount %s", dst ? dst : "?");
-		guest = share_bind(t, mfd, src, n++, has_opt(m, "ro") || has_opt(m, "rro"), err);
+		guest = share_bind(t, mfd, src, n++,
+				   bundle_mount_has_opt(m, "ro") || bundle_mount_has_opt(m, "rro"),
+				   err);
 		if (!guest)
 			return kc_err_wrap(err, "mount %s", dst ? dst : "?");
 		json_object_set_new(m, "source", json_string(guest));

@@ -4,6 +4,7 @@
 #ifndef KC_TASKAPI_BUNDLE_H
 #define KC_TASKAPI_BUNDLE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "containerd/types/mount.pb-c.h"
@@ -18,6 +19,8 @@ int bundle_plan_disks(struct task *t, Containerd__Types__Mount *const *mounts, s
 int bundle_prepare(struct task *t, Containerd__Types__Mount *const *mounts, size_t n_rootfs,
 		   kc_err **err);
 void bundle_cleanup(struct task *t);
+/* An OCI mount object (json) lists opt among its options. */
+bool bundle_mount_has_opt(json_t *m, const char *opt);
 /* Unmount and remove <shared>/<id>; true if no other container remains
  * (the shim's `delete` verb, with no pod state). */
 bool bundle_cleanup_dir(const char *shared, const char *id);

@@ -3,6 +3,8 @@
  * through the pod's owner (see diskplan.h). */
 #include "diskplan.h"
 
+#include "bundle.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,18 +23,6 @@ static bool opt_in(char *const *opts, size_t n, const char *opt)
 	for (size_t i = 0; i < n; i++)
 		if (opts[i] && !strcmp(opts[i], opt))
 			return true;
-	return false;
-}
-
-static bool json_opt(json_t *m, const char *opt)
-{
-	json_t *o = json_object_get(m, "options"), *v;
-	size_t i;
-	json_array_foreach(o, i, v)
-	{
-		if (json_is_string(v) && !strcmp(json_string_value(v), opt))
-			return true;
-	}
 	return false;
 }
 
@@ -114,8 +104,8 @@ static int plan_rootfs(struct blk_plan *p, Containerd__Types__Mount *const *root
 static bool is_bind_mount(json_t *m)
 {
 	const char *type = json_string_value(json_object_get(m, "type"));
-	return (type && (!strcmp(type, "bind") || !strcmp(type, "rbind"))) || json_opt(m, "bind") ||
-	       json_opt(m, "rbind");
+	return (type && (!strcmp(type, "bind") || !strcmp(type, "rbind"))) ||
+	       bundle_mount_has_opt(m, "bind") || bundle_mount_has_opt(m, "rbind");
 }
 
 static int plan_volumes(struct blk_plan *p, json_t *doc, kc_err **err)
@@ -128,9 +118,9 @@ static int plan_volumes(struct blk_plan *p, json_t *doc, kc_err **err)
 		const char *type = json_string_value(json_object_get(m, "type"));
 		const char *src = json_string_value(json_object_get(m, "source"));
 
-		if (is_bind_mount(m) || !is_disk(type, src, json_opt(m, "loop")))
+		if (is_bind_mount(m) || !is_disk(type, src, bundle_mount_has_opt(m, "loop")))
 			continue;
-		if (add(p, BLK_VOLUME, i, src, json_opt(m, "ro"), err) < 0)
+		if (add(p, BLK_VOLUME, i, src, bundle_mount_has_opt(m, "ro"), err) < 0)
 			return kc_err_retp(err);
 	}
 	return 0;
