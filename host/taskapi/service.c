@@ -72,6 +72,39 @@ out:
 	pending_free(x);
 }
 
+/* The steps of a Create parked until the VM and then the container's disks
+ * are ready: x carries containerd's call and the request. */
+
+/* The task x is for, or NULL (containerd told) if it was deleted meanwhile. */
+static struct task *create_target(struct pending *x)
+{
+	struct task *t = find_task(x->pod, x->id);
+	ttrpc_call *c;
+
+	if (t && t->gen == x->gen)
+		return t;
+	if ((c = pending_take(x)))
+		ttrpc_call_reply_error(c, TTRPC_ABORTED, "create %s: deleted meanwhile", x->id);
+	return NULL;
+}
+
+/* Tell containerd why, and drop the task with its host side. */
+static void create_fail(struct pending *x, struct task *t, const kc_err *err)
+{
+	ttrpc_call *c = pending_take(x);
+
+	if (c)
+		ttrpc_call_reply_error(c, ttrpc_code_from_errno(err ? err->code : 0),
+				       "create %s: %s", x->id, kc_err_msg(err));
+	task_free(t);
+}
+
+static void create_done(struct pending *x)
+{
+	containerd__task__v2__create_task_request__free_unpacked(x->data, NULL);
+	pending_free(x);
+}
+
 /* The container's disks are in the VM (or failed): prepare the bundle,
  * create in the guest. */
 static void create_with_disks(void *ud, const kc_err *dk_err)
@@ -82,20 +115,16 @@ static void create_with_disks(void *ud, const kc_err *dk_err)
 	    CONTAINERD__TASK__V2__CREATE_TASK_REQUEST__INIT;
 	Containerd__Types__Mount rootfs, *prootfs = &rootfs;
 	_cleanup_free_ char *gb = NULL, *in = NULL, *out = NULL, *errp = NULL;
-	struct task *t = find_task(x->pod, x->id);
+	struct task *t = create_target(x);
 	struct pending *y;
 	ttrpc_call *c;
 	kc_err *err = NULL;
 
-	if (!t || t->gen != x->gen) {
-		if ((c = pending_take(x)))
-			ttrpc_call_reply_error(c, TTRPC_ABORTED, "create %s: deleted meanwhile",
-					       x->id);
+	if (!t)
 		goto out;
-	}
 	if (dk_err) {
-		kc_err_set(&err, dk_err->code, "%s", dk_err->msg);
-		goto fail;
+		create_fail(x, t, dk_err);
+		goto out;
 	}
 	if (!x->call) {
 		task_free(t);
@@ -130,14 +159,10 @@ static void create_with_disks(void *ud, const kc_err *dk_err)
 	}
 	goto out;
 fail:
-	if ((c = pending_take(x)))
-		ttrpc_call_reply_error(c, ttrpc_code_from_errno(err ? err->code : 0),
-				       "create %s: %s", x->id, kc_err_msg(err));
+	create_fail(x, t, err);
 	kc_err_free(err);
-	task_free(t);
 out:
-	containerd__task__v2__create_task_request__free_unpacked(r, NULL);
-	pending_free(x);
+	create_done(x);
 }
 
 /* The pod's VM is ready (or failed): hot-plug the container's disks. */
@@ -145,21 +170,13 @@ static void create_in_vm(void *ud, const kc_err *vm_err)
 {
 	struct pending *x = ud;
 	Containerd__Task__V2__CreateTaskRequest *r = x->data;
-	struct task *t = find_task(x->pod, x->id);
-	ttrpc_call *c;
+	struct task *t = create_target(x);
 	kc_err *err = NULL;
 
-	if (!t || t->gen != x->gen) {
-		if ((c = pending_take(x)))
-			ttrpc_call_reply_error(c, TTRPC_ABORTED, "create %s: deleted meanwhile",
-					       x->id);
+	if (!t)
 		goto out;
-	}
 	if (vm_err) {
-		if ((c = pending_take(x)))
-			ttrpc_call_reply_error(c, ttrpc_code_from_errno(vm_err->code),
-					       "create %s: %s", x->id, vm_err->msg);
-		task_free(t);
+		create_fail(x, t, vm_err);
 		goto out;
 	}
 	if (!x->call) {
@@ -167,19 +184,15 @@ static void create_in_vm(void *ud, const kc_err *vm_err)
 		task_free(t);
 		goto out;
 	}
-	if (bundle_plan_disks(t, r->rootfs, r->n_rootfs, &err) < 0)
-		goto fail;
+	if (bundle_plan_disks(t, r->rootfs, r->n_rootfs, &err) < 0) {
+		create_fail(x, t, err);
+		kc_err_free(err);
+		goto out;
+	}
 	blk_attach_all(t, create_with_disks, x);
 	return;
-fail:
-	if ((c = pending_take(x)))
-		ttrpc_call_reply_error(c, ttrpc_code_from_errno(err ? err->code : 0),
-				       "create %s: %s", x->id, kc_err_msg(err));
-	kc_err_free(err);
-	task_free(t);
 out:
-	containerd__task__v2__create_task_request__free_unpacked(r, NULL);
-	pending_free(x);
+	create_done(x);
 }
 
 /* The task is registered at once (a second Create of the same id fails,
