@@ -52,7 +52,7 @@ struct kc_procio {
 
 static void stream_update(struct stream *s);
 static void on_accept(kc_acceptor *a, int c, void *ud);
-static int open_listener(const char *uri, char **unix_path, kc_err **err);
+static int stream_listen(struct stream *s, const char *uri, kc_err **err);
 
 static void close_fd(int *fd)
 {
@@ -192,7 +192,6 @@ static void on_hold_expired(kc_timer *t, void *ud)
 static void host_lost(struct stream *s)
 {
 	kc_err *err = NULL;
-	int lfd;
 
 	kc_watch_free(s->w_conn);
 	s->w_conn = NULL;
@@ -202,15 +201,13 @@ static void host_lost(struct stream *s)
 	s->rb.sink_broken = true;
 	if (s->hold || s->listener)
 		return;
-	lfd = s->listen_uri ? open_listener(s->listen_uri, &s->unix_path, &err) : -1;
-	if (lfd < 0 || kc_acceptor_new(s->io->loop, lfd, on_accept, s, &s->listener, &err) < 0) {
+	if (!s->listen_uri || stream_listen(s, s->listen_uri, &err) < 0) {
 		log_warn("stdio %s: listen again: %s", s->listen_uri ? s->listen_uri : "?",
 			 err ? kc_err_msg(err) : "not a listening stream");
 		kc_err_free(err);
 		on_hold_expired(NULL, s);
 		return;
 	}
-	kc_acceptor_set_filter(s->listener, kc_peer_allowed, "stdio listener");
 	s->hold = kc_timer_after(s->io->loop, HOLD_NS, on_hold_expired, s);
 }
 
@@ -283,6 +280,17 @@ static int open_listener(const char *uri, char **unix_path, kc_err **err)
 	return fd;
 }
 
+/* Listen on uri for the host's connection (only the host's get through). */
+static int stream_listen(struct stream *s, const char *uri, kc_err **err)
+{
+	int lfd = open_listener(uri, &s->unix_path, err);
+
+	if (lfd < 0 || kc_acceptor_new(s->io->loop, lfd, on_accept, s, &s->listener, err) < 0)
+		return -1;
+	kc_acceptor_set_filter(s->listener, kc_peer_allowed, "stdio listener");
+	return 0;
+}
+
 static int stream_init(kc_procio *io, struct stream *s, int idx, const char *uri, kc_err **err)
 {
 	s->io = io;
@@ -314,15 +322,11 @@ static int stream_init(kc_procio *io, struct stream *s, int idx, const char *uri
 		if (!s->sclaim)
 			return kc_err_wrap(err, "stdio `%s`", uri);
 	} else {
-		int lfd = open_listener(uri, &s->unix_path, err);
 		if (s->output)
 			s->listen_uri = xstrdup(uri);
-		if (lfd < 0)
-			return kc_err_wrap(err, "stdio `%s`", uri);
-		if (kc_acceptor_new(io->loop, lfd, on_accept, s, &s->listener, err) < 0)
+		if (stream_listen(s, uri, err) < 0)
 			return kc_err_wrap(err, "stdio `%s`", uri);
 		s->rb.hold_on_error = s->output;
-		kc_acceptor_set_filter(s->listener, kc_peer_allowed, "stdio listener");
 	}
 	if (io->terminal && idx == 2) {
 		/* A terminal merges stderr into stdout; nothing will come here. */
