@@ -75,18 +75,7 @@ static void start_daemon(const char *machine, const char *extra)
 	cr_assert_eq(sbxd_start(&D, cfg, &e), 0, "%s", kc_err_msg(e));
 }
 
-#define OK(expr)                                                                                   \
-	do {                                                                                       \
-		kc_err *_e = NULL;                                                                 \
-		kc_err **err = &_e;                                                                \
-		int _r = (expr);                                                                   \
-		if (_r < 0) {                                                                      \
-			_cleanup_free_ char *_log = sbxd_log(&D);                                  \
-			cr_assert_fail("%s: %s\n--- daemon log ---\n%s", #expr, kc_err_msg(_e),    \
-				       _log);                                                      \
-		}                                                                                  \
-		kc_err_free(_e);                                                                   \
-	} while (0)
+#define OK(expr) SBXD_OK(&D, expr)
 
 static char *sandbox_dir(const char *id)
 {

@@ -80,18 +80,7 @@ TestSuite(sbxdisk, .init = setup, .fini = teardown, .timeout = 300);
 		cr_skip_test(__VA_ARGS__);                                                         \
 	} while (0)
 
-#define OK(expr)                                                                                   \
-	do {                                                                                       \
-		kc_err *_e = NULL;                                                                 \
-		kc_err **err = &_e;                                                                \
-		int _r = (expr);                                                                   \
-		if (_r < 0) {                                                                      \
-			_cleanup_free_ char *_log = sbxd_log(&D);                                  \
-			cr_assert_fail("%s: %s\n--- daemon log ---\n%s", #expr, kc_err_msg(_e),    \
-				       _log);                                                      \
-		}                                                                                  \
-		kc_err_free(_e);                                                                   \
-	} while (0)
+#define OK(expr) SBXD_OK(&D, expr)
 
 static void start_daemon(const char *machine)
 {

@@ -51,6 +51,20 @@ void sbxd_kill(struct sbxd *d, int sig);
 /* Stop the daemon, kill every process mentioning root, remove root. */
 void sbxd_cleanup(struct sbxd *d);
 char *sbxd_log(const struct sbxd *d);
+/* In a Criterion test: expr, a call filling `err` (a kc_err **), must
+ * succeed, else the test fails with the message and the daemon d's log. */
+#define SBXD_OK(d, expr)                                                                           \
+	do {                                                                                       \
+		kc_err *_e = NULL;                                                                 \
+		kc_err **err = &_e;                                                                \
+		int _r = (expr);                                                                   \
+		if (_r < 0) {                                                                      \
+			_cleanup_free_ char *_log = sbxd_log(d);                                   \
+			cr_assert_fail("%s: %s\n--- daemon log ---\n%s", #expr, kc_err_msg(_e),    \
+				       _log);                                                      \
+		}                                                                                  \
+		kc_err_free(_e);                                                                   \
+	} while (0)
 
 /* Controller API calls (timeout_ms bounds each). annotations: key, value,
  * ..., NULL (or NULL). */
