@@ -147,6 +147,19 @@ static struct sproc *proc_decode(struct task *t, json_t *j, kc_err **err)
 	return p;
 }
 
+/* path is <shared>/<id> (below: a path strictly inside it, no `..`). */
+static bool under_share(const struct tpod *pod, const char *id, const char *path, bool below)
+{
+	_cleanup_free_ char *dir = pod->shared_dir ? xasprintf("%s/%s", pod->shared_dir, id) : NULL;
+	size_t n = dir ? strlen(dir) : 0;
+
+	if (!dir || strncmp(path, dir, n))
+		return false;
+	if (!below)
+		return path[n] == '\0';
+	return path[n] == '/' && path[n + 1] && !strstr(path + n, "/..");
+}
+
 static int task_decode(struct tpod *pod, const char *name, const char *text, size_t len,
 		       kc_err **err)
 {
@@ -174,6 +187,19 @@ static int task_decode(struct tpod *pod, const char *name, const char *text, siz
 		kc_err_set(err, EINVAL, "procs: not 1 to %u processes", 1 + TPOD_STATE_EXECS_MAX);
 	} else if (!json_is_array(mounts) || json_array_size(mounts) > 64) {
 		kc_err_set(err, EINVAL, "mounts: not a list of at most 64");
+	} else if (host_dir && !under_share(pod, id, host_dir, false)) {
+		/* Removed recursively at Delete: only ever <shared>/<id>. */
+		kc_err_set(err, EINVAL, "host_dir `%s` is not the task's dir in the share",
+			   host_dir);
+	} else {
+		for (size_t i = 0; i < json_array_size(mounts); i++) {
+			const char *m = json_string_value(json_array_get(mounts, i));
+			if (!m || !host_dir || !under_share(pod, id, m, true)) {
+				kc_err_set(err, EINVAL, "mounts: `%s` is not below the task's dir",
+					   m ? m : "(not a string)");
+				break;
+			}
+		}
 	}
 	if (*err) {
 		kc_err_wrap(err, "%s", name);
@@ -197,8 +223,6 @@ static int task_decode(struct tpod *pod, const char *name, const char *text, siz
 	pod->n_tasks++;
 	for (size_t i = 0; i < json_array_size(mounts); i++) {
 		const char *m = json_string_value(json_array_get(mounts, i));
-		if (!m || m[0] != '/')
-			continue;
 		t->mounts = xrealloc(t->mounts, (t->n_mounts + 1) * sizeof(*t->mounts));
 		t->mounts[t->n_mounts++] = xstrdup(m);
 	}

@@ -28,6 +28,8 @@ static void setup(void)
 	tpod_init(&b, NULL, &ops, "k8s.io", "pod1");
 	a.state_dir = xasprintf("%s/tasks", tmp);
 	b.state_dir = xasprintf("%s/tasks", tmp);
+	a.shared_dir = xasprintf("%s/mounts", tmp);
+	b.shared_dir = xasprintf("%s/mounts", tmp);
 }
 
 static void teardown(void)
@@ -172,6 +174,19 @@ Test(persist, bad_records_refused_one_by_one)
 				     "\"ports\":[0,80,0],\"pid\":1,\"started\":true,"
 				     "\"exited\":false,\"exit_status\":0,\"exited_at\":0}]}");
 	write_record("badid..json", "{}");
+	{
+		/* What Delete would remove or unmount must be the task's own dir. */
+		_cleanup_free_ char *root_dir = xasprintf(
+		    "{\"id\":\"rootdir\",\"bundle\":\"/b\",\"host_dir\":\"/\",\"mounts\":[],"
+		    "\"procs\":[%s]}",
+		    proc);
+		_cleanup_free_ char *out_mount =
+		    xasprintf("{\"id\":\"outm\",\"bundle\":\"/b\",\"host_dir\":\"%s/mounts/outm\","
+			      "\"mounts\":[\"%s/mounts/outm/../other/rootfs\"],\"procs\":[%s]}",
+			      tmp, tmp, proc);
+		write_record("rootdir.json", root_dir);
+		write_record("outm.json", out_mount);
+	}
 	memset(big, ' ', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	write_record("big.json", big);
